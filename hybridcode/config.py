@@ -1,0 +1,304 @@
+"""Settings: defaults → user file → project file → environment → flags.
+
+The user file (``~/.config/hybridcode/config.toml``, or ``$HYBRID_USER_CONFIG``) holds what is
+shared across projects (models, prices, checklists). The project file is ``[tool.hybrid]`` in
+``pyproject.toml`` and/or ``.hybrid/config.toml`` (the latter wins). Environment variables
+override files, flags override everything. Each leaf value remembers where it came from, so an
+invalid value is reported with its key *and* the file (or variable) that set it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from hybridcode.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+BackendName = Literal["anthropic", "ollama", "openai", "replay"]
+LOCAL_BACKENDS = frozenset({"ollama", "openai"})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelSpec(_Strict):
+    """One model a tier can use: which backend serves it, its id, and backend options."""
+
+    backend: BackendName
+    model: str = Field(min_length=1)
+    max_output_tokens: int = Field(default=8192, gt=0)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend}:{self.model}"
+
+    @property
+    def is_local(self) -> bool:
+        return self.backend in LOCAL_BACKENDS
+
+
+class Price(_Strict):
+    """USD per million tokens; ``hourly`` is a local model's running cost per hour of latency."""
+
+    input: float = Field(default=0.0, ge=0)
+    output: float = Field(default=0.0, ge=0)
+    cache_write_5m: float = Field(default=0.0, ge=0)
+    cache_write_1h: float = Field(default=0.0, ge=0)
+    cache_read: float = Field(default=0.0, ge=0)
+    hourly: float = Field(default=0.0, ge=0)
+
+
+# Source: platform.claude.com/docs/en/models/opus-5-5/overview and the models & pricing
+# table (checked 2026-11-23). Cache writes are 1.25x (5 min) and 2x (1 h) input; cache reads
+# on the 5.5 generation are 0.05x input. See docs/costs.md.
+DEFAULT_PRICES: dict[str, dict[str, float]] = {
+    "claude-opus-5-5": {"input": 4.0, "output": 20.0, "cache_write_5m": 5.0,
+                        "cache_write_1h": 8.0, "cache_read": 0.20},
+    "claude-sonnet-5-5": {"input": 2.0, "output": 10.0, "cache_write_5m": 2.50,
+                          "cache_write_1h": 4.0, "cache_read": 0.10},
+    "claude-opus-5": {"input": 5.0, "output": 25.0, "cache_write_5m": 6.25,
+                      "cache_write_1h": 10.0, "cache_read": 0.50},
+    "claude-sonnet-5": {"input": 2.0, "output": 10.0, "cache_write_5m": 2.50,
+                        "cache_write_1h": 4.0, "cache_read": 0.20},
+    "claude-haiku-4-5": {"input": 1.0, "output": 5.0, "cache_write_5m": 1.25,
+                         "cache_write_1h": 2.0, "cache_read": 0.10},
+}
+
+
+def _default_tiers() -> dict[str, Any]:
+    return {
+        "planner": {"backend": "anthropic", "model": "claude-opus-5-5"},
+        "implementer": [
+            {"backend": "ollama", "model": "qwen2.5-coder:32b"},
+            {"backend": "anthropic", "model": "claude-sonnet-5-5"},
+        ],
+        "reviewer": {"backend": "anthropic", "model": "claude-opus-5-5"},
+    }
+
+
+class Tiers(_Strict):
+    planner: ModelSpec
+    implementer: list[ModelSpec] = Field(min_length=1)
+    reviewer: ModelSpec
+
+
+class AnthropicSettings(_Strict):
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    timeout_s: float = Field(default=600.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    cache_ttl: Literal["5m", "1h"] = "5m"
+
+
+class OllamaSettings(_Strict):
+    host: str = "http://127.0.0.1:11434"
+    timeout_s: float = Field(default=600.0, gt=0)
+    num_ctx_min: int = Field(default=4096, ge=512)
+    num_ctx_max: int = Field(default=32768, ge=512)
+
+
+class OpenAISettings(_Strict):
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    timeout_s: float = Field(default=600.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+
+
+class ReplaySettings(_Strict):
+    path: Path | None = None  # JSONL recordings served by the replay backend
+    record: Path | None = None  # when set, real calls are appended here (keys stripped)
+
+
+class Settings(_Strict):
+    tiers: Tiers
+    prices: dict[str, Price] = Field(default_factory=dict)
+    counterfactual_model: str | None = None
+    budget_usd: float | None = Field(default=None, gt=0)
+    parallel: int = Field(default=2, ge=1, le=64)
+    attempts: int = Field(default=3, ge=1, le=20)
+    test_timeout_s: float = Field(default=120.0, gt=0)
+    lint: str | None = None
+    checklist: Path | None = None
+    anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)
+    ollama: OllamaSettings = Field(default_factory=OllamaSettings)
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
+    replay: ReplaySettings = Field(default_factory=ReplaySettings)
+
+    @field_validator("counterfactual_model")
+    @classmethod
+    def _nonempty(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("must be a model id, e.g. claude-sonnet-5-5")
+        return v
+
+    def price_for(self, model: str) -> Price | None:
+        """Exact match first, then the longest configured prefix (dated ids, ``[1m]`` suffixes)."""
+        if model in self.prices:
+            return self.prices[model]
+        best = max((k for k in self.prices if model.startswith(k)), key=len, default=None)
+        return self.prices[best] if best else None
+
+    @property
+    def counterfactual(self) -> str:
+        """The Claude model the all-Claude counterfactual prices local calls at."""
+        if self.counterfactual_model:
+            return self.counterfactual_model
+        for spec in reversed(self.tiers.implementer):
+            if spec.backend == "anthropic":
+                return spec.model
+        return self.tiers.reviewer.model
+
+
+# ---------------------------------------------------------------------------- loading
+
+def user_config_path() -> Path:
+    explicit = os.environ.get("HYBRID_USER_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "hybridcode" / "config.toml"
+
+
+def project_config_path(root: Path) -> Path:
+    return root / ".hybrid" / "config.toml"
+
+
+# Explicit variables; any other ``HYBRID_SECTION__KEY`` sets ``section.key``.
+_ENV_ALIASES: dict[str, tuple[str, ...]] = {
+    "ANTHROPIC_API_KEY": ("anthropic", "api_key"),
+    "ANTHROPIC_BASE_URL": ("anthropic", "base_url"),
+    "OLLAMA_HOST": ("ollama", "host"),
+    "HYBRID_OPENAI_BASE_URL": ("openai", "base_url"),
+    "HYBRID_OPENAI_API_KEY": ("openai", "api_key"),
+    "HYBRID_BUDGET_USD": ("budget_usd",),
+    "HYBRID_PARALLEL": ("parallel",),
+    "HYBRID_COUNTERFACTUAL_MODEL": ("counterfactual_model",),
+    "HYBRID_REPLAY": ("replay", "path"),
+    "HYBRID_RECORD": ("replay", "record"),
+}
+_ENV_IGNORED = {"HYBRID_USER_CONFIG", "HYBRID_DEBUG", "HYBRID_HOME"}
+
+
+class _Layers:
+    """Deep-merges dictionaries and remembers which source set each leaf."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+        self.sources: dict[tuple[str, ...], str] = {}
+
+    def add(self, data: dict[str, Any], source: str, prefix: tuple[str, ...] = ()) -> None:
+        self._merge(self.data, data, source, prefix)
+
+    def _merge(self, into: dict[str, Any], data: dict[str, Any], source: str,
+               prefix: tuple[str, ...]) -> None:
+        for key, value in data.items():
+            path = (*prefix, key)
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                self._merge(into[key], value, source, path)
+            else:
+                into[key] = value
+                self.sources[path] = source
+
+    def source_of(self, loc: tuple[Any, ...]) -> str:
+        path = tuple(str(p) for p in loc)
+        while path:
+            if path in self.sources:
+                return self.sources[path]
+            path = path[:-1]
+        return "defaults"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}",
+                          "fix the syntax (see docs/configuration.md)") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from exc
+
+
+def _env_layers(environ: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
+    """One (variable name, nested dict) per variable that sets something."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for name, value in sorted(environ.items()):
+        if name in _ENV_ALIASES:
+            if value == "":
+                continue
+            path = _ENV_ALIASES[name]
+        elif name.startswith("HYBRID_") and name not in _ENV_IGNORED and "__" in name:
+            path = tuple(p.lower() for p in name[len("HYBRID_"):].split("__") if p)
+            if not path:
+                continue
+        else:
+            continue
+        node: dict[str, Any] = {path[-1]: value}
+        for part in reversed(path[:-1]):
+            node = {part: node}
+        out.append((name, node))
+    return out
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest directory holding ``.git`` (file or folder), else ``start`` itself."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return here
+
+
+def load_settings(
+    root: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Build validated settings for the project at ``root`` (default: the enclosing repository)."""
+    root = find_project_root(root)
+    environ = dict(os.environ if environ is None else environ)
+    layers = _Layers()
+    layers.add({"tiers": _default_tiers(), "prices": DEFAULT_PRICES}, "defaults")
+
+    user = user_config_path()
+    if user.is_file():
+        layers.add(_read_toml(user), str(user))
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        section = _read_toml(pyproject).get("tool", {}).get("hybrid")
+        if isinstance(section, dict):
+            layers.add(section, f"{pyproject} [tool.hybrid]")
+    project = project_config_path(root)
+    if project.is_file():
+        layers.add(_read_toml(project), str(project))
+
+    for name, layer in _env_layers(environ):
+        layers.add(layer, f"environment variable {name}")
+
+    if overrides:
+        layers.add(overrides, "command-line flags")
+
+    try:
+        return Settings.model_validate(layers.data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc) or "(root)"
+        source = layers.source_of(loc)
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(
+            f"invalid setting {key} from {source}: {err['msg']}{more}",
+            "fix the value; `hybrid init` writes a commented example",
+        ) from exc

@@ -1,0 +1,39 @@
+"""Shared fixtures. Tests never reach a network, a real key or a GPU."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path_factory, monkeypatch):
+    """No real keys, hosts or user config leak into a test."""
+    for name in list(os.environ):
+        if name.startswith(("HYBRID_", "ANTHROPIC_", "OLLAMA_", "OPENAI_")):
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HYBRID_USER_CONFIG", str(home / "config.toml"))
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A real git repository with one commit."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.email", "t@example.com")
+    git(root, "config", "user.name", "Test")
+    (root / "README.md").write_text("# sample\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    return root

@@ -1,0 +1,1 @@
+"""Repository context with tree-sitter: repo map, extraction, placement, secret filtering."""

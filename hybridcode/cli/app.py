@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -25,27 +24,27 @@ def _debug() -> bool:
 
 
 class HybridGroup(TyperGroup):
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: typer.Context):  # type: ignore[override]
         from hybridcode.errors import HybridError
 
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (typer.Exit, typer.Abort, typer.TyperException):  # usage errors etc.: typer's own handling
             raise
         except HybridError as exc:
             if _debug():
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            typer.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("Interrupted — nothing half-applied; re-run the command to continue.",
+            typer.echo("Interrupted — nothing half-applied; re-run the command to continue.",
                        err=True)
             ctx.exit(130)
         except Exception as exc:  # the last line of defence: never a traceback by default
             if _debug():
                 raise
             name = type(exc).__name__
-            click.echo(f"Error: unexpected {name}: {exc} — re-run with HYBRID_DEBUG=1 for the "
+            typer.echo(f"Error: unexpected {name}: {exc} — re-run with HYBRID_DEBUG=1 for the "
                        "traceback and report it", err=True)
             ctx.exit(1)
 
@@ -57,6 +56,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain (click-style) help: typer's rich help imports markdown, syntax and traceback
+    # renderers, about 170 ms — tripling start-up (tests/bench/bench_startup.py).
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -88,5 +90,5 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:  # raised outside a command (e.g. during start-up)
-        click.echo("Interrupted.", err=True)
+        typer.echo("Interrupted.", err=True)
         sys.exit(130)

@@ -6,4 +6,6 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    from hybridcode.cli import init_cmd
+
+    app.command("init", help=init_cmd.__doc__)(init_cmd.init)

@@ -1,0 +1,36 @@
+"""Check git, the API key, Ollama, the local models, GPU memory and the grammars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def doctor(
+    path: Path = typer.Argument(Path("."), help="Repository whose configuration to check."),
+    online: bool = typer.Option(False, "--online",
+                                help="Also ping each Claude model (a 1-token call, billed)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
+) -> None:
+    from rich.table import Table
+
+    from hybridcode.cli.ui import console, print_json, status_mark
+    from hybridcode.doctor import checks_as_json, run_checks
+
+    checks = run_checks(path, online=online)
+    report = checks_as_json(checks)
+    if json_out:
+        print_json(report)
+    else:
+        table = Table(title="hybrid doctor", show_lines=False)
+        table.add_column("check")
+        table.add_column("status")
+        table.add_column("detail")
+        table.add_column("what to do")
+        for c in checks:
+            mark = status_mark(True if c.ok else (None if not c.required else False))
+            table.add_row(c.name, mark, c.detail, c.hint or "" if not c.ok else "")
+        console().print(table)
+    if not report["ok"]:
+        raise typer.Exit(1)

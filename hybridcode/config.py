@@ -95,42 +95,61 @@ class Tiers(_Strict):
 
 
 class AnthropicSettings(_Strict):
-    api_key: SecretStr | None = None
-    base_url: str | None = None
-    timeout_s: float = Field(default=600.0, gt=0)
-    max_retries: int = Field(default=2, ge=0, le=10)
-    cache_ttl: Literal["5m", "1h"] = "5m"
+    api_key: SecretStr | None = Field(
+        default=None, description="Set ANTHROPIC_API_KEY instead of writing it in a file.")
+    base_url: str | None = Field(default=None, description="API base URL (proxies, gateways).")
+    timeout_s: float = Field(default=600.0, gt=0, description="Per-request timeout in seconds.")
+    max_retries: int = Field(default=2, ge=0, le=10,
+                             description="SDK retries for 408/409/429/5xx/529.")
+    cache_ttl: Literal["5m", "1h"] = Field(
+        default="5m", description="Prompt-cache lifetime for the stable prefix.")
 
 
 class OllamaSettings(_Strict):
-    host: str = "http://127.0.0.1:11434"
-    timeout_s: float = Field(default=600.0, gt=0)
-    num_ctx_min: int = Field(default=4096, ge=512)
-    num_ctx_max: int = Field(default=32768, ge=512)
+    host: str = Field(default="http://127.0.0.1:11434", description="Ollama server URL.")
+    timeout_s: float = Field(default=600.0, gt=0, description="Per-request timeout in seconds.")
+    num_ctx_min: int = Field(default=4096, ge=512,
+                             description="Smallest context window sent as options.num_ctx.")
+    num_ctx_max: int = Field(default=32768, ge=512,
+                             description="Largest window the local model supports; longer "
+                             "prompts are refused instead of silently truncated.")
 
 
 class OpenAISettings(_Strict):
-    base_url: str | None = None
-    api_key: SecretStr | None = None
-    timeout_s: float = Field(default=600.0, gt=0)
-    max_retries: int = Field(default=2, ge=0, le=10)
+    base_url: str | None = Field(default=None,
+                                 description="OpenAI-compatible server, e.g. http://gpu:8000/v1.")
+    api_key: SecretStr | None = Field(default=None, description="Key for that server, if any.")
+    timeout_s: float = Field(default=600.0, gt=0, description="Per-request timeout in seconds.")
+    max_retries: int = Field(default=2, ge=0, le=10, description="SDK retries.")
 
 
 class ReplaySettings(_Strict):
-    path: Path | None = None  # JSONL recordings served by the replay backend
-    record: Path | None = None  # when set, real calls are appended here (keys stripped)
+    path: Path | None = Field(default=None,
+                              description="Serve every tier from these JSONL recordings.")
+    record: Path | None = Field(default=None,
+                                description="Append real exchanges here (keys stripped).")
 
 
 class Settings(_Strict):
     tiers: Tiers
-    prices: dict[str, Price] = Field(default_factory=dict)
-    counterfactual_model: str | None = None
-    budget_usd: float | None = Field(default=None, gt=0)
-    parallel: int = Field(default=2, ge=1, le=64)
-    attempts: int = Field(default=3, ge=1, le=20)
-    test_timeout_s: float = Field(default=120.0, gt=0)
-    lint: str | None = None
-    checklist: Path | None = None
+    prices: dict[str, Price] = Field(
+        default_factory=dict,
+        description="USD per million tokens per model id (prefix match for dated ids).")
+    counterfactual_model: str | None = Field(
+        default=None, description="Claude model that prices the all-Claude counterfactual; "
+        "default: the last Claude rung of the implementer ladder.")
+    budget_usd: float | None = Field(
+        default=None, gt=0, description="Cap on Claude spend per run (USD).")
+    parallel: int = Field(default=2, ge=1, le=64,
+                          description="Spec items generated concurrently.")
+    attempts: int = Field(default=3, ge=1, le=20,
+                          description="Attempts per ladder rung before escalating.")
+    test_timeout_s: float = Field(default=120.0, gt=0,
+                                  description="Timeout for one acceptance-test run.")
+    lint: str | None = Field(default=None,
+                             description="Lint command run by the review gate, e.g. `ruff check`.")
+    checklist: Path | None = Field(
+        default=None, description="Project review checklist (default .hybrid/checklist.md).")
     anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)
     ollama: OllamaSettings = Field(default_factory=OllamaSettings)
     openai: OpenAISettings = Field(default_factory=OpenAISettings)

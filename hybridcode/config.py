@@ -9,6 +9,7 @@ invalid value is reported with its key *and* the file (or variable) that set it.
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 from pathlib import Path
@@ -289,7 +290,8 @@ def load_settings(
     root = find_project_root(root)
     environ = dict(os.environ if environ is None else environ)
     layers = _Layers()
-    layers.add({"tiers": _default_tiers(), "prices": DEFAULT_PRICES}, "defaults")
+    # deep copy: merging must never mutate the module-level defaults
+    layers.add(copy.deepcopy({"tiers": _default_tiers(), "prices": DEFAULT_PRICES}), "defaults")
 
     user = user_config_path()
     if user.is_file():

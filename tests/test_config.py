@@ -99,3 +99,11 @@ def test_settings_found_from_a_subdirectory(repo):
     sub = repo / "src" / "pkg"
     sub.mkdir(parents=True)
     assert load_settings(sub, environ={}).parallel == 4
+
+
+def test_loading_never_mutates_the_defaults(repo):
+    from hybridcode.config import DEFAULT_PRICES
+
+    write(repo / ".hybrid" / "config.toml", '[prices.claude-opus-5-5]\noutput = 99\n')
+    load_settings(repo, environ={})
+    assert DEFAULT_PRICES["claude-opus-5-5"]["output"] == 20.0

@@ -1,0 +1,106 @@
+"""The ledger's schema, grown by an append-only list of small named migrations.
+
+Each migration is a function ``mNNN_name(conn)`` registered with :func:`migration`. The names
+already applied are kept in ``_hybrid_migrations``; :func:`migrate` applies the rest in order,
+inside one write transaction so that two processes opening a fresh ledger at once cannot both
+apply the same step. Never edit or reorder a migration that has shipped — append a new one
+(e.g. ``m002_items``) that alters or adds tables, so every existing ledger reaches the same shape.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from hybridcode.errors import LedgerError
+from hybridcode.ledger.db import write_transaction
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def _run(conn: sqlite3.Connection, *statements: str) -> None:
+    # One execute per statement: executescript() would COMMIT the migration's transaction.
+    for sql in statements:
+        conn.execute(sql)
+
+
+@migration
+def m001_initial(conn: sqlite3.Connection) -> None:
+    _run(
+        conn,
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,            -- ULID
+            started_at TEXT NOT NULL,       -- ISO-8601 UTC
+            finished_at TEXT,
+            command TEXT NOT NULL,          -- plan / implement / review / demo / ...
+            plan_id TEXT,
+            status TEXT NOT NULL,           -- running / ok / failed / interrupted / budget / ...
+            settings TEXT NOT NULL DEFAULT '{}'  -- JSON snapshot, secrets removed
+        )
+        """,
+        # Enumerations (step, tier, outcome) are checked in Python, not with CHECK constraints:
+        # widening a CHECK means rebuilding the table, adding a Python literal does not.
+        """
+        CREATE TABLE calls (
+            id TEXT PRIMARY KEY,            -- ULID: sorts by time
+            ts TEXT NOT NULL,               -- ISO-8601 UTC, same instant as the id
+            run_id TEXT REFERENCES runs(id),
+            plan_id TEXT,
+            item_id TEXT,
+            step TEXT NOT NULL,
+            tier TEXT NOT NULL,
+            rung INTEGER,
+            backend TEXT NOT NULL,
+            model TEXT NOT NULL,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+            latency_ms INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL,                  -- NULL: the model has no configured price
+            counterfactual_usd REAL NOT NULL DEFAULT 0,
+            is_local INTEGER NOT NULL DEFAULT 0,
+            outcome TEXT NOT NULL,
+            error TEXT,
+            extra TEXT NOT NULL DEFAULT '{}'
+        )
+        """,
+        "CREATE INDEX calls_by_run ON calls(run_id)",
+        "CREATE INDEX calls_by_plan ON calls(plan_id, ts)",
+        "CREATE INDEX calls_by_ts ON calls(ts)",
+        "CREATE INDEX calls_by_tier ON calls(tier, ts)",
+        "CREATE INDEX runs_by_plan ON runs(plan_id, started_at)",
+    )
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> list[str]:
+    """Apply pending migrations; return the names applied now (empty when up to date)."""
+    known = [fn.__name__ for fn in MIGRATIONS]
+    with write_transaction(conn, path, "migrate"):
+        conn.execute("CREATE TABLE IF NOT EXISTS _hybrid_migrations "
+                     "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        applied = {row[0] for row in conn.execute("SELECT name FROM _hybrid_migrations")}
+        unknown = sorted(applied - set(known))
+        if unknown:
+            raise LedgerError(
+                f"the ledger at {path} was written by a newer hybridcode (migration {unknown[0]})",
+                "upgrade hybridcode, or move .hybrid/ledger.db aside to start a fresh ledger",
+            )
+        done: list[str] = []
+        for fn in MIGRATIONS:
+            if fn.__name__ in applied:
+                continue
+            fn(conn)
+            conn.execute("INSERT INTO _hybrid_migrations (name, applied_at) VALUES (?, ?)",
+                         (fn.__name__, datetime.now(timezone.utc).isoformat()))
+            done.append(fn.__name__)
+    return done

@@ -52,7 +52,12 @@ class ConfigError(UsageError):
 
 
 class ModelError(HybridError):
-    pass
+    """``usage`` (a :class:`hybridcode.models.base.Usage`) holds tokens already spent, if any,
+    so a failed call is still costed in the ledger."""
+
+    def __init__(self, message: str, hint: str | None = None, *, usage: object = None) -> None:
+        super().__init__(message, hint)
+        self.usage = usage
 
 
 class AuthenticationError(ModelError):
@@ -86,8 +91,9 @@ class ContextOverflowError(ModelError):
 class OutputFormatError(ModelError):
     """Output did not match the requested schema. ``raw`` keeps the text for a repair round."""
 
-    def __init__(self, message: str, hint: str | None = None, raw: str = "") -> None:
-        super().__init__(message, hint)
+    def __init__(self, message: str, hint: str | None = None, raw: str = "", *,
+                 usage: object = None) -> None:
+        super().__init__(message, hint, usage=usage)
         self.raw = raw
 
 

@@ -1,2 +1,6 @@
 """Wire-level fakes that users' own tests can import: real HTTP servers on 127.0.0.1 that speak
 the Anthropic Messages API and the Ollama API (plus its OpenAI-compatible ``/v1``)."""
+
+from hybridcode.testing.fake_anthropic import FakeAnthropic
+
+__all__ = ["FakeAnthropic"]

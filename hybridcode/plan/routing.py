@@ -1,0 +1,217 @@
+"""Routing: who implements each spec item, the local model or Claude — decided by an explicit,
+explainable tree (docs/routing.md), moved by per-kind history, overridden by the user.
+
+Every decision carries the rule that fired, a one-line reason and the evidence (the facts and
+counts behind it), so the ledger can log it and ``hybrid stats --routing`` can explain it.
+
+    1. user override (--route ITEM=…, or route_overridden in the spec)  → as chosen
+    2. security-sensitive flag or security category                     → claude (always)
+    3. Claude signals: multi-step reasoning, broad knowledge, cross-file,
+       more than N constraints, algorithm/integration/architecture      → claude
+    4. routine category (extraction, crud, parsing, …)                  → local
+    5. doc, test or config kind                                         → local
+    6. function or method with a fixed signature                        → local
+    7. anything else                                                    → claude (safe default)
+
+History then moves the line: a task kind whose local attempts keep escalating goes to Claude;
+a task kind with enough well-graded reviews goes local even where steps 3 or 7 said Claude —
+never past step 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hybridcode.errors import UsageError
+from hybridcode.spec import Route, Spec, SpecItem
+
+LOCAL_CATEGORIES = frozenset({
+    "extraction", "classification", "boilerplate", "crud", "data_transformation", "validation",
+    "parsing", "docstring", "test",
+})
+CLAUDE_CATEGORIES = frozenset({"algorithm", "integration", "architecture"})
+LOCAL_KINDS = frozenset({"doc", "test", "config"})
+SIGNATURE_KINDS = frozenset({"function", "method"})
+ROUTES: tuple[Route, ...] = ("local", "claude")
+
+
+class RoutingThresholds(BaseModel):
+    """Where the line sits. A pydantic model so configuration can embed it as ``[routing]``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_local_constraints: int = Field(default=4, ge=0)
+    promote_min_reviewed: int = Field(default=20, ge=1)
+    promote_min_good_rate: float = Field(default=0.8, gt=0, le=1)
+    demote_min_uses: int = Field(default=5, ge=1)
+    demote_escalation_rate: float = Field(default=0.5, gt=0, le=1)
+
+
+DEFAULT_THRESHOLDS = RoutingThresholds()
+
+
+@dataclass(frozen=True)
+class KindStats:
+    """What the ledger knows about one task kind (see :func:`task_kind`)."""
+
+    reviewed: int = 0  # items of this kind with a review grade
+    acceptable_or_good: int = 0  # of those, graded acceptable or good
+    local_uses: int = 0  # items of this kind attempted by a local model
+    escalated: int = 0  # of those, escalated past the local tiers
+
+    @property
+    def good_rate(self) -> float:
+        return self.acceptable_or_good / self.reviewed if self.reviewed else 0.0
+
+    @property
+    def escalation_rate(self) -> float:
+        return self.escalated / self.local_uses if self.local_uses else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"reviewed": self.reviewed, "acceptable_or_good": self.acceptable_or_good,
+                "local_uses": self.local_uses, "escalated": self.escalated}
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    route: Route
+    reason: str
+    rule: str  # which step decided: override, security, claude-signal, local-category, …
+    evidence: dict[str, Any] = field(default_factory=dict)
+    overridden: bool = False
+
+
+def task_kind(item: SpecItem) -> str:
+    """The key history is kept under: ``category/kind``, e.g. ``crud/function``."""
+    return f"{item.category}/{item.kind}"
+
+
+def _tree(item: SpecItem, t: RoutingThresholds) -> tuple[Route, str, str]:
+    """Steps 2–7: (route, rule, reason) from the item alone."""
+    if item.risk.security_sensitive or item.category == "security":
+        return "claude", "security", "security-critical code goes to Claude"
+    signals = []
+    if item.risk.multi_step_reasoning:
+        signals.append("needs multi-step reasoning")
+    if item.risk.broad_knowledge:
+        signals.append("needs broad knowledge")
+    if item.risk.cross_file:
+        signals.append("cross-file change")
+    if len(item.constraints) > t.max_local_constraints:
+        signals.append(f"{len(item.constraints)} constraints (more than "
+                       f"{t.max_local_constraints})")
+    if item.category in CLAUDE_CATEGORIES:
+        signals.append(f"{item.category} work")
+    if signals:
+        return "claude", "claude-signal", "; ".join(signals)
+    if item.category in LOCAL_CATEGORIES:
+        return "local", "local-category", f"routine {item.category.replace('_', ' ')} work"
+    if item.kind in LOCAL_KINDS:
+        return "local", "local-kind", f"{item.kind} item"
+    if item.kind in SIGNATURE_KINDS and item.signature.strip():
+        return "local", "fixed-signature", f"single {item.kind} with a fixed signature"
+    return "claude", "default", "no local signal; Claude is the safe default"
+
+
+def route_item(item: SpecItem, history: KindStats | None = None, override: str | None = None,
+               thresholds: RoutingThresholds = DEFAULT_THRESHOLDS) -> RouteDecision:
+    """Decide one item's route. ``history`` is the item's task kind's record, if any."""
+    t = thresholds
+    route, rule, reason = _tree(item, t)
+    evidence: dict[str, Any] = {
+        "task_kind": task_kind(item),
+        "constraints": len(item.constraints),
+        "risk": item.risk.raised(),
+        "signature": bool(item.signature.strip()),
+        "tree": {"route": route, "rule": rule},
+        "history": history.as_dict() if history else None,
+        "thresholds": t.model_dump(),
+    }
+    if override is not None:
+        if override not in ROUTES:
+            raise UsageError(f'route "{override}" for item "{item.id}" is not local or claude',
+                             f"use --route {item.id}=local or --route {item.id}=claude")
+        chosen: Route = "local" if override == "local" else "claude"
+        return RouteDecision(chosen, f"override by user (routing said {route}: {reason})",
+                             "override", evidence, overridden=True)
+    if history is None:
+        return RouteDecision(route, reason, rule, evidence)
+    kind = task_kind(item)
+    escalating = (history.local_uses >= t.demote_min_uses
+                  and history.escalation_rate >= t.demote_escalation_rate)
+    if escalating and route == "local":
+        return RouteDecision(
+            "claude",
+            f"history: {history.escalated} of {history.local_uses} local {kind} attempts "
+            f"escalated ({history.escalation_rate:.0%} ≥ {t.demote_escalation_rate:.0%}); "
+            f"the tree said local: {reason}",
+            "history-demote", evidence)
+    # Good grades never outweigh escalations: they may be grades of Claude's rescue work.
+    if (route == "claude" and rule != "security" and not escalating
+            and history.reviewed >= t.promote_min_reviewed
+            and history.good_rate >= t.promote_min_good_rate):
+        return RouteDecision(
+            "local",
+            f"history: {history.acceptable_or_good} of {history.reviewed} reviewed {kind} items "
+            f"acceptable or good ({history.good_rate:.0%} ≥ {t.promote_min_good_rate:.0%}); "
+            f"the tree said claude: {reason}",
+            "history-promote", evidence)
+    return RouteDecision(route, reason, rule, evidence)
+
+
+def parse_route_overrides(values: Iterable[str]) -> dict[str, Route]:
+    """``["store=local", "login=claude"]`` (from ``--route``) → ``{"store": "local", …}``."""
+    overrides: dict[str, Route] = {}
+    for value in values:
+        item_id, sep, route = value.partition("=")
+        item_id, route = item_id.strip(), route.strip().lower()
+        if not sep or not item_id or route not in ROUTES:
+            raise UsageError(f'--route "{value}" is not ITEM=local or ITEM=claude',
+                             "e.g. --route ratelimit-store=claude")
+        overrides[item_id] = "local" if route == "local" else "claude"
+    return overrides
+
+
+def route_decisions(spec: Spec, overrides: Mapping[str, str] | None = None,
+                    history: Mapping[str, KindStats] | None = None,
+                    thresholds: RoutingThresholds = DEFAULT_THRESHOLDS) -> dict[str, RouteDecision]:
+    """One decision per item id. A route a person pinned in the spec is kept unless overridden
+    again; ``history`` maps :func:`task_kind` keys to their records."""
+    overrides = dict(overrides or {})
+    known = {item.id for item in spec.items}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise UsageError(f'--route names unknown item "{unknown[0]}"',
+                         f"items in this plan: {', '.join(sorted(known))}")
+    decisions = {}
+    for item in spec.items:
+        override = overrides.get(item.id)
+        if override is None and item.route_overridden and item.route is not None:
+            decision = route_item(item, (history or {}).get(task_kind(item)), item.route,
+                                  thresholds)
+            if item.route_reason:
+                decision = RouteDecision(decision.route, item.route_reason, decision.rule,
+                                         decision.evidence, overridden=True)
+        else:
+            decision = route_item(item, (history or {}).get(task_kind(item)), override,
+                                  thresholds)
+        decisions[item.id] = decision
+    return decisions
+
+
+def route_spec(spec: Spec, overrides: Mapping[str, str] | None = None,
+               history: Mapping[str, KindStats] | None = None,
+               thresholds: RoutingThresholds = DEFAULT_THRESHOLDS) -> Spec:
+    """A copy of ``spec`` with ``route``, ``route_reason`` and ``route_overridden`` set."""
+    decisions = route_decisions(spec, overrides, history, thresholds)
+    items = []
+    for item in spec.items:
+        decision = decisions[item.id]
+        items.append(item.model_copy(update={"route": decision.route,
+                                             "route_reason": decision.reason,
+                                             "route_overridden": decision.overridden}))
+    return spec.model_copy(update={"items": items})

@@ -123,6 +123,7 @@ def run_checks(root: Path | None = None, online: bool = False,
                 checks.append(check)
             if online and hasattr(backend, "ping"):
                 checks.append(backend.ping())
+            backend.close()
         except HybridError as exc:
             checks.append(HealthCheck(spec.label, False, exc.message, exc.hint))
     checks.append(check_gpu())

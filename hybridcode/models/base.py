@@ -146,6 +146,9 @@ class Backend(ABC):
         """Cheap, offline-safe checks for ``hybrid doctor`` (no paid calls)."""
         return []
 
+    def close(self) -> None:
+        """Release the SDK client, if one was created."""
+
 
 # Characters per token for code and English prose across common tokenizers: conservative
 # (over-estimates), because under-estimating a window silently truncates on Ollama.

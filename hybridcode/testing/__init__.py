@@ -2,5 +2,6 @@
 the Anthropic Messages API and the Ollama API (plus its OpenAI-compatible ``/v1``)."""
 
 from hybridcode.testing.fake_anthropic import FakeAnthropic
+from hybridcode.testing.fake_ollama import FakeOllama
 
-__all__ = ["FakeAnthropic"]
+__all__ = ["FakeAnthropic", "FakeOllama"]

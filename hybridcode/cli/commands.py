@@ -6,6 +6,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from hybridcode.cli import init_cmd
+    from hybridcode.cli import doctor_cmd, init_cmd
 
     app.command("init", help=init_cmd.__doc__)(init_cmd.init)
+    app.command("doctor", help=doctor_cmd.__doc__)(doctor_cmd.doctor)

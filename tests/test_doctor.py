@@ -1,0 +1,90 @@
+"""`hybrid doctor` against real fake servers: no network, no key, no GPU."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+from typer.testing import CliRunner
+
+from hybridcode.cli.app import app
+from hybridcode.doctor import vram_advice
+from hybridcode.testing import FakeAnthropic, FakeOllama
+
+runner = CliRunner()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_doctor(repo, monkeypatch, *args):
+    monkeypatch.chdir(repo)
+    result = runner.invoke(app, ["doctor", "--json", *args])
+    return result, json.loads(result.stdout)
+
+
+def by_name(report):
+    return {c["name"]: c for c in report["checks"]}
+
+
+def test_all_required_parts_present(repo, monkeypatch):
+    with FakeOllama(models={"qwen2.5-coder:32b": 19_851_349_856}) as fake:
+        monkeypatch.setenv("OLLAMA_HOST", fake.host)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-doctor-test")
+        result, report = run_doctor(repo, monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert report["ok"] is True
+    text = json.dumps(report)
+    assert "sk-ant-doctor-test" not in text
+    assert any("19.9" in c["detail"] or "18.5" in c["detail"] for c in report["checks"]), text
+    gpu = by_name(report)["GPU"]
+    assert gpu["required"] is False
+
+
+def test_missing_key_and_model_fail_with_advice(repo, monkeypatch):
+    with FakeOllama(models={"llama3:8b": 1}) as fake:
+        monkeypatch.setenv("OLLAMA_HOST", fake.host)
+        result, report = run_doctor(repo, monkeypatch)
+    assert result.exit_code == 1
+    failed = [c for c in report["checks"] if not c["ok"] and c["required"]]
+    hints = " ".join((c["hint"] or "") for c in failed)
+    assert "ANTHROPIC_API_KEY" in hints
+    assert "ollama pull qwen2.5-coder:32b" in hints
+
+
+def test_ollama_down_says_how_to_start_it(repo, monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-x")
+    result, report = run_doctor(repo, monkeypatch)
+    assert result.exit_code == 1
+    hints = " ".join(c["hint"] or "" for c in report["checks"] if not c["ok"])
+    assert "ollama serve" in hints or "OLLAMA_HOST" in hints
+
+
+def test_online_pings_claude(repo, monkeypatch):
+    with FakeOllama(models={"qwen2.5-coder:32b": 1}) as ollama, FakeAnthropic() as claude:
+        claude.responder = lambda body: "ok"
+        monkeypatch.setenv("OLLAMA_HOST", ollama.host)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-x")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", claude.base_url)
+        result, report = run_doctor(repo, monkeypatch, "--online")
+        pinged = [r for r in claude.requests if r.path.endswith("/v1/messages")]
+    assert result.exit_code == 0, result.output
+    assert {r.json["model"] for r in pinged} == {"claude-opus-5-5", "claude-sonnet-5-5"}
+
+
+def test_table_output(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{closed_port()}")
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 1
+    assert "hybrid doctor" in result.stdout and "git" in result.stdout
+
+
+@pytest.mark.parametrize("gb,expect", [(24, "32b"), (16, "14b"), (8, "7b"), (4, "shared")])
+def test_vram_advice(gb, expect):
+    assert expect in vram_advice(gb)

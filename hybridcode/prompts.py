@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,14 +11,27 @@ from hybridcode.errors import HybridError
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 
 
+_HEADER = re.compile(r"\A\s*<!--.*?-->\s*", re.DOTALL)
+
+
 @lru_cache(maxsize=None)
 def load_prompt(name: str) -> str:
     """The text of ``prompts/<name>`` (e.g. ``"repair_schema.md"``)."""
     path = PROMPTS_DIR / name
     try:
-        return path.read_text(encoding="utf-8")
+        # A leading HTML comment documents the prompt for maintainers; the model never needs it.
+        return _HEADER.sub("", path.read_text(encoding="utf-8"), count=1)
     except FileNotFoundError:
         raise HybridError(
             f"prompt file {name} is missing from {PROMPTS_DIR}",
             "reinstall from a complete checkout: pip install -e . (prompts/ ships with the source)",
         ) from None
+
+
+def render_prompt(name: str, **values: object) -> str:
+    """``load_prompt`` with each ``{key}`` token replaced. Not ``str.format``: prompts contain
+    literal braces (JSON, code)."""
+    text = load_prompt(name)
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", str(value))
+    return text

@@ -45,11 +45,12 @@ def test_open_creates_the_file_and_migrates_once(tmp_path: Path) -> None:
     with Ledger.open(tmp_path) as first:
         assert first.path == tmp_path / ".hybrid" / "ledger.db"
         assert first.path.is_file()
-        assert first.migrated == ["m001_initial"]
+        assert first.migrated == [fn.__name__ for fn in MIGRATIONS]
+        assert first.migrated[0] == "m001_initial"
     with Ledger.open(tmp_path) as again:
         assert again.migrated == []
     rows = raw_rows(ledger_path(tmp_path), "SELECT name FROM _hybrid_migrations")
-    assert rows == [("m001_initial",)]
+    assert rows == [(fn.__name__,) for fn in MIGRATIONS]
 
 
 def test_migrations_are_named_in_order() -> None:

@@ -82,6 +82,102 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     )
 
 
+
+@migration
+def m002_items_attempts(conn: sqlite3.Connection) -> None:
+    """The implement step's persisted state: one row per spec item, one per attempt."""
+    _run(
+        conn,
+        """
+        CREATE TABLE items (
+            plan_id TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            kind TEXT NOT NULL DEFAULT '',      -- routing.task_kind(item), e.g. crud/function
+            route TEXT NOT NULL DEFAULT '',     -- local / claude (the plan's route)
+            state TEXT NOT NULL,                -- pending / running / passed / failed / skipped
+            rung INTEGER,                       -- ladder index that produced the current code
+            attempts INTEGER NOT NULL DEFAULT 0,
+            escalated INTEGER NOT NULL DEFAULT 0,
+            run_id TEXT,
+            started_at TEXT,
+            finished_at TEXT,
+            error TEXT,
+            code_sha256 TEXT,                   -- the placed code that passed, for resume checks
+            PRIMARY KEY (plan_id, item_id)
+        )
+        """,
+        """
+        CREATE TABLE attempts (
+            id TEXT PRIMARY KEY,                -- ULID
+            ts TEXT NOT NULL,
+            plan_id TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            run_id TEXT,
+            rung INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,           -- 1-based within the rung
+            model TEXT NOT NULL,
+            call_id TEXT,                       -- calls.id of the model call
+            outcome TEXT NOT NULL,              -- passed / test_failed / syntax_error /
+                                                -- placement_error / refused / model_error
+            feedback TEXT,                      -- trimmed test or parser output fed back
+            prompt TEXT,                        -- what the model saw (for export)
+            output TEXT,                        -- what the model returned
+            duration_ms INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+        "CREATE INDEX attempts_by_item ON attempts(plan_id, item_id, ts)",
+        "CREATE INDEX items_by_kind ON items(kind)",
+    )
+
+
+@migration
+def m003_reviews_approvals(conn: sqlite3.Connection) -> None:
+    """Review verdicts, per-item grades and approvals bound to a diff's SHA-256."""
+    _run(
+        conn,
+        """
+        CREATE TABLE reviews (
+            id TEXT PRIMARY KEY,                -- ULID
+            ts TEXT NOT NULL,
+            run_id TEXT,
+            plan_id TEXT,
+            source TEXT NOT NULL,               -- plan / staged / range
+            diff_sha256 TEXT NOT NULL,
+            reviewer_model TEXT NOT NULL,       -- '' when decided by checks alone
+            checklist_version TEXT NOT NULL,
+            decision TEXT NOT NULL,             -- approve / request_changes / blocked
+            verdict TEXT NOT NULL DEFAULT '{}', -- the structured verdict (JSON)
+            checks TEXT NOT NULL DEFAULT '[]'   -- deterministic check results (JSON)
+        )
+        """,
+        """
+        CREATE TABLE grades (
+            review_id TEXT NOT NULL REFERENCES reviews(id),
+            plan_id TEXT,
+            item_id TEXT NOT NULL,
+            kind TEXT NOT NULL DEFAULT '',
+            grade TEXT NOT NULL,                -- poor / acceptable / good
+            failure_mode TEXT,
+            source TEXT NOT NULL DEFAULT 'reviewer',  -- reviewer / feedback
+            ts TEXT NOT NULL,
+            PRIMARY KEY (review_id, item_id)
+        )
+        """,
+        """
+        CREATE TABLE approvals (
+            diff_sha256 TEXT NOT NULL,
+            checklist_version TEXT NOT NULL,
+            plan_id TEXT,
+            review_id TEXT NOT NULL REFERENCES reviews(id),
+            reviewer_model TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            PRIMARY KEY (diff_sha256, checklist_version)
+        )
+        """,
+        "CREATE INDEX reviews_by_diff ON reviews(diff_sha256)",
+        "CREATE INDEX grades_by_kind ON grades(kind, ts)",
+    )
+
 def migrate(conn: sqlite3.Connection, path: Path) -> list[str]:
     """Apply pending migrations; return the names applied now (empty when up to date)."""
     known = [fn.__name__ for fn in MIGRATIONS]

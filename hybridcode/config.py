@@ -95,6 +95,34 @@ class Tiers(_Strict):
     reviewer: ModelSpec
 
 
+class RoutingThresholds(_Strict):
+    """Where the routing line sits; history from reviews moves items across it."""
+
+    max_local_constraints: int = Field(
+        default=4, ge=0, description="Items with more constraints than this go to Claude.")
+    promote_min_reviewed: int = Field(
+        default=20, ge=1, description="Reviewed uses a task kind needs before it may be "
+        "promoted to local.")
+    promote_min_good_rate: float = Field(
+        default=0.8, gt=0, le=1, description="Share graded acceptable or good needed to promote.")
+    demote_min_uses: int = Field(
+        default=5, ge=1, description="Local uses a kind needs before escalations demote it.")
+    demote_escalation_rate: float = Field(
+        default=0.5, gt=0, le=1, description="Escalation rate at which a kind routes to Claude.")
+
+
+class ReviewSettings(_Strict):
+    """Reviewer tiering: off unless ``cheap_reviewer`` is set."""
+
+    cheap_reviewer: ModelSpec | None = Field(
+        default=None, description="A cheaper reviewer for well-established task kinds.")
+    full_review_first_uses: int = Field(
+        default=5, ge=0, description="The first N reviews of a kind always use the full reviewer.")
+    sample_rate: float = Field(
+        default=0.15, ge=0, le=1, description="Share of later reviews sampled for the full "
+        "reviewer (also always after negative feedback).")
+
+
 class AnthropicSettings(_Strict):
     api_key: SecretStr | None = Field(
         default=None, description="Set ANTHROPIC_API_KEY instead of writing it in a file.")
@@ -151,6 +179,11 @@ class Settings(_Strict):
                              description="Lint command run by the review gate, e.g. `ruff check`.")
     checklist: Path | None = Field(
         default=None, description="Project review checklist (default .hybrid/checklist.md).")
+    generated_paths: list[str] = Field(
+        default_factory=list, description="Globs of generated code the pre-commit gate guards "
+        "besides plan worktrees.")
+    routing: RoutingThresholds = Field(default_factory=RoutingThresholds)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
     anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)
     ollama: OllamaSettings = Field(default_factory=OllamaSettings)
     openai: OpenAISettings = Field(default_factory=OpenAISettings)

@@ -23,6 +23,7 @@ def _type_name(annotation: Any) -> str:
         return " or ".join(f"`{a}`" for a in get_args(annotation))
     text = getattr(annotation, "__name__", None) or str(annotation)
     text = text.replace("typing.", "").replace("pathlib.", "").replace("pydantic.types.", "")
+    text = text.replace("hybridcode.config.", "")
     return text.replace("|", "or")
 
 

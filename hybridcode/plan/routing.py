@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hybridcode.config import RoutingThresholds
 from hybridcode.errors import UsageError
 from hybridcode.spec import Route, Spec, SpecItem
 
@@ -37,18 +38,6 @@ CLAUDE_CATEGORIES = frozenset({"algorithm", "integration", "architecture"})
 LOCAL_KINDS = frozenset({"doc", "test", "config"})
 SIGNATURE_KINDS = frozenset({"function", "method"})
 ROUTES: tuple[Route, ...] = ("local", "claude")
-
-
-class RoutingThresholds(BaseModel):
-    """Where the line sits. A pydantic model so configuration can embed it as ``[routing]``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_local_constraints: int = Field(default=4, ge=0)
-    promote_min_reviewed: int = Field(default=20, ge=1)
-    promote_min_good_rate: float = Field(default=0.8, gt=0, le=1)
-    demote_min_uses: int = Field(default=5, ge=1)
-    demote_escalation_rate: float = Field(default=0.5, gt=0, le=1)
 
 
 DEFAULT_THRESHOLDS = RoutingThresholds()

@@ -47,9 +47,14 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def slugify(text: str, max_words: int = 6, max_len: int = 40) -> str:
-    words = re.findall(r"[a-z0-9]+", text.lower())[:max_words]
-    slug = "-".join(words)[:max_len].strip("-")
+def slugify(text: str, max_len: int = 40) -> str:
+    """Whole words only, up to ``max_len`` characters: ``add-per-ip-rate-limiting-to-login``."""
+    slug = ""
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        candidate = f"{slug}-{word}" if slug else word
+        if len(candidate) > max_len:
+            break
+        slug = candidate
     return slug or "plan"
 
 

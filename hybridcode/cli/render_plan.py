@@ -1,0 +1,56 @@
+"""Terminal and JSON renderings of a plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def plan_summary_json(result) -> dict[str, Any]:
+    estimates = {e.item_id: e for e in result.estimates}
+    return {
+        "plan_id": result.plan_id,
+        "path": str(result.path),
+        "title": result.spec.title,
+        "base_commit": result.meta.base_commit,
+        "planner_model": result.meta.planner_model,
+        "plan_cost_usd": result.meta.cost_usd,
+        "items": [
+            {
+                "id": item.id, "kind": item.kind, "action": item.action,
+                "target": item.target, "route": item.route, "route_reason": item.route_reason,
+                "overridden": item.route_overridden, "depends_on": item.depends_on,
+                "estimated_input_tokens": estimates[item.id].input_tokens,
+                "estimated_output_tokens": estimates[item.id].output_tokens,
+                "estimated_cost_usd": round(estimates[item.id].cost_usd, 6),
+            }
+            for item in result.spec.items
+        ],
+        "warnings": [w.render() for w in result.warnings],
+        "excluded_from_context": result.excluded,
+    }
+
+
+def print_plan_summary(result) -> None:
+    from rich.table import Table
+
+    from hybridcode.cli.ui import console
+
+    out = console()
+    estimates = {e.item_id: e for e in result.estimates}
+    table = Table(title=f"plan {result.plan_id}: {result.spec.title}")
+    for col in ("item", "kind", "target", "route", "reason", "est. tokens", "est. cost"):
+        table.add_column(col, justify="right" if col.startswith("est") else "left")
+    for item in result.spec.items:
+        est = estimates[item.id]
+        route = f"[cyan]{item.route}[/]" if item.route == "local" else f"[magenta]{item.route}[/]"
+        if item.route_overridden:
+            route += " (override)"
+        table.add_row(item.id, item.kind, item.target, route, item.route_reason,
+                      f"{est.input_tokens + est.output_tokens:,}", f"${est.cost_usd:.4f}")
+    out.print(table)
+    cost = result.meta.cost_usd
+    out.print(f"planning cost: ${cost:.4f}" if cost is not None else "planning cost: unknown")
+    for warning in result.warnings:
+        out.print(f"[yellow]warning[/] {warning.render()}")
+    out.print(f"wrote {result.path} (architecture.md, spec.json, plan.md)")
+    out.print(f"next: review spec.json, then `hybrid spec check {result.plan_id}`")

@@ -1,0 +1,42 @@
+"""Inspect and check a plan's spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(help="Inspect and check a plan's spec.", no_args_is_help=True,
+                  rich_markup_mode=None)
+
+
+@app.command("check")
+def check(
+    plan: Optional[str] = typer.Argument(None, help="Plan id or unique prefix (default: newest)."),
+    path: Path = typer.Option(Path("."), "--repo", help="Repository root."),
+    json_out: bool = typer.Option(False, "--json", help="Print the issues as JSON."),
+) -> None:
+    """Re-validate spec.json after an edit; every problem names the item and field."""
+    from hybridcode.cli.ui import console, print_json
+    from hybridcode.plan.check import check_plan
+
+    result = check_plan(path, plan)
+    if json_out:
+        print_json({"plan_id": result.plan_id, "ok": result.ok,
+                    "items": len(result.spec.items) if result.spec else None,
+                    "issues": [{"item": i.item_id, "field": i.field, "message": i.message,
+                                "severity": i.severity} for i in result.issues]})
+    else:
+        out = console()
+        for issue in result.issues:
+            color = "red" if issue.is_error else "yellow"
+            out.print(f"[{color}]{issue.severity}[/] {issue.render()}")
+        if result.ok:
+            out.print(f"spec of {result.plan_id} is valid ({len(result.spec.items)} items)")
+        else:
+            errors = sum(1 for i in result.issues if i.is_error)
+            out.print(f"[red]spec of {result.plan_id} has {errors} error(s)[/] — fix spec.json "
+                      "and run this again")
+    if not result.ok:
+        raise typer.Exit(1)

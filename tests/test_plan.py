@@ -1,0 +1,187 @@
+"""`hybrid plan` end to end through the real Anthropic SDK against the fake Messages API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hybridcode.cli.app import app
+from hybridcode.ledger import Ledger
+from hybridcode.testing import FakeAnthropic
+from plan_helpers import item_of, make_app_repo, planner_answer
+
+runner = CliRunner()
+REQUEST = "Add per-IP rate limiting to login"
+
+
+@pytest.fixture
+def app_repo(tmp_path: Path) -> Path:
+    return make_app_repo(tmp_path / "app-repo")
+
+
+@pytest.fixture
+def claude(monkeypatch):
+    with FakeAnthropic() as fake:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        monkeypatch.setenv("HYBRID_ANTHROPIC__MAX_RETRIES", "0")
+        yield fake
+
+
+def plan(repo: Path, *args: str):
+    return runner.invoke(app, ["plan", REQUEST, "--repo", str(repo), *args])
+
+
+def messages(fake):
+    return [r for r in fake.requests if r.path.endswith("/v1/messages")]
+
+
+def test_happy_path_writes_every_artifact(app_repo, claude):
+    claude.enqueue_json(planner_answer(), usage={"input_tokens": 1200, "output_tokens": 3000,
+                                                 "cache_creation_input_tokens": 5000})
+    result = plan(app_repo, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    folder = Path(data["path"])
+    for name in ("request.md", "architecture.md", "spec.json", "plan.md", "meta.json"):
+        assert (folder / name).is_file(), name
+    assert (folder / "request.md").read_text().strip() == REQUEST
+    meta = json.loads((folder / "meta.json").read_text())
+    head = __import__("subprocess").run(["git", "rev-parse", "HEAD"], cwd=app_repo,
+                                        capture_output=True, text=True).stdout.strip()
+    assert meta["base_commit"] == head
+    assert meta["status"] == "planned" and meta["items"] == 5
+    routes = {i["id"]: i["route"] for i in data["items"]}
+    assert routes["ratelimit-store"] == "local"
+    assert routes["ratelimit-client-ip"] == "claude"  # security-sensitive
+    assert all(i["route_reason"] for i in data["items"])
+    # exactly one call, and it is in the ledger with step=plan and its cost
+    assert len(messages(claude)) == 1
+    with Ledger.open(app_repo) as ledger:
+        calls = ledger.calls(plan_id=data["plan_id"])
+    assert [(c.step, c.tier) for c in calls] == [("plan", "planner")]
+    expected = (1200 * 4 + 3000 * 20 + 5000 * 5) / 1e6  # opus 5.5 prices
+    assert calls[0].cost_usd == pytest.approx(expected)
+    assert data["plan_cost_usd"] == pytest.approx(expected)
+
+
+def test_request_caches_the_stable_prefix_and_fences_nothing_secret(app_repo, claude):
+    (app_repo / ".env").write_text("API_TOKEN=hunter2-very-secret\n")
+    claude.enqueue_json(planner_answer())
+    result = plan(app_repo, "--focus", "app/auth.py")
+    assert result.exit_code == 0, result.output
+    body = messages(claude)[0].json
+    system = body["system"]
+    assert isinstance(system, list) and len(system) == 2
+    assert all(block.get("cache_control", {}).get("type") == "ephemeral" for block in system)
+    assert "Repository map" in system[1]["text"] and "app/auth.py" in system[1]["text"]
+    user = json.dumps(body["messages"])
+    assert "def login(" in user  # the focused file's source is sent
+    assert "hunter2" not in json.dumps(body)  # secrets never leave the machine
+    assert body["output_config"]["format"]["type"] == "json_schema"
+
+
+def test_invalid_spec_gets_exactly_one_repair_call(app_repo, claude):
+    def cycle(answer):
+        item_of(answer, "ratelimit-store")["depends_on"] = ["ratelimit-limiter"]
+
+    claude.enqueue_json(planner_answer(cycle))
+    claude.enqueue_json(planner_answer())
+    result = plan(app_repo, "--json")
+    assert result.exit_code == 0, result.output
+    sent = messages(claude)
+    assert len(sent) == 2
+    repair = sent[1].json["messages"][-1]["content"]
+    repair_text = json.dumps(repair)
+    assert "ratelimit-store" in repair_text and "cycle" in repair_text.lower()
+    with Ledger.open(app_repo) as ledger:
+        assert len(ledger.calls(plan_id=json.loads(result.stdout)["plan_id"])) == 2
+
+
+@pytest.mark.parametrize("mutate,item_id,needle", [
+    (lambda a: item_of(a, "ratelimit-store").update(depends_on=["ratelimit-limiter"]),
+     "ratelimit-store", "cycle"),
+    (lambda a: item_of(a, "login-ratelimit").update(symbol="log_in"),
+     "login-ratelimit", "log_in"),
+])
+def test_still_invalid_after_repair_names_the_item(app_repo, claude, mutate, item_id, needle):
+    claude.enqueue_json(planner_answer(mutate))
+    claude.enqueue_json(planner_answer(mutate))
+    result = plan(app_repo)
+    assert result.exit_code == 1
+    err = result.stderr.strip()
+    assert len(err.splitlines()) == 1
+    assert item_id in err and needle in err.lower() and "hybrid spec check" in err
+    assert len(messages(claude)) == 2
+    # the paid-for draft is kept for a person to fix
+    drafts = list((app_repo / ".hybrid" / "plans").glob("*/spec.invalid.json"))
+    assert len(drafts) == 1
+
+
+def test_route_override_is_recorded(app_repo, claude):
+    claude.enqueue_json(planner_answer())
+    result = plan(app_repo, "--json", "--route", "ratelimit-client-ip=local")
+    assert result.exit_code == 0, result.output
+    item = next(i for i in json.loads(result.stdout)["items"] if i["id"] == "ratelimit-client-ip")
+    assert item["route"] == "local" and item["overridden"] is True
+    assert "override" in item["route_reason"]
+
+
+def test_unknown_route_item_is_a_usage_error(app_repo, claude):
+    claude.enqueue_json(planner_answer())
+    result = plan(app_repo, "--route", "nope=local")
+    assert result.exit_code == 2 and "nope" in result.stderr
+
+
+def test_empty_request(app_repo, claude):
+    result = runner.invoke(app, ["plan", "  ", "--repo", str(app_repo)])
+    assert result.exit_code == 2
+    assert "request is empty" in result.stderr
+    assert not messages(claude)
+
+
+def test_not_a_git_repository(tmp_path, claude):
+    result = runner.invoke(app, ["plan", REQUEST, "--repo", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "git" in result.stderr.lower() and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_missing_key_is_one_line_with_advice(app_repo, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    result = plan(app_repo)
+    assert result.exit_code == 1
+    assert "ANTHROPIC_API_KEY" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_overloaded_api_is_one_line(app_repo, claude):
+    claude.enqueue_fault("529", retry_after=0.01, times=3)
+    result = plan(app_repo)
+    assert result.exit_code == 1
+    assert "overloaded" in result.stderr.lower()
+    assert "Traceback" not in result.output
+
+
+def test_status_and_spec_check_after_a_plan(app_repo, claude):
+    claude.enqueue_json(planner_answer())
+    plan_id = json.loads(plan(app_repo, "--json").stdout)["plan_id"]
+    status = runner.invoke(app, ["status", "--repo", str(app_repo), "--json"])
+    assert json.loads(status.stdout)["plans"][0]["plan_id"] == plan_id
+    one = runner.invoke(app, ["status", plan_id[:8], "--repo", str(app_repo), "--json"])
+    data = json.loads(one.stdout)
+    assert [i["state"] for i in data["items"]] == ["planned"] * 5
+    ok = runner.invoke(app, ["spec", "check", plan_id, "--repo", str(app_repo)])
+    assert ok.exit_code == 0, ok.output
+
+    # a human edit that breaks a dependency is caught, naming item and field
+    spec_path = app_repo / ".hybrid" / "plans" / plan_id / "spec.json"
+    spec = json.loads(spec_path.read_text())
+    spec["items"][1]["depends_on"] = ["no-such-item"]
+    spec_path.write_text(json.dumps(spec))
+    bad = runner.invoke(app, ["spec", "check", plan_id, "--repo", str(app_repo), "--json"])
+    assert bad.exit_code == 1
+    issue = json.loads(bad.stdout)["issues"][0]
+    assert issue["item"] == spec["items"][1]["id"] and issue["field"] == "depends_on"

@@ -1,0 +1,239 @@
+"""Which files may reach a model, and why the others may not.
+
+A file is visible to the context when git shows it (tracked, or untracked and not ignored) and
+none of these hold, each recorded as the reason it was left out:
+
+- ``ignored``      it matches ``.hybridignore`` (gitignore syntax, applied by git itself)
+- ``env file``     its name starts with ``.env`` (``.env``, ``.env.local``, ``.envrc``)
+- ``key file``     a key, certificate or credential store by name (``*.pem``, ``id_rsa``, …)
+- ``too large``    bigger than ``MAX_FILE_BYTES`` (generated or vendored; useless in a prompt)
+- ``binary``       a NUL byte in the first 8 KB (git's own heuristic)
+- ``secret: <type> line N``  detect-secrets (default plugins) flags a line
+- ``symlink``      a link may point outside the repository (``~/.ssh/id_rsa``), so never
+  followed (recorded by :mod:`hybridcode.context.repomap`, which stats the files)
+
+Secret scanning covers source files (the languages the map parses): theirs is the only content
+the context ever sends (signatures, extracts); other files appear by path alone. Speed, measured
+on Django: detect-secrets' ``scan_file`` costs ~60 ms per file (17.6 s for 300 files; its
+per-line filter machinery dominates), ~3 minutes for Django's 2,900 source files. So cheap
+C-speed scans first find the *risky* lines — literals every default detector needs (keywords,
+token prefixes), quoted strings whose entropy could pass the entropy limits, a few anchored
+token shapes — and only those lines (~5,000 of ~500,000) go through detect-secrets' own plugin
+and filter pipeline, with the whole file as context: 3.5 s of CPU instead of minutes, with the
+same verdicts as ``scan_file`` on a 300-file sample. Results are cached by content hash.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hybridcode import gitrepo
+
+HYBRIDIGNORE = ".hybridignore"
+MAX_FILE_BYTES = 1024 * 1024
+BINARY_SNIFF_BYTES = 8192
+# The tool's own state (cache, plans, ledger) is never context, even when not gitignored.
+STATE_DIR = ".hybrid/"
+
+_KEY_SUFFIXES = frozenset({
+    ".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".der", ".crt", ".cer", ".p7b",
+    ".p8", ".pkcs12", ".ppk", ".gpg", ".pgp", ".asc", ".kdbx", ".ovpn",
+})
+_KEY_NAMES = frozenset({
+    ".netrc", "_netrc", ".pgpass", ".htpasswd", ".npmrc", ".pypirc", "credentials",
+    "credentials.json", "service-account.json", ".git-credentials", ".dockercfg",
+})
+_KEY_PREFIXES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519")
+
+
+def name_reason(path: str) -> str | None:
+    """Why a file must stay out by its name alone, or ``None``."""
+    lower = path.rsplit("/", 1)[-1].lower()  # plain string work: this runs once per file
+    if lower.startswith(".env"):
+        return "env file"
+    dot = lower.rfind(".")
+    if (lower in _KEY_NAMES or lower.startswith(_KEY_PREFIXES)
+            or (dot > 0 and lower[dot:] in _KEY_SUFFIXES)):
+        return "key file"
+    return None
+
+
+def content_reason(path: str, data: bytes) -> str | None:
+    """Why a file must stay out by its content (binary, or a secret), or ``None``."""
+    if b"\0" in data[:BINARY_SNIFF_BYTES]:
+        return "binary"
+    found = find_secret(path, data.decode("utf-8", "replace"))
+    if found is not None:
+        kind, line = found
+        return f"secret: {kind} line {line}"
+    return None
+
+
+@dataclass
+class Selection:
+    """Candidate files (relative POSIX paths) and the ones left out by name, with reasons."""
+
+    candidates: list[str] = field(default_factory=list)
+    excluded: dict[str, str] = field(default_factory=dict)
+
+
+def select_files(root: Path) -> Selection:
+    """Files git shows, minus ``.hybridignore`` matches and env/key files (no content read)."""
+    visible = gitrepo.visible_files(root)
+    ignore_file = root / HYBRIDIGNORE
+    ignored = (gitrepo.matching_exclude_file(root, ignore_file) if ignore_file.is_file()
+               else set())
+    sel = Selection()
+    for path in visible:
+        if path.startswith(STATE_DIR):
+            continue
+        if path in ignored:
+            sel.excluded[path] = "ignored"
+        elif (reason := name_reason(path)) is not None:
+            sel.excluded[path] = reason
+        else:
+            sel.candidates.append(path)
+    return sel
+
+
+# --- secret detection -----------------------------------------------------------------------
+
+def find_secret(path: str, text: str) -> tuple[str, int] | None:
+    """The first secret detect-secrets finds in ``text``: (detector type, 1-based line)."""
+    risky = _risky_lines(text)
+    if not risky:
+        return None
+    return _detect(path, text, risky)
+
+
+# Literals (searched in the lower-cased text) one of which every default detector needs on a
+# line: the keyword detector's words (they also cover the Cloudant, IBM, SoftLayer, AWS-secret
+# and npm patterns) and the fixed prefixes of token formats. ``str.find`` runs at memory speed;
+# the detectors' own regexes scan at ~1 MB/s, which is why they only see the lines found here.
+_TRIGGERS = (
+    "apikey", "api_key", "authkey", "auth_key", "servicekey", "service_key", "accountkey",
+    "account_key", "dbkey", "db_key", "databasekey", "database_key", "privkey", "priv_key",
+    "privatekey", "private_key", "clientkey", "client_key", "keypass", "key_pass", "dbpass",
+    "db_pass", "databasepass", "database_pass", "password", "passwd", "pwd", "secret",
+    "contrase", "token", "private key", "-key-file",
+    "akia", "asia", "abia", "acca", "a3t", "akc", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
+    "glpat-", "gldt-", "glft-", "glsoat-", "glrt-", "gr1348941", "glcbt-", "glimt-", "glptt-",
+    "glagent-", "gloas-", "eyj", "t3blbkfj", "pypi-", "sg.", "xox", "sq0csp-", "k_live_", "-us",
+)
+# Shape-only formats. Quoted base64/hex strings are kept when their Shannon entropy could pass
+# the entropy detectors' default limits (base64 4.5, hex 3.0), or when long and next to "key"
+# (the cloud detectors' keyed values). Telegram and Discord tokens and URL credentials have
+# their own anchored shapes. Unquoted tokens count only next to a trigger word; a bare public IP
+# address is not treated as a credential.
+_QUOTED = re.compile(r"""(['"])([A-Za-z0-9+/=_\-]{9,})\1""")
+_SHAPES = (
+    re.compile(r":[0-9A-Za-z_-]{35}"),                       # Telegram bot token
+    re.compile(r"\.[a-zA-Z0-9_-]{6}\.[a-zA-Z0-9_-]{27}"),     # Discord bot token
+    re.compile(r"://[^:/?#\[\]@!$&'()*+,;=\s]+:[^:/?#\[\]@!$&'()*+,;=\s]+@"),  # user:pass@
+)
+_HEX = frozenset("0123456789abcdefABCDEF")
+_BASE64_LIMIT, _HEX_LIMIT = 4.5, 3.0
+
+
+def _entropy(token: str) -> float:
+    n = len(token)
+    return -sum(c / n * math.log2(c / n) for c in Counter(token).values())
+
+
+def _risky_lines(text: str) -> list[int]:
+    """Line numbers (1-based, sorted) where some detector could match."""
+    lower = text.lower()
+    hits: list[int] = []
+    for literal in _TRIGGERS:
+        pos = lower.find(literal)
+        while pos != -1:
+            hits.append(pos)
+            pos = lower.find(literal, pos + 1)
+    for match in _QUOTED.finditer(text):
+        token = match.group(2)
+        limit = _HEX_LIMIT if _HEX.issuperset(token) else _BASE64_LIMIT
+        if _entropy(token) > limit:
+            hits.append(match.start())
+        elif len(token) >= 20:
+            start = lower.rfind("\n", 0, match.start()) + 1
+            end = lower.find("\n", match.start())
+            if "key" in lower[start:end if end != -1 else len(lower)]:
+                hits.append(match.start())
+    for shape in _SHAPES:
+        hits.extend(m.start() for m in shape.finditer(text))
+    hits.sort()
+    lines: list[int] = []
+    line_no, scanned = 1, 0
+    for pos in hits:
+        line_no += text.count("\n", scanned, pos)
+        scanned = pos
+        if not lines or lines[-1] != line_no:
+            lines.append(line_no)
+    return lines
+
+
+_settings_depth = 0
+
+
+@contextmanager
+def secret_scanning() -> Iterator[None]:
+    """Hold detect-secrets' default settings across many :func:`find_secret` calls.
+
+    detect-secrets keeps its configuration process-wide; installing it costs ~2 ms, so a batch
+    of files shares one installation instead of paying it per file.
+    """
+    from detect_secrets.settings import default_settings
+
+    global _settings_depth
+    if _settings_depth:
+        yield
+        return
+    from detect_secrets.core.scan import get_filters
+    from detect_secrets.settings import get_settings
+
+    with default_settings():
+        # The content is handed over in memory and the path may be relative to another
+        # directory: the "is the file on disk" filter would wrongly drop every file.
+        get_settings().disable_filters("detect_secrets.filters.common.is_invalid_file")
+        get_filters.cache_clear()
+        _settings_depth += 1
+        try:
+            yield
+        finally:
+            _settings_depth -= 1
+
+
+def _detect(path: str, text: str, risky: list[int]) -> tuple[str, int] | None:
+    from detect_secrets.core import scan
+
+    # Split on "\n" only, as _risky_lines counts: str.splitlines() also breaks on form feeds.
+    all_lines = text.split("\n")
+    with secret_scanning():
+        # The steps scan_file() takes per line (filename filters, line filters, each plugin,
+        # context filters), run only on the risky lines but with the whole file as context.
+        # These are underscore names in detect-secrets 1.5; tests/test_context_files.py pins
+        # the behaviour so an upgrade that moves them fails loudly in CI.
+        if scan._is_filtered_out(required_filter_parameters=["filename"], filename=path):
+            return None
+        plugins = list(scan.get_plugins())
+        for number in risky:
+            line = all_lines[number - 1].rstrip()
+            snippet = scan.get_code_snippet(lines=all_lines, line_number=number)
+            if scan._is_filtered_out(required_filter_parameters=["line"], filename=path,
+                                     line=line, context=snippet):
+                continue
+            for plugin in plugins:
+                for secret in scan._scan_line(plugin=plugin, filename=path, line=line,
+                                              line_number=number, context=snippet):
+                    if not scan._is_filtered_out(
+                            required_filter_parameters=["context"], filename=secret.filename,
+                            secret=secret.secret_value, plugin=plugin, line=line,
+                            context=snippet):
+                        return secret.type, number
+    return None

@@ -1,0 +1,219 @@
+"""Definitions and references per file, from tree-sitter tag queries.
+
+The queries are the grammar wheels' own ``queries/tags.scm`` (TypeScript's extends
+JavaScript's, as editors combine them), plus a few patterns each wheel lacks: Python class
+bases, imports and annotations as references; TypeScript type aliases, enums and class-field
+arrow functions; Go interface methods. A file with syntax errors still yields every tag in the
+parts that parse — tree-sitter recovers locally, so a typo costs one function, not the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+from typing import TYPE_CHECKING, NamedTuple
+
+from hybridcode.context.languages import get_language, get_parser, query_source
+
+if TYPE_CHECKING:
+    from tree_sitter import Node, Query
+
+MAX_SIGNATURE = 200
+
+_EXTRA: dict[str, str] = {
+    "python": """
+(class_definition superclasses: (argument_list [(identifier) @name
+  (attribute attribute: (identifier) @name)])) @reference.class
+(import_from_statement name: (dotted_name (identifier) @name .)) @reference.import
+(import_from_statement name: (aliased_import name: (dotted_name (identifier) @name .)))
+  @reference.import
+(type (identifier) @name) @reference.type
+(decorator (identifier) @name) @reference.call
+""",
+    "javascript": """
+(field_definition property: (property_identifier) @name
+  value: [(arrow_function) (function_expression)]) @definition.method
+(class_heritage (identifier) @name) @reference.class
+(import_specifier name: (identifier) @name) @reference.import
+""",
+    "typescript": """
+(public_field_definition name: (property_identifier) @name
+  value: [(arrow_function) (function_expression)]) @definition.method
+(type_alias_declaration name: (type_identifier) @name) @definition.type
+(enum_declaration name: (identifier) @name) @definition.enum
+(extends_clause value: (identifier) @name) @reference.class
+(implements_clause (type_identifier) @name) @reference.class
+(import_specifier name: (identifier) @name) @reference.import
+""",
+    "go": """
+(method_elem name: (field_identifier) @name) @definition.method
+(type_alias name: (type_identifier) @name) @definition.type
+""",
+}
+
+
+class Definition(NamedTuple):
+    """One definition: ``line``/``end_line`` are 1-based; ``qualname`` nests (``Outer.Inner.m``)."""
+
+    path: str
+    name: str
+    kind: str
+    qualname: str
+    line: int
+    end_line: int
+    signature: str
+
+
+# What the cache stores per file: definitions without the path (a file can move without
+# re-parsing), and reference counts by name.
+RawDef = tuple[str, str, str, int, int, str]
+RawTags = tuple[list[RawDef], dict[str, int]]
+
+
+@lru_cache(maxsize=None)
+def _query(language: str) -> Query:
+    from tree_sitter import Query
+
+    if language in ("typescript", "tsx"):
+        source = (query_source("javascript") or "") + (query_source(language) or "")
+        extra = _EXTRA["typescript"]
+    else:
+        source = query_source(language) or ""
+        extra = _EXTRA.get(language, "")
+    return Query(get_language(language), source + extra)
+
+
+def extract(language: str, source: bytes) -> RawTags:
+    """Definitions and reference counts of one file's ``source``."""
+    from tree_sitter import QueryCursor
+
+    tree = get_parser(language).parse(source)
+    found: dict[tuple[int, str], tuple[Node, str, str]] = {}
+    refs: Counter[str] = Counter()
+    for _, caps in QueryCursor(_query(language)).matches(tree.root_node):
+        names = caps.get("name")
+        if not names:
+            continue
+        for key, nodes in caps.items():
+            if key.startswith("reference."):
+                refs[_text(source, names[0])] += 1
+            elif key.startswith("definition."):
+                name = _text(source, names[0])
+                found.setdefault((nodes[0].start_byte, name), (nodes[0], name, key[11:]))
+    return _nest(language, source, sorted(found.values(), key=_order)), dict(refs)
+
+
+def _order(item: tuple[Node, str, str]) -> tuple[int, int]:
+    return item[0].start_byte, -item[0].end_byte
+
+
+def _nest(language: str, source: bytes, defs: list[tuple[Node, str, str]]) -> list[RawDef]:
+    """Qualified names from containment: a definition inside another takes its name as prefix."""
+    out: list[RawDef] = []
+    stack: list[tuple[int, str, str]] = []  # (end_byte, qualname, kind) of open scopes
+    for node, name, kind in defs:
+        while stack and stack[-1][0] <= node.start_byte:
+            stack.pop()
+        parent = stack[-1] if stack else None
+        if language == "python" and kind == "function":
+            kind = _python_kind(source, node, parent)
+        if language == "go" and node.type == "method_declaration":
+            receiver = _go_receiver(source, node)
+            qualname = f"{receiver}.{name}" if receiver else name
+        elif language == "go" and node.type == "type_spec":
+            kind = {"struct_type": "struct", "interface_type": "interface"}.get(
+                getattr(node.child_by_field_name("type"), "type", ""), "type")
+            qualname = name
+        else:
+            qualname = f"{parent[1]}.{name}" if parent else name
+        out.append((name, kind, qualname, node.start_point[0] + 1, node.end_point[0] + 1,
+                    signature(language, source, node)))
+        stack.append((node.end_byte, qualname, kind))
+    return out
+
+
+_PROPERTY = re.compile(r"@(?:\w+\.)*(?:cached_)?property$|@[\w.]+\.(?:setter|getter|deleter)$")
+
+
+def _decorators(source: bytes, node: Node) -> list[str]:
+    parent = node.parent
+    if parent is None or parent.type != "decorated_definition":
+        return []
+    # "@app.route('/x', methods=[...])" → "@app.route(...)": the name, not the arguments.
+    return [re.sub(r"\(.*", "(...)", " ".join(_text(source, d).split()), flags=re.S)
+            for d in parent.children if d.type == "decorator"]
+
+
+def _python_kind(source: bytes, node: Node, parent: tuple[int, str, str] | None) -> str:
+    if parent is None or parent[2] not in ("class",):
+        return "function"
+    if any(_PROPERTY.match(d) for d in _decorators(source, node)):
+        return "property"
+    return "method"
+
+
+def _go_receiver(source: bytes, node: Node) -> str:
+    receiver = node.child_by_field_name("receiver")
+    stack = [receiver] if receiver is not None else []
+    while stack:  # the first type name inside "(s *Server)" or "(l List[T])"
+        current = stack.pop(0)
+        if current.type == "type_identifier":
+            return _text(source, current)
+        stack.extend(current.children)
+    return ""
+
+
+_BODY_FIELD_TYPES = frozenset({
+    "function_definition", "class_definition",  # python
+    "function_declaration", "generator_function_declaration", "class_declaration",
+    "abstract_class_declaration", "interface_declaration", "method_definition", "class",
+    "function_expression", "generator_function", "internal_module", "module",
+    "enum_declaration",
+    "method_declaration",  # go (function_declaration shared)
+})
+
+
+def signature(language: str, source: bytes, node: Node) -> str:
+    """A one-line signature: the definition's header up to its body, whitespace collapsed."""
+    start, end = node.start_byte, node.end_byte
+    body = node.child_by_field_name("body")
+    value = node.child_by_field_name("value") or node.child_by_field_name("right")
+    if node.type in _BODY_FIELD_TYPES and body is not None:
+        end = body.start_byte
+        if language == "python":  # stop at the header's ":" (a comment may follow it)
+            colon = [c for c in node.children if c.type == ":"]
+            end = colon[-1].end_byte if colon else end
+    elif node.type in ("variable_declarator", "pair", "assignment_expression",
+                       "field_definition", "public_field_definition") and value is not None:
+        inner = value.child_by_field_name("body")
+        end = inner.start_byte if inner is not None else value.start_byte
+        if node.type == "variable_declarator" and node.parent is not None:
+            start = node.parent.start_byte  # include "const" / "let"
+            node = node.parent
+    elif node.type in ("type_spec", "type_alias"):
+        kind = node.child_by_field_name("type")
+        if kind is not None and kind.type in ("struct_type", "interface_type"):
+            return f"type {_text(source, node.child_by_field_name('name'))} " + \
+                   kind.type.split("_")[0]
+        return _clip("type " + " ".join(_text(source, node).split()))
+    elif node.type == "assignment":  # a python module constant
+        end = min(end, source.find(b"\n", start) if b"\n" in source[start:end] else end)
+    parent = node.parent
+    if parent is not None and parent.type == "export_statement":
+        start = parent.start_byte
+    text = " ".join(source[start:end].decode("utf-8", "replace").split())
+    if language == "python" and node.type in ("function_definition", "class_definition"):
+        decorators = _decorators(source, node)
+        text = " ".join([*decorators, text])
+    return _clip(text)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_SIGNATURE else text[:MAX_SIGNATURE - 1] + "…"
+
+
+def _text(source: bytes, node: Node | None) -> str:
+    if node is None:
+        return ""
+    return source[node.start_byte:node.end_byte].decode("utf-8", "replace")

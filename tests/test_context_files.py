@@ -1,0 +1,134 @@
+"""Which files may reach a model: git's view, .hybridignore, env/key files, secrets, binaries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hybridcode import gitrepo
+from hybridcode.context import files
+from hybridcode.errors import GitError
+
+from conftest import git
+
+AWS_LINE = 'AWS_ACCESS_KEY_ID = "AKIAZ3MHQWERTYUIOPAS"\n'
+
+
+@pytest.mark.parametrize("path, reason", [
+    (".env", "env file"), ("config/.env.local", "env file"), (".envrc", "env file"),
+    ("deploy/server.pem", "key file"), ("id_rsa", "key file"), ("keys/id_ed25519.pub", "key file"),
+    ("cert.p12", "key file"), ("store.PFX", "key file"), ("tls/site.key", "key file"),
+    (".netrc", "key file"),
+    ("src/app.py", None), ("environment.py", None), ("docs/keys.md", None), ("Makefile", None),
+])
+def test_name_reason(path: str, reason: str | None) -> None:
+    assert files.name_reason(path) == reason
+
+
+@pytest.mark.parametrize("text, expected", [
+    (AWS_LINE, ("AWS Access Key", 1)),
+    ("import os\n\n" + AWS_LINE, ("AWS Access Key", 3)),
+    ('db_password = "s3cr3t-Hunter2!"\n', ("Secret Keyword", 1)),
+    ("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n", ("Private Key", 1)),
+    ('TOKEN = "ghp_' + "a1B2" * 9 + '"\n', ("GitHub Token", 1)),
+    ('URL = "https://admin:Zx9vQ2pL@db.example.com/prod"\n', ("Basic Auth Credentials", 1)),
+    ('SALT = "8f14e45fceea167a5a36dedd4bea2543"\n', ("Hex High Entropy String", 1)),
+])
+def test_find_secret_flags_what_detect_secrets_flags(text: str, expected: tuple) -> None:
+    assert files.find_secret("settings.py", text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "def password_reset(user):\n    return user.password\n",
+    'LABEL = "Enter your password"\n',
+    'MODULE = "django.contrib.auth.backends"\n',
+    'db_password = "s3cr3t-Hunter2!"  # pragma: allowlist secret\n',
+    "",
+])
+def test_find_secret_leaves_ordinary_code_alone(text: str) -> None:
+    assert files.find_secret("app.py", text) is None
+
+
+def test_crlf_and_form_feed_keep_line_numbers() -> None:
+    text = "a = 1\r\n\x0c\r\nb = 2\r\n" + AWS_LINE.replace("\n", "\r\n")
+    assert files.find_secret("app.py", text) == ("AWS Access Key", 4)
+
+
+def test_secret_scanning_batches_share_settings() -> None:
+    with files.secret_scanning():
+        assert files.find_secret("a.py", AWS_LINE) == ("AWS Access Key", 1)
+        assert files.find_secret("b.py", "x = 1\n") is None
+
+
+def test_content_reason() -> None:
+    assert files.content_reason("a.bin", b"\x89PNG\r\n\x1a\n\0\0\0") == "binary"
+    assert files.content_reason("a.py", AWS_LINE.encode()) == "secret: AWS Access Key line 1"
+    assert files.content_reason("a.py", b"def f():\n    return 1\n") is None
+
+
+def _write(root: Path, rel: str, text: str) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_select_files_applies_gitignore_hybridignore_and_names(repo: Path) -> None:
+    _write(repo, ".gitignore", "build/\n*.log\n")
+    _write(repo, ".hybridignore", "vendor/\n*.generated.py\n!keep.generated.py\n")
+    _write(repo, "src/app.py", "x = 1\n")
+    _write(repo, "vendor/lib.py", "y = 2\n")                  # tracked, hybridignored
+    _write(repo, "src/api.generated.py", "z = 3\n")           # untracked, hybridignored
+    _write(repo, "src/keep.generated.py", "z = 3\n")          # negated: kept
+    _write(repo, "build/out.py", "w = 4\n")                   # gitignored
+    _write(repo, "run.log", "log\n")                          # gitignored
+    _write(repo, ".env", "SECRET=1\n")
+    _write(repo, "certs/server.pem", "pem\n")
+    _write(repo, ".hybrid/cache/junk.py", "state\n")          # the tool's own state
+    git(repo, "add", ".gitignore", ".hybridignore", "src/app.py", "vendor/lib.py")
+    git(repo, "commit", "-qm", "files")
+
+    sel = files.select_files(repo)
+    assert sorted(sel.candidates) == [".gitignore", ".hybridignore", "README.md",
+                                      "src/app.py", "src/keep.generated.py"]
+    assert sel.excluded == {"vendor/lib.py": "ignored", "src/api.generated.py": "ignored",
+                            ".env": "env file", "certs/server.pem": "key file"}
+
+
+def test_select_files_without_hybridignore(repo: Path) -> None:
+    _write(repo, "a.py", "x = 1\n")
+    sel = files.select_files(repo)
+    assert sorted(sel.candidates) == ["README.md", "a.py"]
+    assert sel.excluded == {}
+
+
+def test_odd_file_names_survive(repo: Path) -> None:
+    _write(repo, "dir with space/naïve \"quoted\".py", "x = 1\n")
+    assert 'dir with space/naïve "quoted".py' in files.select_files(repo).candidates
+
+
+def test_repo_root_and_errors(repo: Path, tmp_path: Path) -> None:
+    (repo / "pkg").mkdir()
+    assert gitrepo.repo_root(repo / "pkg") == repo.resolve()
+    assert gitrepo.repo_root(repo / "README.md") == repo.resolve()
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    with pytest.raises(GitError) as err:
+        gitrepo.repo_root(outside)
+    assert "git init" in str(err.value)
+    with pytest.raises(GitError, match="does not exist"):
+        gitrepo.repo_root(tmp_path / "missing")
+
+
+def test_missing_git_says_how_to_install(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(GitError) as err:
+        gitrepo.repo_root(repo)
+    assert err.value.hint is not None and "install git" in err.value.hint
+
+
+def test_check_ignore(repo: Path) -> None:
+    _write(repo, ".gitignore", "*.log\n")
+    assert gitrepo.check_ignore(repo, ["a.log", "a.py", "dir/b.log"]) == {"a.log", "dir/b.log"}
+    assert gitrepo.check_ignore(repo, ["a.py"]) == set()
+    assert gitrepo.check_ignore(repo, []) == set()

@@ -35,7 +35,8 @@ def map_command(
         ui.print_json(_as_json(index, result, tokens, focus))
         return
     if result.text:
-        ui.console().print(result.text, end="", markup=False, soft_wrap=True)
+        text = result.text if result.text.endswith("\n") else result.text + "\n"
+        ui.console().print(text, end="", markup=False, soft_wrap=True)
     else:
         ui.console().print("(nothing to show: no files with definitions fit the budget)")
     s = index.stats
@@ -43,7 +44,7 @@ def map_command(
         f"[dim]{len(result.definitions)} definitions from {len(result.files)} of "
         f"{s.files} files, ~{result.tokens}/{tokens} tokens; {len(index.excluded)} files "
         f"left out (see --json); {s.analysed} parsed, {s.cached + s.rehashed} from cache, "
-        f"{s.seconds:.2f}s[/]")
+        f"{s.seconds:.2f}s[/]", soft_wrap=True)
 
 
 def _as_json(index: Any, result: Any, tokens: int, focus: list[str]) -> dict[str, Any]:

@@ -132,3 +132,43 @@ def test_check_ignore(repo: Path) -> None:
     assert gitrepo.check_ignore(repo, ["a.log", "a.py", "dir/b.log"]) == {"a.log", "dir/b.log"}
     assert gitrepo.check_ignore(repo, ["a.py"]) == set()
     assert gitrepo.check_ignore(repo, []) == set()
+
+
+def _naive_risky_lines(text: str) -> list[int]:
+    """The prefilter as first written: one find sweep per literal, every entropy computed."""
+    lower, hits = text.lower(), []
+    for literal in files._TRIGGERS:
+        pos = lower.find(literal)
+        while pos != -1:
+            hits.append(pos)
+            pos = lower.find(literal, pos + 1)
+    for match in files._QUOTED.finditer(text):
+        token = match.group(2)
+        limit = files._HEX_LIMIT if files._HEX.issuperset(token) else files._BASE64_LIMIT
+        line = lower[lower.rfind("\n", 0, match.start()) + 1:].split("\n", 1)[0]
+        if files._entropy(token) > limit or (len(token) >= 20 and "key" in line):
+            hits.append(match.start())
+    for shape in files._SHAPES:
+        hits.extend(m.start() for m in shape.finditer(text))
+    return sorted({text.count("\n", 0, pos) + 1 for pos in hits})
+
+
+@pytest.mark.parametrize("text", [
+    "x = 1\napi_key = 'a'\nprivate_key\ndb_pass = 2\n",
+    "keykeykey\n  mykeypass = 1\nkey\n-key-file x\nprivate key here\n",
+    "ghp_x\ngh gl\nglpat-abc\n  glagent-1\nnothing\n",
+    "a = '0123456789abcdef0123'\nb = '01234567'\nc = 'aaaaaaaaaaaaaaaaaaaaaaaaa'\n",
+    "d = 'ABCDEFGHIJKLMNOPQRSTUVWabc'\ne = 'ABCDEFGHIJKLMNOPQRSTUVW'\n",
+    "f = 'abcdefghijklmnopqrstuv0123456789'  # key\n",
+    "key\npass\n" * 3 + "PASSWORD = 'x'\nToken = 1\n",
+])
+def test_risky_lines_equal_the_plain_scan(text: str) -> None:
+    assert files._risky_lines(text) == _naive_risky_lines(text)
+
+
+def test_entropy_bound_is_safe() -> None:
+    # The skip rule may only drop tokens whose entropy cannot pass the limit.
+    for token in ("0123456", "abcdefghijklmnopqrstuv" * 3, "01234567" * 4):
+        limit = files._HEX_LIMIT if files._HEX.issuperset(token) else files._BASE64_LIMIT
+        if not files._could_pass_entropy(token):
+            assert files._entropy(token) <= limit

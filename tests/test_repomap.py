@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hybridcode.context import cache as cachemod
-from hybridcode.context.repomap import build_index, repo_map, resolve_focus
+from hybridcode.context.repomap import build_index, rank_files, repo_map, resolve_focus
 from hybridcode.context.tags import extract
 from hybridcode.models.base import estimate_tokens
 
@@ -333,3 +333,44 @@ def test_budget_grows_the_map(project: Path) -> None:
     small, large = repo_map(index, [], 40), repo_map(index, [], 400)
     assert len(small.definitions) < len(large.definitions)
     assert large.text.startswith(small.text.split("\n")[0])
+
+
+def test_cached_ranks_match_a_fresh_computation(project: Path) -> None:
+    age(project)
+    fresh = build_index(project, use_cache=False)
+    build_index(project)  # writes the ranks with the index
+    warm = build_index(project)
+    assert warm.stats.analysed == 0 and warm.cached_ranks is not None
+    for focus in ([], ["Order.total"], ["app/billing.py"]):
+        a, b = repo_map(fresh, focus, 4000), repo_map(warm, focus, 4000)
+        assert (a.text, a.files, a.ranks) == (b.text, b.files, b.ranks)
+
+
+def test_cached_ranks_invalidated_when_a_file_changes(project: Path) -> None:
+    age(project)
+    before = build_index(project)
+    assert repo_map(before, [], 4000).files[0] == "app/models.py"
+    # Now billing.py is what everything uses: the cached ranks must not survive the change.
+    write(project, "app/billing.py", "def charge(order):\n    return 1\n")
+    write(project, "app/views.py", "".join(f"def v{i}():\n    return charge()\n"
+                                           for i in range(5)))
+    write(project, "app/models.py", "class User:\n    def save(self):\n        charge()\n"
+                                    "        charge()\n")
+    after = build_index(project)
+    assert after.stats.analysed == 3
+    fresh = build_index(project, use_cache=False)
+    assert after.cached_ranks == [rank_files(fresh)[p] for p in fresh.files]
+    assert repo_map(after, [], 4000).files[0] == "app/billing.py"
+    # A focus still wins over the cached unfocused order.
+    assert repo_map(after, ["server/main.go"], 4000).files[0] == "server/main.go"
+    assert repo_map(after, ["fetchUser"], 4000).files[0] == "web/src/api.ts"
+
+
+def test_cached_ranks_follow_the_file_list(project: Path) -> None:
+    age(project)
+    build_index(project)
+    write(project, ".hybridignore", "app/models.py\n")
+    index = build_index(project)  # same contents, one file fewer: new fingerprint
+    assert "app/models.py" not in index.files
+    assert index.cached_ranks is not None and len(index.cached_ranks) == len(index.files)
+    assert "app/models.py" not in repo_map(index, [], 4000).files

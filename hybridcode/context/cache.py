@@ -31,7 +31,7 @@ from hybridcode.context import files as filesel
 from hybridcode.context.languages import language_for_path
 from hybridcode.context.tags import RawTags, extract
 
-SCHEMA = 2
+SCHEMA = 3
 CACHE_DIR = ".hybrid/cache"
 INDEX_FILE = "index.marshal"
 # A file modified within this window of the scan may change again in the same mtime tick
@@ -69,6 +69,9 @@ class IndexCache:
         self.root = root
         self.stat = stat or {}
         self.content = content or {}
+        # Results derived from the whole index (the unfocused file ranks), keyed by a
+        # fingerprint of every file's path and content hash: any change invalidates them.
+        self.derived: dict[str, object] = {}
         self.dirty = False
         self._touched: set[str] = set()  # digests stored by this run (racy files included)
 
@@ -83,6 +86,7 @@ class IndexCache:
             data = marshal.loads(cache.path.read_bytes())
             if isinstance(data, dict) and data.get("key") == cache_key():
                 cache.stat, cache.content = data["stat"], data["content"]
+                cache.derived = data.get("derived") or {}
         except (OSError, EOFError, ValueError, TypeError, KeyError):
             pass  # missing or unreadable: a cache is only ever a shortcut, so start afresh
         return cache
@@ -104,6 +108,16 @@ class IndexCache:
             self.stat.pop(path, None)
         self.dirty = True
 
+    def derive(self, fingerprint: str, value: object) -> None:
+        """Remember a whole-index result for the index content ``fingerprint``."""
+        self.derived = {"fingerprint": fingerprint, "value": value}
+        self.dirty = True
+
+    def derived_for(self, fingerprint: str) -> object | None:
+        if self.derived.get("fingerprint") != fingerprint:
+            return None
+        return self.derived.get("value")
+
     def save(self, live_paths: Iterable[str]) -> None:
         """Write the cache, keeping only files that still exist (and their contents)."""
         live = set(live_paths)
@@ -113,7 +127,8 @@ class IndexCache:
         stat = {p: v for p, v in self.stat.items() if p in live}
         used = {v[2] for v in stat.values()} | self._touched
         content = {h: a for h, a in self.content.items() if h in used}
-        payload = marshal.dumps({"key": cache_key(), "stat": stat, "content": content})
+        payload = marshal.dumps({"key": cache_key(), "stat": stat, "content": content,
+                                 "derived": self.derived})
         folder = self.path.parent
         try:
             folder.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ per-line filter machinery dominates), ~3 minutes for Django's 2,900 source files
 C-speed scans first find the *risky* lines — literals every default detector needs (keywords,
 token prefixes), quoted strings whose entropy could pass the entropy limits, a few anchored
 token shapes — and only those lines (~5,000 of ~500,000) go through detect-secrets' own plugin
-and filter pipeline, with the whole file as context: 3.5 s of CPU instead of minutes, with the
+and filter pipeline, with the whole file as context: ~2.5 s of CPU instead of minutes, with the
 same verdicts as ``scan_file`` on a 300-file sample. Results are cached by content hash.
 """
 
@@ -141,24 +141,76 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 _BASE64_LIMIT, _HEX_LIMIT = 4.5, 3.0
 
 
+# Each ``str.find`` sweep over the text costs about the same whatever the literal, so the
+# literals sharing an anchor ("key", "pass", "gh", "gl") are found by one sweep for the anchor
+# and a ``startswith`` check at each hit: 23 sweeps instead of 60 (a single regex alternation
+# measured slower still, since ``re`` tries the alternatives one by one at each position).
+# A literal holds no newline, so the line a hit marks is the same whichever way it is found.
+_ANCHORS = ("key", "pass", "gh", "gl")
+
+
+def _anchor_groups() -> tuple[dict[str, tuple[tuple[str, int], ...]], tuple[str, ...]]:
+    groups: dict[str, list[tuple[str, int]]] = {a: [] for a in _ANCHORS}
+    single: list[str] = []
+    for literal in _TRIGGERS:
+        anchor = next((a for a in _ANCHORS if a in literal), None)
+        if anchor is None:
+            single.append(literal)
+        else:
+            groups[anchor].append((literal, literal.index(anchor)))
+    return {a: tuple(g) for a, g in groups.items() if g}, tuple(single)
+
+
+_GROUPS, _SINGLE = _anchor_groups()
+
+
+def _trigger_hits(lower: str) -> list[int]:
+    hits: list[int] = []
+    find, startswith, append = lower.find, lower.startswith, hits.append
+    for literal in _SINGLE:
+        pos = find(literal)
+        while pos != -1:
+            append(pos)
+            pos = find(literal, pos + 1)
+    for anchor, members in _GROUPS.items():
+        pos = find(anchor)
+        while pos != -1:
+            for literal, offset in members:
+                start = pos - offset
+                if start >= 0 and startswith(literal, start):
+                    append(start)
+                    break
+            pos = find(anchor, pos + 1)
+    return hits
+
+
+# Shannon entropy is at most log2(distinct characters): a token with fewer distinct characters
+# than these cannot pass the limit, so its entropy need not be computed (a cheap set() instead
+# of a Counter; Django has ~36k quoted tokens). The bounds stay strictly below 2**limit, so
+# floating-point rounding at the limit cannot change a verdict.
+_MIN_DISTINCT_BASE64 = 23  # log2(22) = 4.46 < 4.5
+_MIN_DISTINCT_HEX = 8  # log2(7) = 2.81 < 3.0; 8 distinct may compute to 3.0 + rounding
+
+
 def _entropy(token: str) -> float:
     n = len(token)
     return -sum(c / n * math.log2(c / n) for c in Counter(token).values())
 
 
+def _could_pass_entropy(token: str) -> bool:
+    distinct = len(set(token))
+    if _HEX.issuperset(token):
+        return distinct >= _MIN_DISTINCT_HEX and _entropy(token) > _HEX_LIMIT
+    return distinct >= _MIN_DISTINCT_BASE64 and _entropy(token) > _BASE64_LIMIT
+
+
 def _risky_lines(text: str) -> list[int]:
     """Line numbers (1-based, sorted) where some detector could match."""
     lower = text.lower()
-    hits: list[int] = []
-    for literal in _TRIGGERS:
-        pos = lower.find(literal)
-        while pos != -1:
-            hits.append(pos)
-            pos = lower.find(literal, pos + 1)
+    hits = _trigger_hits(lower)
     for match in _QUOTED.finditer(text):
         token = match.group(2)
-        limit = _HEX_LIMIT if _HEX.issuperset(token) else _BASE64_LIMIT
-        if _entropy(token) > limit:
+        if _could_pass_entropy(token):
             hits.append(match.start())
         elif len(token) >= 20:
             start = lower.rfind("\n", 0, match.start()) + 1

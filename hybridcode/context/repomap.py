@@ -11,6 +11,7 @@ line numbers, as many as fit in a token budget.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import math
 import operator
@@ -18,9 +19,12 @@ import os
 import re
 import stat as statmod
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain
 from pathlib import Path
 
 from hybridcode import gitrepo
@@ -35,6 +39,8 @@ DAMPING = 0.85
 ITERATIONS = 20
 TOLERANCE = 1e-4
 FOCUS_WEIGHT = 100.0
+# Part of the cached ranks' fingerprint: bump it when ranking or scoring code changes.
+RANKING_VERSION = 1
 
 
 @dataclass
@@ -62,6 +68,13 @@ class RepoIndex:
     references: dict[str, dict[str, int]]  # source file → name → times referenced
     raw: dict[str, list[RawDef]]  # source file → (name, kind, qualname, line, end, signature)
     stats: IndexStats = field(default_factory=IndexStats)
+    # The unfocused file ranks, in ``files`` order, when the cache held them for exactly this
+    # content (see ``build_index``): a warm unfocused map then skips PageRank altogether.
+    cached_ranks: list[float] | None = field(default=None, repr=False, compare=False)
+    # With them, the unfocused definition order: (score, index into the definitions of
+    # ``raw`` enumerated file by file), best first.
+    cached_order: list[tuple[float, int]] | None = field(default=None, repr=False,
+                                                         compare=False)
 
     @cached_property
     def symbols(self) -> dict[str, list[Definition]]:
@@ -105,9 +118,14 @@ def build_index(root: Path | str, *, use_cache: bool = True, workers: int | None
     started = time.time()
     clock = time.perf_counter()
     top = gitrepo.repo_root(root)
-    selection = filesel.select_files(top)
+    # git lists the files (~40 ms on Django, in its own process) while this thread unmarshals
+    # the cache (~70 ms of CPU): the waits overlap instead of adding up.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        listing = pool.submit(filesel.select_files, top)
+        store = cachemod.IndexCache.load(top) if use_cache else cachemod.IndexCache(top)
+        selection = listing.result()
     excluded = dict(selection.excluded)
-    store = cachemod.IndexCache.load(top) if use_cache else cachemod.IndexCache(top)
+    digests: dict[str, str] = {}
     stats = IndexStats()
     analyses: dict[str, cachemod.Analysis] = {}
     pending: list[str] = []
@@ -130,7 +148,7 @@ def build_index(root: Path | str, *, use_cache: bool = True, workers: int | None
         key = (st.st_size, st.st_mtime_ns)
         hit = store.lookup(path, key)
         if hit is not None:
-            analyses[path] = hit[1]
+            digests[path], analyses[path] = hit
             stats.cached += 1
             continue
         if not store.content:
@@ -145,7 +163,7 @@ def build_index(root: Path | str, *, use_cache: bool = True, workers: int | None
         known = store.content.get(digest)
         if known is not None:
             store.store(path, key, digest, known, started)
-            analyses[path] = known
+            digests[path], analyses[path] = digest, known
             stats.rehashed += 1
         else:
             pending.append(path)
@@ -155,15 +173,35 @@ def build_index(root: Path | str, *, use_cache: bool = True, workers: int | None
             excluded[path] = digest  # the reason it could not be read
             continue
         store.store(path, key, digest, analysis, started)
-        analyses[path] = analysis
+        digests[path], analyses[path] = digest, analysis
         stats.analysed += 1
-    if use_cache:
-        store.save(present)
     index = _assemble(top, analyses, excluded)
+    if use_cache:
+        fingerprint = _fingerprint(index.files, digests)
+        cached = store.derived_for(fingerprint)
+        if isinstance(cached, tuple) and len(cached) == 2 and len(cached[0]) == len(index.files):
+            index.cached_ranks, index.cached_order = cached
+        else:  # computed once here, so every later unfocused map of this content is free
+            ranks = rank_files(index)
+            index.cached_ranks = [ranks[p] for p in index.files]
+            index.cached_order = _definition_order(index, ranks)
+            store.derive(fingerprint, (index.cached_ranks, index.cached_order))
+        store.save(present)
     stats.files = len(index.files)
     stats.seconds = time.perf_counter() - clock
     index.stats = stats
     return index
+
+
+def _fingerprint(files: list[str], digests: dict[str, str]) -> str:
+    """What the file ranks depend on: every ranked file's path and content, and the ranking
+    parameters (a change to them must not serve ranks computed under the old ones)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{RANKING_VERSION};{MAX_DEFINERS};{DAMPING};{ITERATIONS};{TOLERANCE};"
+             f"{FOCUS_WEIGHT}".encode())
+    for path in files:
+        h.update(f"\0{path}\0{digests.get(path, '')}".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
 
 
 def _assemble(root: Path, analyses: dict[str, cachemod.Analysis],
@@ -238,6 +276,9 @@ def rank_files(index: RepoIndex, focus: Focus | None = None) -> dict[str, float]
     """Personalised PageRank of every indexed file over the reference graph."""
     focus = focus or Focus()
     nodes = index.files
+    cached = index.cached_ranks
+    if not focus.files and not focus.names and cached is not None and len(cached) == len(nodes):
+        return dict(zip(nodes, cached))
     position = {p: i for i, p in enumerate(nodes)}
     definers = _definers(index, position, focus)
     # incoming[dst][src] = weight: propagation then sums each node's inputs with C-level
@@ -310,11 +351,21 @@ def _personalisation(size: int, position: dict[str, int], definers: dict[str, se
 def rank_definitions(index: RepoIndex, focus: Focus, file_rank: dict[str, float],
                      limit: int | None = None) -> list[tuple[float, Definition]]:
     """Definitions best first: their file's rank, how widely the name is used, the focus."""
-    used: dict[str, int] = {}
-    for refs in index.references.values():
-        for name in refs:
-            used[name] = used.get(name, 0) + 1
-    scored: list[tuple[float, str, RawDef]] = []
+    scored = _scored(index, focus, file_rank)
+    # Ties keep file order (both orderings are stable), so a class precedes its methods.
+    if limit is not None and limit < len(scored):
+        best = heapq.nlargest(limit, scored, key=_score)
+    else:
+        best = sorted(scored, key=_score, reverse=True)
+    return [(score, Definition(path, *d)) for score, path, d, _ in best]
+
+
+def _scored(index: RepoIndex, focus: Focus,
+            file_rank: dict[str, float]) -> list[tuple[float, str, RawDef, int]]:
+    """(score, path, raw definition, running number over ``raw``) of every definition."""
+    # How many files use each name, counted in C.
+    used = Counter(chain.from_iterable(index.references.values()))
+    scored: list[tuple[float, str, RawDef, int]] = []
     definers = index.definers
     for path, defs in index.raw.items():
         base = file_rank.get(path, 0.0)
@@ -327,13 +378,30 @@ def rank_definitions(index: RepoIndex, focus: Focus, file_rank: dict[str, float]
                 score *= 1.0 + FOCUS_WEIGHT / len(definers[name])
             if name[0] == "_" and not name.startswith("__"):
                 score *= 0.5
-            scored.append((score, path, d))
-    # Ties keep file order (both orderings are stable), so a class precedes its methods.
-    if limit is not None and limit < len(scored):
-        best = heapq.nlargest(limit, scored, key=_score)
-    else:
-        best = sorted(scored, key=_score, reverse=True)
-    return [(score, Definition(path, *d)) for score, path, d in best]
+            scored.append((score, path, d, len(scored)))
+    return scored
+
+
+def _definition_order(index: RepoIndex, file_rank: dict[str, float]) -> list[tuple[float, int]]:
+    """Every definition's unfocused score, best first, as (score, running number)."""
+    best = sorted(_scored(index, Focus(), file_rank), key=_score, reverse=True)
+    return [(score, number) for score, _, _, number in best]
+
+
+def _cached_definitions(index: RepoIndex, order: list[tuple[float, int]],
+                        limit: int) -> list[tuple[float, Definition]]:
+    """The first ``limit`` of a cached order, as :func:`rank_definitions` would return them."""
+    wanted = sorted((number, rank) for rank, (_, number) in enumerate(order[:limit]))
+    out: list[tuple[float, Definition] | None] = [None] * len(wanted)
+    start, pick = 0, 0
+    for path, defs in index.raw.items():
+        end = start + len(defs)
+        while pick < len(wanted) and wanted[pick][0] < end:
+            number, rank = wanted[pick]
+            out[rank] = (order[rank][0], Definition(path, *defs[number - start]))
+            pick += 1
+        start = end
+    return [item for item in out if item is not None]
 
 
 def _score(item: tuple[float, ...]) -> float:  # type: ignore[type-arg]
@@ -364,7 +432,11 @@ def repo_map(index: RepoIndex, focus: Iterable[str] = (), tokens: int = 2048) ->
     ranks = rank_files(index, resolved)
     # Every item costs at least one token, so no more than ``tokens`` items can fit.
     limit = max(tokens, 0)
-    scored: list[tuple[float, Item]] = list(rank_definitions(index, resolved, ranks, limit))
+    order = index.cached_order
+    if not resolved.files and not resolved.names and order is not None:
+        scored: list[tuple[float, Item]] = list(_cached_definitions(index, order, limit))
+    else:
+        scored = list(rank_definitions(index, resolved, ranks, limit))
     for path in index.files:
         if not index.raw.get(path):
             weight = FOCUS_WEIGHT if path in resolved.files else 0.5

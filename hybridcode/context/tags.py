@@ -84,24 +84,51 @@ def _query(language: str) -> Query:
     return Query(get_language(language), source + extra)
 
 
+@lru_cache(maxsize=None)
+def _roles(language: str) -> dict[str, str]:
+    """Capture name → ``""`` for a reference, the definition kind for a definition.
+
+    Classifying each capture once per query (not with ``startswith`` per match) matters: Django
+    yields ~250k matches, and this loop is the Python share of the tag step.
+    """
+    query = _query(language)
+    roles: dict[str, str] = {}
+    for i in range(query.capture_count):
+        key = query.capture_name(i)
+        if key.startswith("reference."):
+            roles[key] = ""
+        elif key.startswith("definition."):
+            roles[key] = key[11:]
+    return roles
+
+
 def extract(language: str, source: bytes) -> RawTags:
     """Definitions and reference counts of one file's ``source``."""
     from tree_sitter import QueryCursor
 
     tree = get_parser(language).parse(source)
+    roles = _roles(language)
     found: dict[tuple[int, str], tuple[Node, str, str]] = {}
-    refs: Counter[str] = Counter()
+    referenced: list[bytes] = []  # names as bytes: counted in C, decoded once per name
     for _, caps in QueryCursor(_query(language)).matches(tree.root_node):
         names = caps.get("name")
         if not names:
             continue
         for key, nodes in caps.items():
-            if key.startswith("reference."):
-                refs[_text(source, names[0])] += 1
-            elif key.startswith("definition."):
-                name = _text(source, names[0])
-                found.setdefault((nodes[0].start_byte, name), (nodes[0], name, key[11:]))
-    return _nest(language, source, sorted(found.values(), key=_order)), dict(refs)
+            kind = roles.get(key)
+            if kind is None:
+                continue
+            first = names[0]
+            if not kind:
+                referenced.append(source[first.start_byte:first.end_byte])
+            else:
+                name = source[first.start_byte:first.end_byte].decode("utf-8", "replace")
+                found.setdefault((nodes[0].start_byte, name), (nodes[0], name, kind))
+    refs: dict[str, int] = {}
+    for raw, count in Counter(referenced).items():  # first-seen order, as before
+        name = raw.decode("utf-8", "replace")
+        refs[name] = refs.get(name, 0) + count
+    return _nest(language, source, sorted(found.values(), key=_order)), refs
 
 
 def _order(item: tuple[Node, str, str]) -> tuple[int, int]:
@@ -112,28 +139,36 @@ def _nest(language: str, source: bytes, defs: list[tuple[Node, str, str]]) -> li
     """Qualified names from containment: a definition inside another takes its name as prefix."""
     out: list[RawDef] = []
     stack: list[tuple[int, str, str]] = []  # (end_byte, qualname, kind) of open scopes
+    python, go = language == "python", language == "go"
     for node, name, kind in defs:
-        while stack and stack[-1][0] <= node.start_byte:
+        start_byte = node.start_byte
+        while stack and stack[-1][0] <= start_byte:
             stack.pop()
         parent = stack[-1] if stack else None
-        if language == "python" and kind == "function":
-            kind = _python_kind(source, node, parent)
-        if language == "go" and node.type == "method_declaration":
+        node_type = node.type  # a new str per access: read it once
+        decorators = None
+        if python and node_type in _DECORATABLE:
+            decorators = _decorators(source, node)
+        if python and kind == "function":
+            kind = _python_kind(decorators or [], parent)
+        if go and node_type == "method_declaration":
             receiver = _go_receiver(source, node)
             qualname = f"{receiver}.{name}" if receiver else name
-        elif language == "go" and node.type == "type_spec":
+        elif go and node_type == "type_spec":
             kind = {"struct_type": "struct", "interface_type": "interface"}.get(
                 getattr(node.child_by_field_name("type"), "type", ""), "type")
             qualname = name
         else:
             qualname = f"{parent[1]}.{name}" if parent else name
         out.append((name, kind, qualname, node.start_point[0] + 1, node.end_point[0] + 1,
-                    signature(language, source, node)))
+                    signature(language, source, node, decorators=decorators)))
         stack.append((node.end_byte, qualname, kind))
     return out
 
 
 _PROPERTY = re.compile(r"@(?:\w+\.)*(?:cached_)?property$|@[\w.]+\.(?:setter|getter|deleter)$")
+_ARGUMENTS = re.compile(r"\(.*", re.DOTALL)
+_DECORATABLE = frozenset({"function_definition", "class_definition"})
 
 
 def _decorators(source: bytes, node: Node) -> list[str]:
@@ -141,14 +176,14 @@ def _decorators(source: bytes, node: Node) -> list[str]:
     if parent is None or parent.type != "decorated_definition":
         return []
     # "@app.route('/x', methods=[...])" → "@app.route(...)": the name, not the arguments.
-    return [re.sub(r"\(.*", "(...)", " ".join(_text(source, d).split()), flags=re.S)
+    return [_ARGUMENTS.sub("(...)", " ".join(_text(source, d).split()))
             for d in parent.children if d.type == "decorator"]
 
 
-def _python_kind(source: bytes, node: Node, parent: tuple[int, str, str] | None) -> str:
-    if parent is None or parent[2] not in ("class",):
+def _python_kind(decorators: list[str], parent: tuple[int, str, str] | None) -> str:
+    if parent is None or parent[2] != "class":
         return "function"
-    if any(_PROPERTY.match(d) for d in _decorators(source, node)):
+    if any(_PROPERTY.match(d) for d in decorators):
         return "property"
     return "method"
 
@@ -172,40 +207,49 @@ _BODY_FIELD_TYPES = frozenset({
     "enum_declaration",
     "method_declaration",  # go (function_declaration shared)
 })
+_VALUE_TYPES = frozenset({"variable_declarator", "pair", "assignment_expression",
+                          "field_definition", "public_field_definition"})
 
 
-def signature(language: str, source: bytes, node: Node) -> str:
-    """A one-line signature: the definition's header up to its body, whitespace collapsed."""
+def signature(language: str, source: bytes, node: Node, *,
+              decorators: list[str] | None = None) -> str:
+    """A one-line signature: the definition's header up to its body, whitespace collapsed.
+
+    ``decorators`` saves reading a Python definition's decorators again when the caller has.
+    """
     start, end = node.start_byte, node.end_byte
-    body = node.child_by_field_name("body")
-    value = node.child_by_field_name("value") or node.child_by_field_name("right")
-    if node.type in _BODY_FIELD_TYPES and body is not None:
+    node_type = node.type
+    body = node.child_by_field_name("body") if node_type in _BODY_FIELD_TYPES else None
+    if body is not None:
         end = body.start_byte
         if language == "python":  # stop at the header's ":" (a comment may follow it)
             colon = [c for c in node.children if c.type == ":"]
             end = colon[-1].end_byte if colon else end
-    elif node.type in ("variable_declarator", "pair", "assignment_expression",
-                       "field_definition", "public_field_definition") and value is not None:
+    elif node_type in _VALUE_TYPES and (value := node.child_by_field_name("value")
+                                        or node.child_by_field_name("right")) is not None:
         inner = value.child_by_field_name("body")
         end = inner.start_byte if inner is not None else value.start_byte
-        if node.type == "variable_declarator" and node.parent is not None:
+        if node_type == "variable_declarator" and node.parent is not None:
             start = node.parent.start_byte  # include "const" / "let"
             node = node.parent
-    elif node.type in ("type_spec", "type_alias"):
+    elif node_type in ("type_spec", "type_alias"):
         kind = node.child_by_field_name("type")
         if kind is not None and kind.type in ("struct_type", "interface_type"):
             return f"type {_text(source, node.child_by_field_name('name'))} " + \
                    kind.type.split("_")[0]
         return _clip("type " + " ".join(_text(source, node).split()))
-    elif node.type == "assignment":  # a python module constant
-        end = min(end, source.find(b"\n", start) if b"\n" in source[start:end] else end)
+    elif node_type == "assignment":  # a python module constant
+        newline = source.find(b"\n", start, end)
+        end = newline if newline != -1 else end
     parent = node.parent
     if parent is not None and parent.type == "export_statement":
         start = parent.start_byte
     text = " ".join(source[start:end].decode("utf-8", "replace").split())
-    if language == "python" and node.type in ("function_definition", "class_definition"):
-        decorators = _decorators(source, node)
-        text = " ".join([*decorators, text])
+    if language == "python" and node_type in _DECORATABLE:
+        if decorators is None:
+            decorators = _decorators(source, node)
+        if decorators:
+            text = " ".join([*decorators, text])
     return _clip(text)
 
 

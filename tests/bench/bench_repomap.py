@@ -8,6 +8,8 @@ Each measurement runs in a fresh subprocess, so imports, the cache and peak memo
 
 - raw parse: tree-sitter parsing, single process, of exactly the files the map parses (the floor)
 - cold map: no cache; index (parallel parse, tags, secret scan) + rank + render a 2,048-token map
+- cold map without the secret scan: the same, with detect-secrets stubbed out, to show what
+  the scan costs (a breakdown, not a mode: the real map always scans)
 - warm map: same, from the cache; also the `hybrid map` command end to end
 - peak memory: max RSS of the indexing process and of its largest worker
 
@@ -17,6 +19,7 @@ Goals (issue 3): cold <= 1.5x raw parse, warm <= 0.3 s, peak memory <= 400 MB.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -45,9 +48,12 @@ print(json.dumps({"seconds": time.perf_counter() - start, "files": len(datas),
 """
 
 CHILD_MAP = r"""
-import json, resource, sys, time
+import json, os, resource, sys, time
 start = time.perf_counter()
 from hybridcode.context.repomap import build_index, repo_map
+if os.environ.get("BENCH_NO_SECRET_SCAN"):  # for the breakdown only: never in real use
+    from hybridcode.context import files
+    files.find_secret = lambda path, text: None  # forked workers inherit the patch
 imported = time.perf_counter()
 index = build_index(sys.argv[1])
 indexed = time.perf_counter()
@@ -88,9 +94,9 @@ def make_repo(tree: Path, workdir: Path) -> Path:
     return repo
 
 
-def child(code: str, *args: str) -> dict:
+def child(code: str, *args: str, env: dict[str, str] | None = None) -> dict:
     out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True,
-                         text=True)
+                         text=True, env={**os.environ, **(env or {})})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -118,6 +124,17 @@ def main(argv: list[str]) -> int:
               f"rank+render {cold['rank_render']:.2f} s; {cold['stats']['analysed']} files "
               f"analysed, {cold['definitions']} definitions, {cold['excluded']} excluded)  "
               f"= {cold['total'] / floor['seconds']:.2f}x raw parse  [goal <= 1.5x]")
+
+        bare = []
+        for _ in range(2):
+            shutil.rmtree(repo / ".hybrid", ignore_errors=True)
+            bare.append(child(CHILD_MAP, str(repo), env={"BENCH_NO_SECRET_SCAN": "1"}))
+        nosecret = min(bare, key=lambda r: r["total"])
+        print(f"cold, no secret scan: {nosecret['total']:.2f} s  "
+              f"= {nosecret['total'] / floor['seconds']:.2f}x raw parse  (breakdown only: the "
+              f"secret scan costs {cold['total'] - nosecret['total']:.2f} s of the cold map)")
+        shutil.rmtree(repo / ".hybrid", ignore_errors=True)
+        child(CHILD_MAP, str(repo))  # the real cache again, with the secret scan
 
         warms = [child(CHILD_MAP, str(repo)) for _ in range(3)]
         warm = min(warms, key=lambda r: r["total"])

@@ -1,0 +1,114 @@
+"""Implement a plan: the local model writes each spec item in the plan's worktree, checked by
+the spec's tests; failures get feedback, then climb the ladder. Exit 0 when every item passed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from hybridcode.implement.runner import ImplementResult, ItemEvent
+
+_ACTIVE = frozenset({"generating", "queued", "verifying", "retrying"})
+_STYLE = {"passed": "green", "failed": "red", "skipped": "yellow", "stopped": "yellow",
+          "generating": "cyan", "verifying": "cyan", "retrying": "magenta", "queued": "blue"}
+
+
+def implement(
+    plan: str | None = typer.Argument(None, help="Plan id or unique prefix (default: newest)."),
+    parallel: int | None = typer.Option(None, "--parallel", "-p", min=1, max=64,
+                                           help="Items generated at once (default: config "
+                                           "`parallel`)."),
+    budget: float | None = typer.Option(None, "--budget", help="Cap on Claude spend for "
+                                           "this run, in USD (default: config `budget_usd`)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted, stopped or "
+                                "failed run; passed items are kept and not paid for again."),
+    path: Path = typer.Option(Path("."), "--repo", help="Repository root."),
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON (no live "
+                                  "table)."),
+) -> None:
+    from hybridcode.cli.ui import print_json
+    from hybridcode.implement.runner import implement_plan
+
+    if json_out:
+        result = implement_plan(path, plan, parallel=parallel, budget_usd=budget, resume=resume)
+        print_json(result.to_dict())
+    else:
+        board = Board()
+        with board.live():
+            result = implement_plan(path, plan, parallel=parallel, budget_usd=budget,
+                                    resume=resume, on_event=board.update)
+        print_summary(result)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+class Board:
+    """The live table on stderr: one row per item, run messages printed above it."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[ItemEvent, float]] = {}
+        self._live: Any = None
+
+    def live(self) -> Any:
+        from rich.live import Live
+
+        from hybridcode.cli.ui import err_console
+
+        self._live = Live(get_renderable=self.render, console=err_console(),
+                          refresh_per_second=8, transient=False)
+        return self._live
+
+    def update(self, event: ItemEvent) -> None:
+        if event.item_id is None:
+            if self._live is not None:
+                self._live.console.print(f"[yellow]•[/] {event.message}")
+            return
+        self.rows[event.item_id] = (event, time.monotonic())
+
+    def render(self) -> Any:
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        for column in ("item", "state", "rung / model", "attempt", "tokens", "elapsed", ""):
+            table.add_column(column, justify="right" if column in ("attempt", "tokens",
+                                                                    "elapsed") else "left")
+        now = time.monotonic()
+        for item_id, (event, seen) in self.rows.items():
+            elapsed = event.elapsed_s + (now - seen if event.state in _ACTIVE else 0.0)
+            style = _STYLE.get(event.state, "")
+            state = f"[{style}]{event.state}[/]" if style else event.state
+            rung = f"{event.rung + 1} · {event.model}" if event.rung is not None else "-"
+            note = event.message.splitlines()[0][:60] if event.message else ""
+            table.add_row(item_id, state, rung, str(event.attempt or "-"),
+                          f"{event.tokens:,}" if event.tokens else "-", f"{elapsed:.1f}s",
+                          f"[dim]{note}[/]" if note else "")
+        return table
+
+
+def print_summary(result: ImplementResult) -> None:
+    from hybridcode.cli.ui import console
+
+    out = console()
+    counts = (f"[green]{result.count('passed')} passed[/], "
+              f"[red]{result.count('failed')} failed[/], "
+              f"[yellow]{result.count('skipped')} skipped[/]")
+    if result.count("pending"):
+        counts += f", {result.count('pending')} not finished"
+    out.print(f"{result.plan_id}: {result.status} — {counts}")
+    out.print(f"Claude ${result.claude_usd:.4f} · local tokens {result.local_tokens:,} · "
+              f"wall time {result.wall_s:.1f}s")
+    out.print(f"worktree {result.worktree} (branch {result.branch}, nothing committed)")
+    for item in result.items:
+        if item.state == "failed":
+            out.print(f"  [red]failed[/] {item.item_id}: {item.error}", markup=True)
+    if result.status == "budget":
+        out.print("stopped before a call that would cross the budget; raise it with --budget "
+                  f"and continue: hybrid implement {result.plan_id} --resume")
+    elif result.ok:
+        out.print(f"next: hybrid review {result.plan_id}")
+    else:
+        out.print(f"next: fix the spec or the config, then hybrid implement {result.plan_id} "
+                  "--resume (passed items are kept)")

@@ -1,0 +1,709 @@
+"""``implement_plan``: every spec item implemented in the plan's worktree, verified by its tests.
+
+    result = implement_plan(root, "251123-rate-limit", parallel=4, budget_usd=2.0,
+                            on_event=show)          # → ImplementResult
+
+How a run goes:
+
+- The plan's worktree is created (or reused) from the plan's base commit; the spec's acceptance
+  tests are written into it, and their checksums are checked before and after every test run
+  (a change means the model's code touched them: the tests are restored, the output refused).
+- Items run in dependency order. Items whose dependencies have passed are *generated* at the
+  same time on a thread pool (``--parallel N``; Ollama at most :data:`BACKEND_LIMITS`), but
+  *applied and verified one at a time* on the run's main thread, earliest in dependency order
+  first — so every prompt sees a settled worktree and tests never race each other.
+- A failed attempt goes back to the model with the feedback; the ladder (:mod:`.ladder`) decides
+  the next rung. A failed item's dependents are skipped; independent items go on.
+- The budget is the :class:`Caller`'s: a call that could cross it is not made, the run stops
+  cleanly with status ``budget`` and can be resumed. Ctrl-C stops it the same way (exit 130).
+
+Resume (``resume=True``): passed items are kept — their code is in the worktree, which is the
+checkpoint; nothing is committed on the plan branch (the review gate commits after approval).
+An output saved but not yet verified is verified without a new call; an item part-way up the
+ladder continues from its last attempt; failed and skipped items get a fresh ladder. Without
+``resume``, a plan that an earlier run got anywhere with is refused with a hint, so a typo'd
+command never silently continues (or restarts) a paid run. Each invocation is a run of its own
+in the ledger, with its own budget and breaker.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hybridcode.errors import (
+    BudgetExceededError,
+    ContextOverflowError,
+    HybridError,
+    ModelError,
+    PlacementError,
+    UsageError,
+)
+from hybridcode.implement import ladder as feedback
+from hybridcode.implement.ladder import NO_RETRY_ERRORS, CircuitBreaker, Ladder, Step
+from hybridcode.implement.result import ImplementResult, ItemEvent, ItemOutcome
+from hybridcode.implement.state import (
+    DONE_STATES,
+    GENERATED,
+    PlanLock,
+    RunState,
+    sha256_text,
+)
+from hybridcode.models.base import Usage
+from hybridcode.plan.store import ARCHITECTURE, PlanStore
+
+if TYPE_CHECKING:
+    from hybridcode.config import Settings
+    from hybridcode.ledger import Ledger
+    from hybridcode.models.base import ModelRequest, Progress
+    from hybridcode.models.caller import Caller
+    from hybridcode.spec import Spec, SpecItem
+    from hybridcode.vcs.worktree import Worktree
+
+# Concurrent calls per backend, below ``--parallel``. Ollama serves OLLAMA_NUM_PARALLEL requests
+# per model at once (4 at most by default); more would queue on the server, where the wait
+# counts against the request timeout. Anthropic and OpenAI-compatible servers (vLLM batches
+# dozens) are bounded by ``--parallel`` alone. A config key would belong in config.py.
+BACKEND_LIMITS: dict[str, int] = {"ollama": 4}
+# Output allowance for one item's code: enough for a class with its methods, and what the
+# budget estimate reserves per Claude call.
+OUTPUT_TOKENS = 4096
+PROGRESS_INTERVAL_S = 0.1  # live token counts: at most ten updates a second per item
+__all__ = ["ImplementResult", "ItemEvent", "ItemOutcome", "RunCancelled", "implement_plan"]
+
+RUN_STATUS = {"implemented": "ok", "failed": "failed", "budget": "budget",
+              "interrupted": "interrupted"}
+
+
+class RunCancelled(HybridError):
+    """Raised inside a streaming call's progress callback to stop it when the run is cancelled."""
+
+
+class _AttemptFailed(Exception):
+    def __init__(self, error: ModelError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class _Job:
+    item_id: str
+    step: Step
+    request: ModelRequest
+
+
+@dataclass
+class _Generated:
+    item_id: str
+    step: Step
+    attempt_id: str
+    text: str
+
+
+@dataclass
+class _Item:
+    """One item's progress in this run (the ledger holds the durable copy)."""
+
+    spec: SpecItem
+    pos: int
+    state: str = "pending"  # pending / generating / queued / verifying / passed / failed / skipped
+    step: Step | None = None
+    feedback: str | None = None
+    previous_output: str | None = None
+    saved: tuple[str, str] | None = None  # (attempt id, output) to verify without a call
+    started_at: str | None = None
+    attempts: int = 0
+    escalated: bool = False
+    tokens: int = 0
+    live_tokens: int = 0
+    clock: float | None = None
+    elapsed: float = 0.0
+    error: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+
+def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | None = None,
+                   budget_usd: float | None = None, resume: bool = False,
+                   settings: Settings | None = None,
+                   on_event: Callable[[ItemEvent], None] | None = None) -> ImplementResult:
+    """Implement a plan's spec in its worktree; see the module docstring."""
+    from hybridcode import gitrepo
+    from hybridcode.config import load_settings
+    from hybridcode.ledger import Ledger
+    from hybridcode.models.caller import Caller
+    from hybridcode.spec import load_spec, topological_order
+    from hybridcode.vcs.worktree import ensure_worktree, worktree_path
+
+    root = gitrepo.repo_root(root)
+    store = PlanStore(root)
+    plan_id = store.resolve(plan_ref)
+    meta = store.meta(plan_id)
+    if meta.status == "invalid":
+        raise UsageError(f"plan {plan_id} has an invalid spec",
+                         f"fix .hybrid/plans/{plan_id}/spec.json and run "
+                         f"`hybrid spec check {plan_id}`")
+    if meta.status in ("approved", "committed"):
+        raise UsageError(f"plan {plan_id} is already {meta.status}",
+                         f"see it with `hybrid status {plan_id}`; plan new work with hybrid plan")
+    spec = load_spec(store.spec_path(plan_id))
+    order = topological_order(spec)
+    settings = settings or load_settings(root)
+    parallel = settings.parallel if parallel is None else parallel
+    if not 1 <= parallel <= 64:
+        raise UsageError(f"--parallel {parallel} is out of range", "use 1 to 64")
+    if budget_usd is not None and budget_usd <= 0:
+        raise UsageError(f"--budget {budget_usd} must be positive", "e.g. --budget 2.50")
+    try:
+        architecture = store.read_text(plan_id, ARCHITECTURE)
+    except FileNotFoundError:
+        architecture = ""
+
+    wall = time.monotonic()
+    with PlanLock(store.dir(plan_id), plan_id), Ledger.open(root) as ledger:
+        state = RunState(ledger, store, plan_id)
+        if state.started() and not resume:
+            done = sum(1 for row in state.items().values() if row.state == "passed")
+            raise UsageError(f"plan {plan_id} was run before ({done} of {len(spec.items)} "
+                             "items passed)",
+                             f"continue it with: hybrid implement {plan_id} --resume")
+        had_worktree = worktree_path(root, plan_id).exists()
+        worktree = ensure_worktree(root, plan_id, meta.base_commit)
+        run_id = ledger.start_run("implement", plan_id=plan_id, settings=settings)
+        state.run_id = run_id
+        caller = Caller(settings, ledger, run_id=run_id, plan_id=plan_id, budget_usd=budget_usd)
+        run = _Run(settings, ledger, caller, state, spec, order, worktree, architecture,
+                   parallel, on_event)
+        status = "interrupted"  # anything that escapes (Ctrl-C, a git or ledger error)
+        meta.status = "implementing"
+        store.save_meta(meta)
+        try:
+            status = run.execute(had_worktree)
+        finally:
+            meta = store.meta(plan_id)
+            meta.status = status
+            store.save_meta(meta)
+            state.write_summary(status, run.models())
+            ledger.finish_run(run_id, RUN_STATUS[status])
+        return run.result(status, time.monotonic() - wall)
+
+
+class _Run:
+    def __init__(self, settings: Settings, ledger: Ledger, caller: Caller, state: RunState,
+                 spec: Spec, order: list[SpecItem], worktree: Worktree, architecture: str,
+                 parallel: int, on_event: Callable[[ItemEvent], None] | None) -> None:
+        from hybridcode.plan.routing import task_kind
+
+        self.settings = settings
+        self.ledger = ledger
+        self.caller = caller
+        self.state = state
+        self.spec = spec
+        self.worktree = worktree
+        self.architecture = architecture
+        self.parallel = parallel
+        self.on_event = on_event
+        self.ladder = Ladder.from_settings(settings, CircuitBreaker())
+        self.items = {item.id: _Item(item, pos) for pos, item in enumerate(order)}
+        self.kinds = {item.id: task_kind(item) for item in order}
+        self.in_flight: dict[Future[_Generated], _Job] = {}
+        self.busy: dict[str, int] = {}
+        self.queued: list[_Generated] = []
+        self.stopping: str | None = None
+        self.cancel = threading.Event()
+        self.messages: list[str] = []
+        self.checksums: dict[str, str] = {}
+        self._lock = threading.Lock()  # item token counters and event delivery
+        self._last_progress: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ the run
+
+    def execute(self, had_worktree: bool) -> str:
+        from hybridcode.implement.acceptance import write_acceptance_tests
+
+        self.state.sync_items(self.spec, self.kinds)
+        rows = self.state.items()
+        if not had_worktree:
+            # A new worktree starts at the base commit: code of earlier passes is gone with the
+            # old one, and an unsettled snapshot belongs to files that no longer exist.
+            self.state.clear_snapshot()
+            if any(row.state != "pending" or row.attempts for row in rows.values()):
+                self.note("the plan's worktree was removed; implementing every item again")
+                self.state.reset_items(list(rows))
+                rows = self.state.items()
+        else:
+            recovered = self.state.recover_snapshot(self.worktree.path)
+            if recovered:
+                self.note(f"rolled back the half-applied code of {recovered} from the "
+                          "interrupted run")
+        self.checksums = write_acceptance_tests(self.worktree.path, self.spec)
+        self._load(rows)
+        self.state.write_summary("implementing", self.models())
+
+        pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="hybrid-gen")
+        try:
+            self._loop(pool)
+        except BaseException:
+            # Ctrl-C or a fatal error: stop streaming calls at their next chunk, forget queued
+            # ones, and persist where every item stands.
+            self.cancel.set()
+            self._shutdown(pool)
+            self._park_unfinished("interrupted")
+            raise
+        pool.shutdown(wait=True)
+        if self.stopping:
+            self._park_unfinished(self.stopping)
+            return "budget"
+        states = {item.state for item in self.items.values()}
+        return "implemented" if states == {"passed"} else "failed"
+
+    def _shutdown(self, pool: ThreadPoolExecutor) -> None:
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        except KeyboardInterrupt:  # a second Ctrl-C: do not wait for calls still connecting
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _loop(self, pool: ThreadPoolExecutor) -> None:
+        while True:
+            self._collect(block=False)
+            # Fill free generation slots before verifying, so the model keeps working while
+            # the tests run.
+            changed = self._skip_dependents()
+            changed = self._submit(pool) or changed
+            if self.queued:
+                self.queued.sort(key=lambda g: self.items[g.item_id].pos)
+                self._verify(self.queued.pop(0))
+                continue
+            if changed:
+                continue  # a state moved: look again before waiting
+            if not self.in_flight:
+                return
+            self._collect(block=True)
+
+    def _load(self, rows: dict) -> None:
+        """Each item's starting point from the ledger (see "Resume" in the module docstring)."""
+        for item in self.items.values():
+            row = rows.get(item.id)
+            if row is not None and row.state == "passed":
+                item.state = "passed"
+                if row.rung is not None and 0 <= row.rung < len(self.ladder.rungs):
+                    item.step = Step(self.ladder.rungs[row.rung], 0)
+                self.emit(item, "passed", message="passed in an earlier run")
+                continue
+            if row is None or row.state in ("failed", "skipped") or not row.started_at:
+                continue  # a fresh ladder
+            item.started_at = row.started_at
+            history = self.state.attempts(item.id, since=row.started_at)
+            if not history:
+                continue
+            last = history[-1]
+            if not 0 <= last.rung < len(self.ladder.rungs):
+                item.started_at = None  # the ladder changed since: start over
+                continue
+            item.escalated = row.escalated
+            if last.outcome == GENERATED and last.output is not None:
+                item.saved = (last.id, last.output)
+                item.step = Step(self.ladder.rungs[last.rung], last.attempt)
+            else:
+                item.step = self.ladder.resume_step(item.spec, last.rung, last.attempt)
+                item.feedback = last.feedback
+                item.previous_output = next((a.output for a in reversed(history)
+                                             if a.output), None)
+                if item.step is None:
+                    item.started_at = None
+
+    # ------------------------------------------------------------------ scheduling
+
+    def _waiting(self) -> list[_Item]:
+        return sorted((i for i in self.items.values() if i.state in ("pending", "retrying")),
+                      key=lambda i: i.pos)
+
+    def _skip_dependents(self) -> bool:
+        skipped = False
+        for item in self._waiting():  # dependency order: a skip cascades in one pass
+            blocked = [d for d in item.spec.depends_on
+                       if self.items[d].state in ("failed", "skipped")]
+            if blocked:
+                dep = blocked[0]
+                item.error = f"depends on {dep}, which {self.items[dep].state}"
+                item.state = "skipped"
+                self.state.update_item(item.id, state="skipped", error=item.error,
+                                       finished_at=_now())
+                self.emit(item, "skipped", message=item.error)
+                self.state.write_summary("implementing", self.models())
+                skipped = True
+        return skipped
+
+    def _submit(self, pool: ThreadPoolExecutor) -> bool:
+        """Start what may start; True when any item changed state."""
+        if self.stopping or self.cancel.is_set():
+            return False
+        changed = False
+        for item in self._waiting():
+            if len(self.in_flight) >= self.parallel:
+                break
+            if not all(self.items[d].state == "passed" for d in item.spec.depends_on):
+                continue
+            if item.saved is not None:
+                attempt_id, text = item.saved
+                item.saved = None
+                assert item.step is not None
+                self._start_clock(item)
+                self.queued.append(_Generated(item.id, item.step, attempt_id, text))
+                item.state = "queued"
+                self.emit(item, "queued", message="verifying the output saved by the last run")
+                changed = True
+                continue
+            step = self._current_step(item)
+            if step is None:
+                self._fail(item, "no rung of the implementer ladder is left on in this run "
+                           "(the circuit breaker switched them off)")
+                changed = True
+                continue
+            backend = step.rung.spec.backend
+            limit = min(self.parallel, BACKEND_LIMITS.get(backend, self.parallel))
+            if self.busy.get(backend, 0) >= limit:
+                continue
+            request = self._request(item, step)
+            changed = True
+            if request is None:
+                continue  # failed, or climbing to another rung
+            self.busy[backend] = self.busy.get(backend, 0) + 1
+            if item.started_at is None:
+                item.started_at = _now()
+            self.state.update_item(item.id, state="running", started_at=item.started_at,
+                                   run_id=self.state.run_id, error=None)
+            item.state = "generating"
+            self._start_clock(item)
+            job = _Job(item.id, step, request)
+            self.in_flight[pool.submit(self._generate, job)] = job
+            self.emit(item, "generating")
+        return changed
+
+    def _current_step(self, item: _Item) -> Step | None:
+        """The item's next step, moved past rungs the breaker switched off since it was set."""
+        if item.step is None:
+            item.step = self.ladder.start(item.spec)
+        elif self.ladder.breaker.is_open(item.step.rung.index):
+            item.step = self.ladder.after_failure(item.step, climb=True)
+            if item.step is not None:
+                item.escalated = True
+        return item.step
+
+    def _request(self, item: _Item, step: Step) -> ModelRequest | None:
+        """Build the prompt on the main thread, so it reads a worktree no one is writing."""
+        from hybridcode.implement.prompt import build_item_request
+
+        window = self.settings.ollama.num_ctx_max if step.rung.spec.backend == "ollama" else None
+        try:
+            return build_item_request(item.spec, self.spec, self.architecture,
+                                      self.worktree.path,
+                                      feedback=item.feedback,
+                                      previous_output=item.previous_output,
+                                      window_tokens=window,
+                                      output_tokens=min(OUTPUT_TOKENS,
+                                                        step.rung.spec.max_output_tokens))
+        except UsageError:
+            raise
+        except ContextOverflowError as exc:  # too big for this rung's window: climb
+            self._attempt_failed(item, step, None, "model_error",
+                                 feedback.error_feedback(exc), climb=True)
+        except HybridError as exc:  # no model can work without its context
+            self._fail(item, f"cannot build the prompt: {exc}")
+        return None
+
+    # ------------------------------------------------------------------ generation (workers)
+
+    def _generate(self, job: _Job) -> _Generated:
+        item = self.items[job.item_id]
+        if self.cancel.is_set():
+            raise RunCancelled("the run was interrupted")
+        rung = job.step.rung
+
+        def on_progress(progress: Progress) -> None:
+            if self.cancel.is_set():
+                raise RunCancelled("the run was interrupted")
+            with self._lock:
+                item.live_tokens = progress.output_tokens
+                now = time.monotonic()
+                if now - self._last_progress.get(item.id, 0.0) < PROGRESS_INTERVAL_S:
+                    return
+                self._last_progress[item.id] = now
+            self.emit(item, "generating")
+
+        started = time.monotonic()
+        prompt = job.request.prompt_text()
+        try:
+            result = self.caller.call(rung.spec, job.request, step="implement",
+                                      tier="implementer", item_id=item.id, rung=rung.index,
+                                      on_progress=on_progress)
+        except ModelError as exc:
+            usage = exc.usage
+            if isinstance(usage, Usage):  # what the failed call still consumed
+                self._add_tokens(item, usage.total_input + usage.output_tokens)
+            self.state.save_model_error(item.id, rung.index, job.step.attempt, rung.label,
+                                        feedback.error_feedback(exc), prompt,
+                                        int((time.monotonic() - started) * 1000))
+            raise _AttemptFailed(exc) from exc
+        finally:
+            with self._lock:
+                item.live_tokens = 0
+        self._add_tokens(item, result.usage.total_input + result.usage.output_tokens)
+        attempt_id = self.state.save_output(item.id, rung.index, job.step.attempt, rung.label,
+                                            result.text, prompt,
+                                            int((time.monotonic() - started) * 1000))
+        return _Generated(item.id, job.step, attempt_id, result.text)
+
+    def _add_tokens(self, item: _Item, tokens: int) -> None:
+        with self._lock:
+            item.tokens += tokens
+
+    def _collect(self, block: bool) -> None:
+        if not self.in_flight:
+            return
+        if block:
+            done, _ = wait(list(self.in_flight), timeout=1.0, return_when=FIRST_COMPLETED)
+        else:
+            done = {f for f in self.in_flight if f.done()}
+        for future in sorted(done, key=lambda f: self.items[self.in_flight[f].item_id].pos):
+            job = self.in_flight.pop(future)
+            backend = job.step.rung.spec.backend
+            self.busy[backend] -= 1
+            item = self.items[job.item_id]
+            item.attempts += 1
+            try:
+                generated = future.result()
+            except BudgetExceededError as exc:
+                item.attempts -= 1  # no call was made
+                self._wait_again(item, "pending")
+                if not self.stopping:
+                    self.stopping = "budget"
+                    self.note(f"stopped: {exc}")
+            except RunCancelled:
+                item.attempts -= 1
+                self._wait_again(item, "pending")
+            except _AttemptFailed as failed:
+                self._attempt_failed(item, job.step, None, "model_error",
+                                     feedback.error_feedback(failed.error),
+                                     climb=isinstance(failed.error, NO_RETRY_ERRORS))
+            else:
+                self.queued.append(generated)
+                item.state = "queued"
+                self.emit(item, "queued")
+
+    def _wait_again(self, item: _Item, state: str) -> None:
+        item.state = state
+        self._stop_clock(item)
+        self.emit(item, "stopped" if self.stopping else state)
+
+    # ------------------------------------------------------------------ verification (main)
+
+    def _verify(self, gen: _Generated) -> None:
+        from hybridcode.implement.apply import RefusedOutputError, apply_item, revert
+        from hybridcode.implement.parse import OutputParseError, parse_code
+        from hybridcode.implement.verify import verify_item
+
+        item = self.items[gen.item_id]
+        item.state = "verifying"
+        self.emit(item, "verifying", rung=gen.step.rung.index)
+        try:
+            parsed = parse_code(gen.text, item.spec)
+        except OutputParseError as exc:
+            self._attempt_failed(item, gen.step, gen.attempt_id, "syntax_error",
+                                 feedback.parse_feedback(exc.message), output=gen.text)
+            return
+        wt = self.worktree.path
+        self.state.save_snapshot(wt, item.id, gen.attempt_id, [item.spec.file])
+        change = None
+        settled = False
+        try:
+            try:
+                change = apply_item(wt, item.spec, parsed, set(self.checksums))
+            except RefusedOutputError as exc:
+                self.state.restore_snapshot(wt)
+                settled = True
+                self._attempt_failed(item, gen.step, gen.attempt_id, "refused",
+                                     feedback.refused_feedback(str(exc)), output=gen.text)
+                return
+            except PlacementError as exc:
+                self.state.restore_snapshot(wt)
+                settled = True
+                self._attempt_failed(item, gen.step, gen.attempt_id, "placement_error",
+                                     feedback.placement_feedback(exc), output=gen.text)
+                return
+            if not self._tests_intact("before"):
+                revert(wt, change)
+                self.state.clear_snapshot()
+                settled = True
+                self._attempt_failed(item, gen.step, gen.attempt_id, "refused",
+                                     feedback.refused_feedback("placing it changed the "
+                                                               "acceptance tests"),
+                                     output=gen.text)
+                return
+            passed = [i.id for i in sorted(self.items.values(), key=lambda i: i.pos)
+                      if i.state == "passed"]
+            result = verify_item(wt, item.spec, self.spec, passed,
+                                 self.settings.test_timeout_s)
+            if not self._tests_intact("after"):
+                revert(wt, change)
+                self.state.clear_snapshot()
+                settled = True
+                self._attempt_failed(item, gen.step, gen.attempt_id, "refused",
+                                     feedback.refused_feedback("running it changed the "
+                                                               "acceptance tests"),
+                                     output=gen.text)
+                return
+            if result.ok:
+                self._pass(item, gen, sha256_text(parsed.code))
+                self.state.clear_snapshot()
+                settled = True
+                return
+            revert(wt, change)
+            self.state.clear_snapshot()
+            settled = True
+            outcome = "syntax_error" if result.stage == "syntax" else "test_failed"
+            self._attempt_failed(item, gen.step, gen.attempt_id, outcome,
+                                 feedback.test_feedback(result.stage, result.output),
+                                 output=gen.text)
+        finally:
+            if not settled and self.state.snapshot_path.is_file():
+                # Ctrl-C or an error mid-way: put the files back; the saved output stays
+                # "generated", so a resume verifies it again without paying for it.
+                self.state.restore_snapshot(wt)
+
+    def _tests_intact(self, when: str) -> bool:
+        from hybridcode.implement.acceptance import (
+            check_acceptance_tests,
+            write_acceptance_tests,
+        )
+
+        changed = check_acceptance_tests(self.worktree.path, self.checksums)
+        if not changed:
+            return True
+        self.checksums = write_acceptance_tests(self.worktree.path, self.spec)
+        self.note(f"acceptance tests changed {when} a test run ({', '.join(sorted(changed))}); "
+                  "restored them and refused that output")
+        return False
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _pass(self, item: _Item, gen: _Generated, code_sha: str) -> None:
+        self.ladder.breaker.record(gen.step.rung.index, ok=True)
+        item.state = "passed"
+        item.step = gen.step
+        item.error = None
+        self._stop_clock(item)
+        self.state.settle_attempt(gen.attempt_id, "passed", item_id=item.id, item_fields={
+            "state": "passed", "rung": gen.step.rung.index, "escalated": item.escalated,
+            "finished_at": _now(), "error": None, "code_sha256": code_sha})
+        self.emit(item, "passed")
+        self.state.write_summary("implementing", self.models())
+
+    def _attempt_failed(self, item: _Item, step: Step, attempt_id: str | None, outcome: str,
+                        text: str, *, climb: bool = False, output: str | None = None) -> None:
+        if attempt_id is not None:
+            self.state.settle_attempt(attempt_id, outcome, text)
+        if self.ladder.breaker.record(step.rung.index, ok=False):
+            self.note(f"{step.rung.label} failed {self.ladder.breaker.threshold} times in a "
+                      "row; switched off for the rest of this run")
+        item.feedback = text
+        if output is not None:
+            item.previous_output = output
+        item.error = feedback.headline(text) or outcome
+        nxt = self.ladder.after_failure(step, climb=climb)
+        if nxt is None:
+            self._fail(item, item.error)
+            return
+        if nxt.rung.index != step.rung.index:
+            item.escalated = True
+            self.note(f"{item.id}: escalating from {step.rung.label} to {nxt.rung.label}")
+        item.step = nxt
+        item.state = "retrying"
+        self.state.update_item(item.id, state="running", escalated=item.escalated)
+        self.emit(item, "retrying", message=item.error)
+
+    def _fail(self, item: _Item, error: str) -> None:
+        item.state = "failed"
+        item.error = error
+        self._stop_clock(item)
+        self.state.update_item(item.id, state="failed", error=error, finished_at=_now(),
+                               escalated=item.escalated)
+        self.emit(item, "failed", message=error)
+        self.state.write_summary("implementing", self.models())
+
+    def _park_unfinished(self, reason: str) -> None:
+        """Items not settled go back to pending; their attempts so far stay for the resume."""
+        for item in self.items.values():
+            if item.state in DONE_STATES:
+                continue
+            item.state = "pending"
+            self._stop_clock(item)
+            self.state.update_item(item.id, state="pending",
+                                   error=f"not finished: {reason}")
+            self.emit(item, "stopped", message=reason)
+
+    # ------------------------------------------------------------------ reporting
+
+    def note(self, message: str) -> None:
+        self.messages.append(message)
+        self._deliver(ItemEvent(None, "message", message=message))
+
+    def emit(self, item: _Item, state: str, *, rung: int | None = None,
+             message: str = "") -> None:
+        step = item.step
+        with self._lock:
+            tokens = item.tokens + item.live_tokens
+            elapsed = item.elapsed + (time.monotonic() - item.clock if item.clock else 0.0)
+        self._deliver(ItemEvent(
+            item.id, state, rung=rung if rung is not None else (step.rung.index if step else None),
+            model=step.rung.label if step else "", attempt=step.attempt if step else 0,
+            tokens=tokens, elapsed_s=elapsed, message=message))
+
+    def _deliver(self, event: ItemEvent) -> None:
+        if self.on_event is not None:
+            with self._lock:
+                self.on_event(event)
+
+    def _start_clock(self, item: _Item) -> None:
+        with self._lock:
+            if item.clock is None:
+                item.clock = time.monotonic()
+
+    def _stop_clock(self, item: _Item) -> None:
+        with self._lock:
+            if item.clock is not None:
+                item.elapsed += time.monotonic() - item.clock
+                item.clock = None
+
+    def models(self) -> dict[str, str]:
+        return {i.id: i.step.rung.label for i in self.items.values() if i.step is not None}
+
+    def result(self, status: str, wall_s: float) -> ImplementResult:
+        rows = self.ledger.query(
+            "SELECT is_local, TOTAL(input_tokens + output_tokens + cache_write_tokens + "
+            "cache_read_tokens) FROM calls WHERE run_id = ? GROUP BY is_local",
+            (self.state.run_id,))
+        tokens = {bool(row[0]): int(row[1]) for row in rows}
+        outcomes = [ItemOutcome(
+            i.id, i.state if i.state in DONE_STATES else "pending",
+            i.step.rung.index if i.step else None, i.step.rung.label if i.step else "",
+            i.attempts, i.tokens, round(i.elapsed, 3), i.error)
+            for i in sorted(self.items.values(), key=lambda i: i.pos)]
+        return ImplementResult(
+            plan_id=self.state.plan_id, run_id=self.state.run_id or "", status=status,
+            worktree=self.worktree.path, branch=self.worktree.branch, items=outcomes,
+            claude_usd=self.caller.spent, local_tokens=tokens.get(True, 0),
+            claude_tokens=tokens.get(False, 0), wall_s=wall_s, messages=list(self.messages))
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

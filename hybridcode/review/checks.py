@@ -1,0 +1,298 @@
+"""Deterministic checks that run before the reviewer, at zero tokens.
+
+- ``syntax``   every changed source file parses with tree-sitter (content read from the diff's
+  new tree, i.e. exactly what is reviewed). A file that already failed to parse before the
+  change only warns: grammars lag languages, and the diff did not make it worse.
+- ``acceptance-tests``  each spec item's acceptance-test file is present and still holds the
+  spec's code: the builder never grades itself with tests it rewrote.
+- ``tests``    pytest over the spec's acceptance tests, the changed test files and the tests
+  named after changed modules (``test_<module>.py`` / ``<module>_test.py``), in the checked
+  directory with it first on ``PYTHONPATH``, within ``settings.test_timeout_s``.
+- ``lint``     ``settings.lint`` (e.g. ``ruff check``) over the changed source files: ``{files}``
+  in the command places them, otherwise they are appended. Skipped, with a note, when unset or
+  when the program is not installed.
+- ``secrets``  detect-secrets over the *added* lines only, plus added files whose name marks
+  them as keys or env files. A secret that was already there is not this change's doing.
+
+Every failing check is blocking except where noted (syntax of an already-broken file; skipped
+checks): a blocking failure decides the review whatever the reviewer says.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hybridcode.config import Settings
+    from hybridcode.spec import Spec
+    from hybridcode.vcs.diff import Diff, FileChange
+
+# How the tests run. The interpreter running hybrid is the one known to have pytest; a project
+# whose dependencies live elsewhere can run hybrid from its own environment.
+TEST_COMMAND = (sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider")
+DEFAULT_TEST_TIMEOUT_S = 120.0
+OUTPUT_CHARS = 4000  # trimmed tool output kept for the reviewer and a fix round
+MAX_SECRETS_PER_FILE = 20
+_PYTEST_FAILURE = re.compile(r"^(FAILED|ERROR) (\S+?)(?:::(\S+))?(?: - (.*))?$", re.MULTILINE)
+_TOOL_LINE = re.compile(r"^(?P<file>[^\s:][^:\n]*):(?P<line>\d+):(?:\d+:)?\s*(?P<msg>.+)$",
+                        re.MULTILINE)
+
+
+@dataclass
+class CheckResult:
+    name: str
+    ok: bool
+    blocking: bool
+    summary: str
+    findings: list[dict[str, Any]] = field(default_factory=list)  # {file, line, message}
+    details: str = ""  # trimmed tool output
+    skipped: bool = False
+
+    @property
+    def blocks(self) -> bool:
+        return self.blocking and not self.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def _finding(file: str, line: int, message: str) -> dict[str, Any]:
+    return {"file": file, "line": line, "message": message}
+
+
+def _trim(text: str, limit: int = OUTPUT_CHARS) -> str:
+    """The end of the output, where test runners and linters put their summaries."""
+    return text if len(text) <= limit else "[… trimmed …]\n" + text[-limit:]
+
+
+def _present(files: list[FileChange]) -> list[FileChange]:
+    return [f for f in files if f.status != "deleted"]
+
+
+# ---------------------------------------------------------------------------- syntax
+
+def check_syntax_of(directory: Path, diff: Diff) -> CheckResult:
+    from hybridcode.context.languages import language_for_path
+    from hybridcode.context.symbols import first_error, parse
+    from hybridcode.vcs.diff import read_blob
+
+    findings, warnings, checked = [], [], 0
+    for change in _present(diff.files):
+        language = language_for_path(change.path)
+        if language is None or change.binary:
+            continue
+        checked += 1
+        data = read_blob(directory, diff.new_tree, change.path)
+        node = first_error(parse(data, language).root_node)
+        if node is None:
+            continue
+        line = node.start_point.row + 1
+        message = f"{'missing ' + node.type if node.is_missing else 'syntax error'} ({language})"
+        before = change.old_path or change.path
+        was_broken = False
+        if change.status != "added" and diff.old_tree:
+            old = read_blob(directory, diff.old_tree, before)
+            was_broken = first_error(parse(old, language).root_node) is not None
+        (warnings if was_broken else findings).append(_finding(change.path, line, message))
+    if findings:
+        first = findings[0]
+        return CheckResult("syntax", False, True, f"{first['file']}:{first['line']}: "
+                           f"{first['message']}", findings + warnings)
+    if warnings:
+        return CheckResult("syntax", True, False, f"{len(warnings)} file(s) already failed to "
+                           "parse before this change", warnings)
+    return CheckResult("syntax", True, True, f"{checked} source file(s) parse")
+
+
+# ---------------------------------------------------------------------------- tests
+
+def _normal(code: str) -> str:
+    return "\n".join(line.rstrip() for line in code.strip().splitlines())
+
+
+def check_acceptance_tests(directory: Path, spec: Spec) -> CheckResult:
+    """Each item's tests are in its test file as the spec wrote them (whitespace aside; items
+    sharing a path share the file, each item's code somewhere in it)."""
+    findings = []
+    for item in spec.items:
+        path = item.test_path
+        if path is None or item.tests is None:
+            continue
+        target = directory / path
+        if not target.is_file():
+            findings.append(_finding(path, 0, f"acceptance tests of item {item.id} are missing"))
+        elif _normal(item.tests.code) not in \
+                _normal(target.read_text(encoding="utf-8", errors="replace")):
+            findings.append(_finding(path, 0, f"acceptance tests of item {item.id} differ "
+                                     "from the spec"))
+    if findings:
+        return CheckResult("acceptance-tests", False, True, findings[0]["message"], findings)
+    return CheckResult("acceptance-tests", True, True, "acceptance tests match the spec")
+
+
+def _is_test_file(path: str) -> bool:
+    name = PurePosixPath(path).name
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+
+
+def select_tests(directory: Path, diff: Diff, spec: Spec | None) -> list[str]:
+    """Acceptance tests, changed test files, and tests named after the changed modules."""
+    from hybridcode import gitrepo
+
+    chosen: list[str] = []
+    if spec is not None:
+        chosen += [p for p in (i.test_path for i in spec.items) if p and p.endswith(".py")]
+    present = _present(diff.files)
+    chosen += [f.path for f in present if _is_test_file(f.path)]
+    stems = {PurePosixPath(f.path).stem for f in diff.files
+             if f.path.endswith(".py") and not _is_test_file(f.path)}
+    stems.discard("__init__")
+    if stems:
+        names = {f"test_{s}.py" for s in stems} | {f"{s}_test.py" for s in stems}
+        chosen += [p for p in gitrepo.visible_files(directory)
+                   if PurePosixPath(p).name in names]
+    seen: set[str] = set()
+    return [p for p in chosen if (directory / p).is_file() and not (p in seen or seen.add(p))]
+
+
+def _run(cmd: list[str], cwd: Path, timeout: float,
+         env: dict[str, str] | None = None) -> tuple[int | None, str]:
+    """Exit code (None on timeout) and combined output; the whole process group is killed on
+    timeout so a test that spawned servers leaves nothing behind."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, _ = proc.communicate()
+        return None, out.decode("utf-8", "replace")
+    return proc.returncode, out.decode("utf-8", "replace")
+
+
+def run_tests(directory: Path, paths: list[str], timeout: float) -> CheckResult:
+    if not paths:
+        return CheckResult("tests", True, False, "no tests found for the changed files",
+                           skipped=True)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(directory), env.get("PYTHONPATH")]))
+    # Bytecode and caches would otherwise appear as new files in the worktree.
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # A worktree lives inside the main checkout: conftest.py files above it are not its own.
+    cmd = [*TEST_COMMAND, f"--rootdir={directory}", f"--confcutdir={directory}", *paths]
+    code, output = _run(cmd, directory, timeout, env)
+    if code is None:
+        return CheckResult("tests", False, True, f"tests did not finish within {timeout:g} s",
+                           [], _trim(output))
+    if code == 0:
+        return CheckResult("tests", True, True, f"{len(paths)} test file(s) pass",
+                           details=_trim(output))
+    findings = [_finding(m.group(2), 0, f"{m.group(3) or m.group(1).lower()}: "
+                         f"{m.group(4) or m.group(1).lower()}")
+                for m in _PYTEST_FAILURE.finditer(output)]
+    summary = (f"{len(findings)} test(s) failed" if findings else
+               "no tests were collected" if code == 5 else f"pytest exited with code {code}")
+    return CheckResult("tests", False, True, summary, findings, _trim(output))
+
+
+# ---------------------------------------------------------------------------- lint
+
+def run_lint(directory: Path, diff: Diff, command: str | None, timeout: float) -> CheckResult:
+    from hybridcode.context.languages import language_for_path
+
+    if not command or not command.strip():
+        return CheckResult("lint", True, False, "no lint command configured (set `lint`, "
+                           "e.g. \"ruff check\")", skipped=True)
+    try:
+        args = shlex.split(command)
+    except ValueError as exc:
+        return CheckResult("lint", False, True, f"the lint command does not parse: {exc}")
+    if shutil.which(args[0]) is None:
+        return CheckResult("lint", True, False, f"{args[0]} is not installed; lint skipped",
+                           skipped=True)
+    files = [f.path for f in _present(diff.files)
+             if not f.binary and language_for_path(f.path) and (directory / f.path).is_file()]
+    if not files:
+        return CheckResult("lint", True, False, "no changed source files to lint", skipped=True)
+    if "{files}" in args:
+        at = args.index("{files}")
+        args = [*args[:at], *files, *args[at + 1:]]
+    else:
+        args = [*args, *files]
+    code, output = _run(args, directory, timeout)
+    if code == 0:
+        return CheckResult("lint", True, True, f"{args[0]}: {len(files)} file(s) clean")
+    findings = [_finding(m.group("file"), int(m.group("line")), m.group("msg").strip())
+                for m in _TOOL_LINE.finditer(output)]
+    summary = (f"{args[0]} did not finish within {timeout:g} s" if code is None else
+               f"{args[0]}: {len(findings) or 'some'} problem(s)")
+    return CheckResult("lint", False, True, summary, findings, _trim(output))
+
+
+# ---------------------------------------------------------------------------- secrets
+
+def scan_added_lines(diff: Diff) -> CheckResult:
+    from hybridcode.context.files import find_secret, name_reason, secret_scanning
+
+    findings = []
+    with secret_scanning():
+        for change in _present(diff.files):
+            if change.status in ("added", "renamed"):
+                reason = name_reason(change.path)
+                if reason is not None:
+                    findings.append(_finding(change.path, 0, f"{reason} added to the "
+                                             "repository"))
+            lines = change.added
+            offset = 0
+            for _ in range(MAX_SECRETS_PER_FILE):
+                rest = lines[offset:]
+                if not rest:
+                    break
+                found = find_secret(change.path, "\n".join(text for _, text in rest))
+                if found is None:
+                    break
+                kind, index = found
+                findings.append(_finding(change.path, rest[index - 1][0], f"secret: {kind}"))
+                offset += index
+    if findings:
+        first = findings[0]
+        return CheckResult("secrets", False, True, f"{first['message']} at "
+                           f"{first['file']}:{first['line']}", findings)
+    return CheckResult("secrets", True, True, "no secrets in the added lines")
+
+
+# ---------------------------------------------------------------------------- all
+
+def run_checks(directory: Path, diff: Diff, spec: Spec | None = None,
+               settings: Settings | None = None) -> list[CheckResult]:
+    """All checks for ``diff``, run in ``directory`` (a plan's worktree or the repository)."""
+    directory = Path(directory)
+    timeout = settings.test_timeout_s if settings is not None else DEFAULT_TEST_TIMEOUT_S
+    results = [check_syntax_of(directory, diff)]
+    if spec is not None:
+        results.append(check_acceptance_tests(directory, spec))
+    results.append(run_tests(directory, select_tests(directory, diff, spec), timeout))
+    results.append(run_lint(directory, diff, settings.lint if settings else None, timeout))
+    results.append(scan_added_lines(diff))
+    return results
+
+
+def blocking_failures(results: list[CheckResult]) -> list[CheckResult]:
+    return [r for r in results if r.blocks]

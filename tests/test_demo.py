@@ -1,0 +1,218 @@
+"""`hybrid demo` end to end: a subprocess with no key and no network, then the evidence it left.
+
+The model hosts point at a port that is bound but never listens, so any real call would be
+refused and fail the run; the ledger then shows that every call was served by the replay
+backend. The kept repository is checked the way a sceptical user would: plan folder, branch,
+commit trailers against the recomputed diff hash, ledger rows, and the stats figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hybridcode.demo import LABEL, RECORDINGS, SAMPLE_REPO
+from hybridcode.vcs.commits import parse_review_trailer, parse_trailers
+from hybridcode.vcs.diff import commit_diff
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "fixtures" / "demo" / "build_recordings.py"
+# Demo runs take a dozen pytest runs; generous, so a loaded CI machine does not flake.
+TIMEOUT_S = 300
+
+
+@pytest.fixture(scope="module")
+def closed_port() -> Iterator[int]:
+    """A port nobody listens on for the whole module: bound (so no one else takes it), never
+    listening (so a connection is refused at once)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+def offline_env(tmp: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ANTHROPIC_", "OLLAMA_", "HYBRID_", "OPENAI_"))}
+    env.update({
+        "OLLAMA_HOST": f"http://127.0.0.1:{port}",
+        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "HYBRID_USER_CONFIG": str(tmp / "no-user-config.toml"),
+        "NO_COLOR": "1",
+        "COLUMNS": "120",
+    })
+    return env
+
+
+def hybrid(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hybridcode", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=TIMEOUT_S)
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout
+
+
+class Demo:
+    def __init__(self, root: Path, proc: subprocess.CompletedProcess[str],
+                 env: dict[str, str]) -> None:
+        self.root = root
+        self.proc = proc
+        self.env = env
+        plans = sorted(p.name for p in (root / ".hybrid" / "plans").iterdir())
+        assert len(plans) == 1, plans
+        self.plan_id = plans[0]
+        self.plan_dir = root / ".hybrid" / "plans" / self.plan_id
+        self.branch = f"hybrid/{self.plan_id}"
+
+    def rows(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        conn = sqlite3.connect(self.root / ".hybrid" / "ledger.db")
+        conn.row_factory = sqlite3.Row
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, closed_port) -> Demo:
+    tmp = tmp_path_factory.mktemp("demo")
+    root = tmp / "kept"
+    env = offline_env(tmp, closed_port)
+    proc = hybrid(["demo", "--keep", str(root)], tmp, env)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+    return Demo(root, proc, env)
+
+
+def test_display_labels_the_samples_and_shows_every_stage(demo):
+    out = demo.proc.stdout
+    assert LABEL in out
+    for stage in ("hybrid plan", "hybrid implement", "hybrid review", "hybrid commit",
+                  "hybrid stats"):
+        assert stage in out
+    assert "APPROVED by claude-opus-5-5" in out
+    assert "Hybrid-Review: approved" in out
+    assert "saved" in out
+    # the implement stage's live table and run messages go to stderr
+    assert ("login-throttled-error: escalating from ollama:qwen2.5-coder:32b to "
+            "anthropic:claude-sonnet-5-5") in demo.proc.stderr
+
+
+def test_plan_artifacts(demo):
+    for name in ("request.md", "architecture.md", "spec.json", "plan.md", "meta.json"):
+        assert (demo.plan_dir / name).is_file(), name
+    spec = json.loads((demo.plan_dir / "spec.json").read_text())
+    routes = {item["id"]: item["route"] for item in spec["items"]}
+    assert len(routes) >= 4
+    assert set(routes.values()) == {"local", "claude"}
+    assert json.loads((demo.plan_dir / "meta.json").read_text())["status"] == "committed"
+
+
+def test_commit_on_the_plan_branch_carries_valid_trailers(demo):
+    sha = git(demo.root, "rev-parse", "--verify", f"refs/heads/{demo.branch}").strip()
+    trailers = parse_trailers(git(demo.root, "log", "-1", "--format=%B", sha))
+    assert trailers["Hybrid-Plan"] == demo.plan_id
+    assert {m.strip() for m in trailers["Hybrid-Implementer"].split(",")} == {
+        "ollama:qwen2.5-coder:32b", "anthropic:claude-sonnet-5-5"}
+    review = parse_review_trailer(trailers["Hybrid-Review"])
+    assert review is not None
+    approved_sha, reviewer = review
+    assert reviewer == "claude-opus-5-5"
+    # the approval is bound to exactly the committed change
+    assert commit_diff(demo.root, sha).sha256 == approved_sha
+    assert demo.rows("SELECT 1 FROM approvals WHERE diff_sha256 = ?", (approved_sha,))
+    # the commit sits on the base: the user's branch and files are untouched
+    base = json.loads((demo.plan_dir / "meta.json").read_text())["base_commit"]
+    assert git(demo.root, "rev-parse", f"{sha}^").strip() == base
+    assert git(demo.root, "rev-parse", "main").strip() == base
+    assert (demo.root / "app" / "auth.py").read_text() == \
+        (SAMPLE_REPO / "app" / "auth.py").read_text()
+    assert not (demo.root / "app" / "ratelimit.py").exists()
+
+
+def test_ledger_rows_for_every_step_all_replayed(demo):
+    steps = {row["step"] for row in demo.rows("SELECT DISTINCT step FROM calls")}
+    assert {"plan", "implement", "review"} <= steps
+    calls = demo.rows("SELECT extra, outcome FROM calls")
+    assert calls and all(json.loads(row["extra"]).get("via") == "replay" for row in calls)
+    assert all(row["outcome"] == "ok" for row in calls)
+    runs = {(r["command"], r["status"]) for r in demo.rows("SELECT command, status FROM runs")}
+    assert {("plan", "ok"), ("implement", "ok"), ("review", "ok")} <= runs
+    # one item failed its tests, then passed after feedback on the same rung
+    limiter = [(r["rung"], r["outcome"]) for r in demo.rows(
+        "SELECT rung, outcome FROM attempts WHERE item_id = 'ratelimit-limiter' ORDER BY ts")]
+    assert limiter == [(0, "test_failed"), (0, "passed")]
+    # one item climbed to the Claude rung after the local rung's attempts
+    throttled = [(r["rung"], r["outcome"]) for r in demo.rows(
+        "SELECT rung, outcome FROM attempts WHERE item_id = 'login-throttled-error' "
+        "ORDER BY ts")]
+    assert throttled == [(0, "test_failed"), (0, "test_failed"), (1, "passed")]
+    decisions = [r["decision"] for r in demo.rows("SELECT decision FROM reviews")]
+    assert decisions == ["approve"]
+
+
+def test_stats_figures_are_present_and_consistent(demo):
+    proc = hybrid(["stats", "--json", "--plan", demo.plan_id], demo.root, demo.env)
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads(proc.stdout)
+    recorded = [json.loads(line)["response"]["usage"]
+                for line in RECORDINGS.read_text().splitlines() if line.strip()]
+    totals = stats["totals"]
+    # every sample response was served exactly once, and every one was counted
+    assert totals["calls"] == len(recorded)
+    assert totals["input_tokens"] == sum(u["input_tokens"] for u in recorded)
+    assert totals["output_tokens"] == sum(u["output_tokens"] for u in recorded)
+    assert totals["cache_write_tokens"] == sum(u["cache_write_tokens"] for u in recorded)
+    assert totals["local_calls"] == 6
+    cf = stats["counterfactual"]
+    assert cf["saving_usd"] > 0
+    assert cf["counterfactual_usd"] == pytest.approx(cf["actual_usd"] + cf["saving_usd"])
+    assert 0 < cf["saving_pct"] < 100
+    assert [m["item_id"] for m in stats["misroutes"]] == ["login-throttled-error"]
+    kinds = {k["kind"]: k for k in stats["kinds"]}
+    assert kinds["boilerplate/class"]["escalation_rate"] == 1.0
+    assert stats["breaker_trips"] == []
+
+
+def test_json_figures_without_keep(tmp_path, closed_port):
+    proc = hybrid(["demo", "--json"], tmp_path, offline_env(tmp_path, closed_port))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(proc.stdout)
+    assert figures["sample_responses"] == LABEL
+    assert figures["kept"] is False
+    assert not Path(figures["repository"]).exists(), "the temporary repository is removed"
+    assert figures["escalated"] == ["login-throttled-error"]
+    assert figures["retried"] == ["ratelimit-limiter"]
+    assert figures["review"]["decision"] == "approved"
+    assert figures["review"]["findings"] >= 1
+    assert figures["commit"]["trailers"]["Hybrid-Plan"] == figures["plan_id"]
+    assert figures["totals"]["saving_usd"] > 0
+    assert {item["state"] for item in figures["items"]} == {"passed"}
+
+
+def test_keep_refuses_a_directory_with_files(tmp_path, closed_port):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine\n")
+    proc = hybrid(["demo", "--keep", str(tmp_path / "taken")], tmp_path,
+                  offline_env(tmp_path, closed_port))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("Error: ") and "--keep" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (tmp_path / "taken" / "notes.txt").read_text() == "mine\n"
+
+
+def test_recordings_are_generated_from_their_script():
+    proc = subprocess.run([sys.executable, str(BUILD), "--check"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr

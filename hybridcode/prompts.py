@@ -8,7 +8,9 @@ from pathlib import Path
 
 from hybridcode.errors import HybridError
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+from hybridcode.resources import prompts_dir
+
+PROMPTS_DIR = prompts_dir()
 
 
 _HEADER = re.compile(r"\A\s*<!--.*?-->\s*", re.DOTALL)

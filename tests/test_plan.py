@@ -46,7 +46,8 @@ def test_happy_path_writes_every_artifact(app_repo, claude):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     folder = Path(data["path"])
-    for name in ("request.md", "architecture.md", "spec.json", "plan.md", "meta.json"):
+    for name in ("request.md", "architecture.md", "spec.json", "plan.md", "meta.json",
+                 "routing.json"):
         assert (folder / name).is_file(), name
     assert (folder / "request.md").read_text().strip() == REQUEST
     meta = json.loads((folder / "meta.json").read_text())
@@ -58,6 +59,10 @@ def test_happy_path_writes_every_artifact(app_repo, claude):
     assert routes["ratelimit-store"] == "local"
     assert routes["ratelimit-client-ip"] == "claude"  # security-sensitive
     assert all(i["route_reason"] for i in data["items"])
+    log = json.loads((folder / "routing.json").read_text())
+    assert log["thresholds"]["promote_min_reviewed"] == 20
+    assert {d["item"] for d in log["decisions"]} == set(routes)
+    assert all(d["rule"] and d["reason"] for d in log["decisions"])
     # exactly one call, and it is in the ledger with step=plan and its cost
     assert len(messages(claude)) == 1
     with Ledger.open(app_repo) as ledger:

@@ -87,6 +87,16 @@ _register()
 
 
 def main() -> None:
+    argv = sys.argv[1:]
+    if argv[:2] == ["hook", "run"] and not set(argv[2:]) & {"-h", "--help"}:
+        # The pre-commit gate runs on every commit and must answer in < 0.3 s; building the
+        # typer app alone costs ~0.2 s, so `hybrid hook run [--repo DIR]` skips it.
+        from hybridcode.review.hook import main as hook_main
+
+        rest = argv[2:]
+        if rest[:1] == ["--repo"]:
+            rest = rest[1:]
+        sys.exit(hook_main(rest))
     try:
         app()
     except KeyboardInterrupt:  # raised outside a command (e.g. during start-up)

@@ -18,7 +18,8 @@ from hybridcode.errors import ContextError, SpecError, UsageError
 from hybridcode.models.base import Block, Message, ModelRequest, Progress, estimate_tokens
 from hybridcode.plan import PlannerOutput, spec_from_planner
 from hybridcode.plan.render import render_plan_markdown
-from hybridcode.plan.routing import RouteDecision, route_decisions, route_spec
+from hybridcode.plan.routing import (DEFAULT_THRESHOLDS, RouteDecision, route_decisions,
+                                     route_spec, task_kind)
 from hybridcode.plan.store import (ARCHITECTURE, META, PLAN_MD, REQUEST, PlanMeta, PlanStore,
                                    now_iso)
 from hybridcode.prompts import render_prompt
@@ -117,12 +118,29 @@ def _repair_request(first: ModelRequest, answer: str, issues: list[SpecIssue]) -
 
 
 def _check(output: PlannerOutput, plan_id: str, root: Path, overrides: dict[str, str],
-           exists: Callable[[str, str], bool]) -> tuple[Spec | None, list[SpecIssue]]:
+           exists: Callable[[str, str], bool], history=None, thresholds=None
+           ) -> tuple[Spec | None, list[SpecIssue]]:
     spec, issues = spec_from_planner(output, plan_id)
     if spec is None:
         return None, issues
-    spec = route_spec(spec, overrides)
+    spec = route_spec(spec, overrides, history, thresholds or DEFAULT_THRESHOLDS)
     return spec, validate_spec(spec, root, exists)
+
+
+ROUTING = "routing.json"
+
+
+def _routing_log(spec: Spec, decisions: dict[str, RouteDecision], history, thresholds) -> str:
+    """Every routing decision with its reason and the evidence behind it (for audits)."""
+    rows = []
+    for item in spec.items:
+        d = decisions[item.id]
+        kind = task_kind(item)
+        stats = (history or {}).get(kind)
+        rows.append({"item": item.id, "kind": kind, "route": d.route, "rule": d.rule,
+                     "reason": d.reason, "overridden": d.overridden, "evidence": d.evidence,
+                     "history": stats.as_dict() if stats else None})
+    return json.dumps({"thresholds": thresholds.model_dump(), "decisions": rows}, indent=2) + "\n"
 
 
 def estimate_items(spec: Spec, settings: Settings, root: Path) -> list[ItemEstimate]:
@@ -161,6 +179,7 @@ def make_plan(
     from hybridcode import gitrepo
     from hybridcode.context.repomap import build_index, repo_map
     from hybridcode.ledger import Ledger
+    from hybridcode.ledger.history import kind_history
     from hybridcode.models.caller import Caller
 
     stage = on_stage or (lambda _msg: None)
@@ -187,17 +206,22 @@ def make_plan(
     with Ledger.open(root) as ledger:
         run_id = ledger.start_run("plan", plan_id=plan_id, settings=settings)
         caller = Caller(settings, ledger, run_id=run_id, plan_id=plan_id)
+        # Review grades and escalations of earlier plans move the routing line per task kind.
+        history = kind_history(ledger)
+        thresholds = settings.routing
         status = "failed"
         try:
             stage(f"planning with {settings.tiers.planner.model}")
             result = _call(caller, settings, model_request, on_progress)
-            spec, issues = _check(result.parsed, plan_id, root, routes, exists)
+            spec, issues = _check(result.parsed, plan_id, root, routes, exists, history,
+                                  thresholds)
             if any(i.is_error for i in issues):
                 stage(f"repairing the spec ({sum(i.is_error for i in issues)} problems)")
                 repair = _repair_request(model_request, result.text, issues)
                 result2 = _call(caller, settings, repair, on_progress)
                 result = result2
-                spec, issues = _check(result.parsed, plan_id, root, routes, exists)
+                spec, issues = _check(result.parsed, plan_id, root, routes, exists, history,
+                                  thresholds)
             output: PlannerOutput = result.parsed
             errors = [i for i in issues if i.is_error]
             meta = PlanMeta(plan_id=plan_id, created_at=now_iso(), base_commit=base,
@@ -221,8 +245,9 @@ def make_plan(
                     f"the planner's spec is still invalid after one repair: {first}{more}",
                     f"edit .hybrid/plans/{plan_id}/spec.json, then run: "
                     f"hybrid spec check {plan_id}")
-            decisions = route_decisions(spec, routes)
+            decisions = route_decisions(spec, routes, history, thresholds)
             save_spec(spec, store.spec_path(plan_id))
+            store.write_text(plan_id, ROUTING, _routing_log(spec, decisions, history, thresholds))
             store.write_text(plan_id, PLAN_MD,
                              render_plan_markdown(spec, output.architecture_note))
             meta.items = len(spec.items)

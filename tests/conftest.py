@@ -37,3 +37,15 @@ def repo(tmp_path: Path) -> Path:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "initial")
     return root
+
+
+@pytest.fixture
+def claude(monkeypatch):
+    """A fake Anthropic Messages API the real SDK is pointed at (no retries: fast failures)."""
+    from hybridcode.testing import FakeAnthropic
+
+    with FakeAnthropic() as fake:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
+        monkeypatch.setenv("HYBRID_ANTHROPIC__MAX_RETRIES", "0")
+        yield fake

@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 
 from hybridcode.cli.app import app
 from hybridcode.ledger import Ledger
-from hybridcode.testing import FakeAnthropic
 from plan_helpers import item_of, make_app_repo, planner_answer
 
 runner = CliRunner()
@@ -20,15 +19,6 @@ REQUEST = "Add per-IP rate limiting to login"
 @pytest.fixture
 def app_repo(tmp_path: Path) -> Path:
     return make_app_repo(tmp_path / "app-repo")
-
-
-@pytest.fixture
-def claude(monkeypatch):
-    with FakeAnthropic() as fake:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
-        monkeypatch.setenv("HYBRID_ANTHROPIC__MAX_RETRIES", "0")
-        yield fake
 
 
 def plan(repo: Path, *args: str):

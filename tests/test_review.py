@@ -17,7 +17,6 @@ from hybridcode.review.approvals import find_approval
 from hybridcode.review.checklist import checklist_version, load_checklist
 from hybridcode.review.reviewer import review_diff, split_diff
 from hybridcode.review.service import review_plan, review_range, review_staged
-from hybridcode.testing import FakeAnthropic
 from hybridcode.vcs.diff import worktree_diff
 from review_helpers import (
     GOOD,
@@ -28,15 +27,6 @@ from review_helpers import (
     make_planned_repo,
     verdict,
 )
-
-
-@pytest.fixture
-def claude(monkeypatch):
-    with FakeAnthropic() as fake:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
-        monkeypatch.setenv("HYBRID_ANTHROPIC__MAX_RETRIES", "0")
-        yield fake
 
 
 @pytest.fixture

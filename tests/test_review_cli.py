@@ -9,19 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from hybridcode.cli.app import app
-from hybridcode.testing import FakeAnthropic
 from review_helpers import PLAN_ID, WRONG, finding, git, make_planned_repo, verdict
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def claude(monkeypatch):
-    with FakeAnthropic() as fake:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.base_url)
-        monkeypatch.setenv("HYBRID_ANTHROPIC__MAX_RETRIES", "0")
-        yield fake
 
 
 @pytest.fixture

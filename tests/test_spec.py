@@ -28,30 +28,7 @@ from hybridcode.spec import (
     validate_spec,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = ROOT / "fixtures" / "specs" / "ratelimit.json"
-
-AUTH_PY = '''"""Login for the sample app."""
-
-from app.users import verify_password
-
-
-class LoginFailed(Exception):
-    """Wrong username or password."""
-
-
-def login(username: str, password: str, remote_addr: str, headers: dict[str, str]) -> str:
-    if not verify_password(username, password):
-        raise LoginFailed("wrong username or password")
-    return f"session-{username}"
-'''
-
-USERS_PY = '''USERS = {"alice": "correct horse"}
-
-
-def verify_password(username: str, password: str) -> bool:
-    return USERS.get(username) == password
-'''
+from plan_helpers import AUTH_PY, FIXTURE, ROOT, USERS_PY  # the shared sample app
 
 
 def fixture_data() -> dict[str, Any]:

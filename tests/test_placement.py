@@ -41,7 +41,7 @@ def assert_outside_identical(before: str, after: str, start: int, end: int) -> N
     assert new[len(new) - (len(old) - end):] == old[end:]
 
 
-@pytest.mark.parametrize(("path", "text"), cases())
+@pytest.mark.parametrize(("path", "text"), list(cases()))
 def test_replacing_every_symbol_with_its_own_source_is_byte_identical(path, text):
     language = language_for_path(path)
     for symbol in list_symbols(text, language):
@@ -50,7 +50,7 @@ def test_replacing_every_symbol_with_its_own_source_is_byte_identical(path, text
             symbol.qualified_name
 
 
-@pytest.mark.parametrize(("path", "text"), cases())
+@pytest.mark.parametrize(("path", "text"), list(cases()))
 def test_new_code_changes_only_the_target_range(path, text):
     language = language_for_path(path)
     data = encode(text)

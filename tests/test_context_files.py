@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hybridcode import gitrepo
+from hybridcode.vcs import repo as gitrepo
 from hybridcode.context import files
 from hybridcode.errors import GitError
 

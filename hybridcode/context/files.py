@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hybridcode import gitrepo
+from hybridcode.vcs import repo as gitrepo
 
 HYBRIDIGNORE = ".hybridignore"
 MAX_FILE_BYTES = 1024 * 1024

@@ -27,7 +27,7 @@ from functools import cached_property
 from itertools import chain
 from pathlib import Path
 
-from hybridcode import gitrepo
+from hybridcode.vcs import repo as gitrepo
 from hybridcode.context import cache as cachemod
 from hybridcode.context import files as filesel
 from hybridcode.context.tags import Definition, RawDef

@@ -135,7 +135,7 @@ def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | N
                    settings: Settings | None = None,
                    on_event: Callable[[ItemEvent], None] | None = None) -> ImplementResult:
     """Implement a plan's spec in its worktree; see the module docstring."""
-    from hybridcode import gitrepo
+    from hybridcode.vcs import repo as gitrepo
     from hybridcode.config import load_settings
     from hybridcode.ledger import Ledger
     from hybridcode.models.caller import Caller

@@ -23,7 +23,7 @@ class CheckResult:
 def check_plan(root: Path, ref: str | None) -> CheckResult:
     import json
 
-    from hybridcode import gitrepo
+    from hybridcode.vcs import repo as gitrepo
     from hybridcode.errors import SpecError
     from hybridcode.plan.planner import symbol_checker
 

@@ -176,7 +176,7 @@ def make_plan(
     on_progress: Callable[[Progress], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> PlanResult:
-    from hybridcode import gitrepo
+    from hybridcode.vcs import repo as gitrepo
     from hybridcode.context.repomap import build_index, repo_map
     from hybridcode.ledger import Ledger
     from hybridcode.ledger.history import kind_history

@@ -10,7 +10,7 @@ from hybridcode.plan.store import PlanStore
 
 
 def plans_overview(root: Path) -> list[dict[str, Any]]:
-    from hybridcode import gitrepo
+    from hybridcode.vcs import repo as gitrepo
 
     store = PlanStore(gitrepo.repo_root(root))
     rows = [asdict(store.meta(pid)) for pid in store.plan_ids()]
@@ -18,7 +18,7 @@ def plans_overview(root: Path) -> list[dict[str, Any]]:
 
 
 def plan_status(root: Path, ref: str) -> dict[str, Any]:
-    from hybridcode import gitrepo
+    from hybridcode.vcs import repo as gitrepo
     from hybridcode.errors import SpecError
     from hybridcode.spec import load_spec
 

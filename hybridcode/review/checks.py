@@ -150,7 +150,7 @@ def _is_test_file(path: str) -> bool:
 
 def select_tests(directory: Path, diff: Diff, spec: Spec | None) -> list[str]:
     """Acceptance tests, changed test files, and tests named after the changed modules."""
-    from hybridcode import gitrepo
+    from hybridcode.vcs import repo as gitrepo
 
     chosen: list[str] = []
     if spec is not None:

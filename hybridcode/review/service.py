@@ -50,7 +50,7 @@ def review_plan(root: Path, plan_ref: str | None = None, settings: Settings | No
                 fresh: bool = False, review_when_blocked: bool = False,
                 on_stage: Stage = _quiet) -> ReviewOutcome:
     """Review a plan's worktree against the plan's base commit and update the plan's status."""
-    from hybridcode import gitrepo
+    from hybridcode.vcs import repo as gitrepo
     from hybridcode.plan.store import ARCHITECTURE, PlanStore
     from hybridcode.spec import load_spec
     from hybridcode.vcs.diff import worktree_diff
@@ -87,7 +87,7 @@ def review_plan(root: Path, plan_ref: str | None = None, settings: Settings | No
 def review_staged(root: Path, settings: Settings | None = None, *, fresh: bool = False,
                   review_when_blocked: bool = False, on_stage: Stage = _quiet) -> ReviewOutcome:
     """Review what is staged (the diff ``git commit`` would record)."""
-    from hybridcode import gitrepo
+    from hybridcode.vcs import repo as gitrepo
     from hybridcode.vcs.diff import staged_diff
 
     root = gitrepo.repo_root(root)
@@ -104,7 +104,7 @@ def review_range(root: Path, base: str, head: str = "HEAD", settings: Settings |
                  on_stage: Stage = _quiet) -> ReviewOutcome:
     """Review what ``head`` changes relative to ``base`` (checks run on the checked-out files,
     so check out ``head`` — as CI does — for the tests to test the reviewed code)."""
-    from hybridcode import gitrepo
+    from hybridcode.vcs import repo as gitrepo
     from hybridcode.vcs.diff import range_diff
 
     root = gitrepo.repo_root(root)

@@ -1,6 +1,6 @@
-"""Read-only git queries the context needs: the repository root, the files git would show, ignores.
+"""Read-only git queries: the repository root, HEAD, the files git would show, ignores.
 
-This is the one module that runs git for these questions. It shells out to the ``git`` binary
+Part of hybridcode.vcs, the one package that runs git. It shells out to the ``git`` binary
 rather than using GitPython: each query is a single ``git`` process (a few milliseconds), while
 importing GitPython alone costs ~100 ms, which would eat a third of the warm repo-map budget.
 Paths are exchanged NUL-separated (``-z``) so names with spaces, quotes or non-ASCII characters

@@ -249,7 +249,8 @@ def test_long_file_round_trip():
 
 
 def test_property_random_bodies_keep_outside_bytes():
-    hypothesis = pytest.importorskip("hypothesis")
+    import hypothesis
+
     st = hypothesis.strategies
     text = (DATA / "tricky.py").read_text()
     symbol = next(s for s in list_symbols(text, "python") if s.qualified_name == "größe")

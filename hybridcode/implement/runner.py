@@ -539,26 +539,16 @@ class _Run:
                                      feedback.placement_feedback(exc), output=gen.text)
                 return
             if not self._tests_intact("before"):
-                revert(wt, change)
-                self.state.clear_snapshot()
                 settled = True
-                self._attempt_failed(item, gen.step, gen.attempt_id, "refused",
-                                     feedback.refused_feedback("placing it changed the "
-                                                               "acceptance tests"),
-                                     output=gen.text)
+                self._refuse_tampered(item, gen, change, "placing it")
                 return
             passed = [i.id for i in sorted(self.items.values(), key=lambda i: i.pos)
                       if i.state == "passed"]
             result = verify_item(wt, item.spec, self.spec, passed,
                                  self.settings.test_timeout_s)
             if not self._tests_intact("after"):
-                revert(wt, change)
-                self.state.clear_snapshot()
                 settled = True
-                self._attempt_failed(item, gen.step, gen.attempt_id, "refused",
-                                     feedback.refused_feedback("running it changed the "
-                                                               "acceptance tests"),
-                                     output=gen.text)
+                self._refuse_tampered(item, gen, change, "running it")
                 return
             if result.ok:
                 self._pass(item, gen, sha256_text(parsed.code))
@@ -577,6 +567,17 @@ class _Run:
                 # Ctrl-C or an error mid-way: put the files back; the saved output stays
                 # "generated", so a resume verifies it again without paying for it.
                 self.state.restore_snapshot(wt)
+
+    def _refuse_tampered(self, item, gen, change, what: str) -> None:
+        """The acceptance tests changed while ``what`` happened: undo the item's change and
+        refuse this output (the tests were already restored by :meth:`_tests_intact`)."""
+        from hybridcode.implement.apply import revert
+
+        revert(self.worktree.path, change)
+        self.state.clear_snapshot()
+        self._attempt_failed(item, gen.step, gen.attempt_id, "refused",
+                             feedback.refused_feedback(f"{what} changed the acceptance tests"),
+                             output=gen.text)
 
     def _tests_intact(self, when: str) -> bool:
         from hybridcode.implement.acceptance import (

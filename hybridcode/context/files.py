@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -261,6 +261,70 @@ def secret_scanning() -> Iterator[None]:
             _settings_depth -= 1
 
 
+# Which lines each default detector can possibly match: a cheap necessary condition on the
+# line (``line``) and its case-folded form (``low``; case-folding, not lower-casing, because
+# ``re.IGNORECASE`` also matches e.g. "ſ" to "s"). A line goes through a plugin only when its
+# gate holds, so a line risky for "token" is not run through 27 plugins. The gates are read
+# off the plugins' own patterns (detect-secrets 1.5); a plugin without a gate always runs, so
+# a new detect-secrets plugin is never skipped. tests/test_context_files.py checks each gate
+# against a line its plugin flags and the gated scan against the full pipeline.
+_KEYISH = ("key", "pw", "pass", "token")
+_KEYWORD_WORDS = ("key", "pass", "pwd", "secret", "contrase")
+_QUOTES = ("'", '"', "`")
+_AWS_PREFIXES = ("A3T", "ABIA", "ACCA", "AKIA", "ASIA")
+_Gate = Callable[[str, str], bool]
+_GATES: dict[str, _Gate] = {
+    "ArtifactoryDetector": lambda line, low: "AKC" in line or "AP" in line,
+    "AWSKeyDetector": lambda line, low: (any(p in line for p in _AWS_PREFIXES)
+                                         or ("aws" in low and any(k in low for k in _KEYISH))),
+    "AzureStorageKeyDetector": lambda line, low: "AccountKey=" in line,
+    "BasicAuthDetector": lambda line, low: "://" in line and "@" in line,
+    "CloudantDetector": lambda line, low: "cl" in low and (
+        "cloudant" in low or any(k in low for k in _KEYISH)),
+    "DiscordBotTokenDetector": lambda line, low: line.count(".") >= 2,
+    "GitHubTokenDetector": lambda line, low: "gh" in line and "_" in line,
+    "GitLabTokenDetector": lambda line, low: "gl" in line or "GR1348941" in line,
+    "Base64HighEntropyString": lambda line, low: "'" in line or '"' in line,
+    "HexHighEntropyString": lambda line, low: "'" in line or '"' in line,
+    "IbmCloudIamDetector": lambda line, low: any(k in low for k in ("key", "pwd", "pass",
+                                                                     "token")),
+    "IbmCosHmacDetector": lambda line, low: "secret" in low and "key" in low,
+    "IPPublicDetector": lambda line, low: line.count(".") >= 3,
+    "JwtTokenDetector": lambda line, low: "eyJ" in line,
+    "MailchimpDetector": lambda line, low: "-us" in line,
+    "NpmDetector": lambda line, low: "_authToken=" in line,
+    "OpenAIDetector": lambda line, low: "T3BlbkFJ" in line,
+    "PrivateKeyDetector": lambda line, low: "PRIVATE KEY" in line or "PuTTY-User-Key" in line,
+    "PypiTokenDetector": lambda line, low: "pypi-" in line,
+    "SendGridDetector": lambda line, low: "SG." in line,
+    "SlackDetector": lambda line, low: "xox" in low or "hooks.slack.com" in low,
+    "SoftlayerDetector": lambda line, low: "softlayer" in low or (
+        "sl" in low and any(k in low for k in ("key", "pwd", "pass", "token"))),
+    "SquareOAuthDetector": lambda line, low: "sq0csp-" in line,
+    "StripeDetector": lambda line, low: "k_live_" in line,
+    "TelegramBotTokenDetector": lambda line, low: ":" in line,
+    "TwilioKeyDetector": lambda line, low: "AC" in line or "SK" in line,
+}
+
+
+def _keyword_gate(path: str) -> _Gate:
+    """The keyword detector's patterns for this file type: in quotes-required languages
+    (Python, JavaScript, ...) every one of them needs a quote on the line."""
+    from detect_secrets.plugins import keyword
+    from detect_secrets.util.filetype import determine_file_type
+
+    patterns = keyword.REGEX_BY_FILETYPE.get(determine_file_type(path),
+                                             keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP)
+    if patterns is keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP:
+        return lambda line, low: (any(w in low for w in _KEYWORD_WORDS)
+                                  and any(q in line for q in _QUOTES))
+    return lambda line, low: any(w in low for w in _KEYWORD_WORDS)
+
+
+def _always(line: str, low: str) -> bool:
+    return True
+
+
 def _detect(path: str, text: str, risky: list[int]) -> tuple[str, int] | None:
     from detect_secrets.core import scan
 
@@ -273,14 +337,24 @@ def _detect(path: str, text: str, risky: list[int]) -> tuple[str, int] | None:
         # the behaviour so an upgrade that moves them fails loudly in CI.
         if scan._is_filtered_out(required_filter_parameters=["filename"], filename=path):
             return None
-        plugins = list(scan.get_plugins())
+        keyword_gate = _keyword_gate(path)
+        plugins = [(plugin, keyword_gate if name == "KeywordDetector"
+                    else _GATES.get(name, _always))
+                   for plugin in scan.get_plugins() for name in [type(plugin).__name__]]
         for number in risky:
             line = all_lines[number - 1].rstrip()
-            snippet = scan.get_code_snippet(lines=all_lines, line_number=number)
-            if scan._is_filtered_out(required_filter_parameters=["line"], filename=path,
-                                     line=line, context=snippet):
-                continue
-            for plugin in plugins:
+            low = line.casefold()
+            snippet = None
+            for plugin, gate in plugins:
+                if not gate(line, low):
+                    continue
+                if snippet is None:
+                    # The line filters are pure predicates, so asking them only once some
+                    # plugin could fire gives the verdicts scan_file() gives, for less.
+                    snippet = scan.get_code_snippet(lines=all_lines, line_number=number)
+                    if scan._is_filtered_out(required_filter_parameters=["line"],
+                                             filename=path, line=line, context=snippet):
+                        break
                 for secret in scan._scan_line(plugin=plugin, filename=path, line=line,
                                               line_number=number, context=snippet):
                     if not scan._is_filtered_out(

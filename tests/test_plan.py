@@ -79,6 +79,23 @@ def test_request_caches_the_stable_prefix_and_fences_nothing_secret(app_repo, cl
     assert body["output_config"]["format"]["type"] == "json_schema"
 
 
+def test_focus_never_sends_a_secret_an_ignored_file_or_an_env_file(app_repo, claude):
+    (app_repo / "app" / "keys.py").write_text(
+        'def token():\n    return "AKIAZ3MHQWERTYUIOPAS"\n')
+    (app_repo / ".gitignore").write_text("local/\n")
+    (app_repo / "local").mkdir()
+    (app_repo / "local" / "notes.py").write_text("PRIVATE = 'do not send me'\n")
+    (app_repo / ".env").write_text("API_TOKEN=hunter2-very-secret\n")
+    claude.enqueue_json(planner_answer())
+    result = plan(app_repo, "--focus", "app/keys.py", "--focus", "./local/notes.py",
+                  "--focus", ".env", "--focus", "app/auth.py")
+    assert result.exit_code == 0, result.output
+    sent = json.dumps(messages(claude)[0].json)
+    assert "def login(" in sent  # the clean focus file still goes
+    for secret in ("AKIAZ3MHQWERTYUIOPAS", "do not send me", "hunter2"):
+        assert secret not in sent
+
+
 def test_invalid_spec_gets_exactly_one_repair_call(app_repo, claude):
     def cycle(answer):
         item_of(answer, "ratelimit-store")["depends_on"] = ["ratelimit-limiter"]

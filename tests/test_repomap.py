@@ -266,16 +266,52 @@ def test_excluded_files(project: Path) -> None:
     write(project, "dist/bundle.py", "def hidden(): pass\n")
     os.symlink("/etc/hostname", project / "app/link.py")
     index = build_index(project, max_bytes=200)
-    assert index.excluded == {
+    by_name = {
         ".env.production": "env file",
         "app/billing.py": "ignored",
         "app/huge.py": "too large",
         "app/link.py": "symlink",
-        "app/settings.py": "secret: AWS Access Key line 2",
         "logo.png": "binary",
     }
-    assert "dist/bundle.py" not in index.files and "dist/bundle.py" not in index.excluded
+    assert index.excluded == by_name  # secrets are found when content is about to be shown
     assert not any(d.path in index.excluded for defs in index.definitions.values() for d in defs)
+    assert index.excluded == {**by_name, "app/settings.py": "secret: AWS Access Key line 2"}
+    assert "app/settings.py" not in index.symbols
+    assert "dist/bundle.py" not in index.files and "dist/bundle.py" not in index.excluded
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_map_never_shows_a_file_with_a_secret(project: Path, cached: bool) -> None:
+    # The focus puts the file first; the map must vet it, drop it and fill in with others.
+    write(project, "app/settings.py",
+          'AWS_ACCESS_KEY_ID = "AKIAZ3MHQWERTYUIOPAS"\n\ndef configure(app):\n    pass\n')
+    if cached:
+        repo_map(build_index(project), ["configure"], 400)  # verdicts and tags from cache
+    index = build_index(project)
+    result = repo_map(index, ["configure", "app/settings.py"], 400)
+    assert "AKIA" not in result.text and "app/settings.py" not in result.files
+    assert result.definitions  # the rest of the map is still there
+    assert index.excluded["app/settings.py"] == "secret: AWS Access Key line 1"
+    assert index.lookup("configure") == []
+
+
+def test_withhold_scans_only_what_is_asked(project: Path) -> None:
+    write(project, "app/settings.py", 'AWS_ACCESS_KEY_ID = "AKIAZ3MHQWERTYUIOPAS"\n')
+    index = build_index(project)
+    assert index.withhold(["app/settings.py"]) == {"app/settings.py"}
+    others = [p for p in index.files if p != "app/settings.py"]
+    assert index.withhold(others) == set() and index.cleared == set(others)
+    # The verdicts are cached by content: a second index answers without scanning.
+    again = build_index(project)
+    from hybridcode.context import files as filesel
+    calls = []
+    real = filesel.find_secret
+    filesel.find_secret = lambda *a: calls.append(a) or real(*a)
+    try:
+        assert again.withhold(index.files + ["app/settings.py"]) == {"app/settings.py"}
+    finally:
+        filesel.find_secret = real
+    assert calls == []
 
 
 def test_very_long_file(repo: Path) -> None:
@@ -374,3 +410,22 @@ def test_cached_ranks_follow_the_file_list(project: Path) -> None:
     assert "app/models.py" not in index.files
     assert index.cached_ranks is not None and len(index.cached_ranks) == len(index.files)
     assert "app/models.py" not in repo_map(index, [], 4000).files
+
+
+@pytest.mark.parametrize("language", ["python", "javascript", "typescript", "tsx", "go"])
+def test_each_tag_pattern_has_at_most_one_role(language: str) -> None:
+    # extract() learns each pattern's role (definition kind or reference) from its first match.
+    import re
+
+    from hybridcode.context import tags
+    from hybridcode.context.languages import query_source
+
+    query = tags._query(language)
+    source = (query_source("javascript") or "") + (query_source(language) or "") \
+        if language in ("typescript", "tsx") else query_source(language) or ""
+    source += tags._EXTRA["typescript" if language == "tsx" else language]
+    data = source.encode()
+    for i in range(query.pattern_count):
+        pattern = data[query.start_byte_for_pattern(i):query.end_byte_for_pattern(i)].decode()
+        roles = set(re.findall(r"@(?:definition|reference)\.[\w.]+", pattern))
+        assert len(roles) <= 1, pattern

@@ -43,12 +43,14 @@ def map_command(
     ui.err_console().print(
         f"[dim]{len(result.definitions)} definitions from {len(result.files)} of "
         f"{s.files} files, ~{result.tokens}/{tokens} tokens; {len(index.excluded)} files "
-        f"left out (see --json); {s.analysed} parsed, {s.cached + s.rehashed} from cache, "
+        f"left out (--json scans and lists every one); {s.analysed} parsed, {s.cached + s.rehashed} from cache, "
         f"{s.seconds:.2f}s[/]", soft_wrap=True)
 
 
 def _as_json(index: Any, result: Any, tokens: int, focus: list[str]) -> dict[str, Any]:
-    order = sorted(index.files, key=lambda p: result.ranks.get(p, 0.0), reverse=True)
+    symbols = index.symbols  # vets every source file for secrets (the map vetted only its own)
+    order = sorted((p for p in index.files if p not in index.excluded),
+                   key=lambda p: result.ranks.get(p, 0.0), reverse=True)
     return {
         "root": str(index.root),
         "focus": focus,
@@ -58,7 +60,7 @@ def _as_json(index: Any, result: Any, tokens: int, focus: list[str]) -> dict[str
             {"path": p, "language": index.languages.get(p), "rank": result.ranks.get(p, 0.0),
              "symbols": [{"name": d.name, "kind": d.kind, "qualified_name": d.qualname,
                           "line": d.line, "end_line": d.end_line, "signature": d.signature}
-                         for d in index.symbols.get(p, [])]}
+                         for d in symbols.get(p, [])]}
             for p in order
         ],
         "excluded": [{"path": p, "reason": r} for p, r in index.excluded.items()],

@@ -31,7 +31,7 @@ from hybridcode.context import files as filesel
 from hybridcode.context.languages import language_for_path
 from hybridcode.context.tags import RawTags, extract
 
-SCHEMA = 3
+SCHEMA = 4
 CACHE_DIR = ".hybrid/cache"
 INDEX_FILE = "index.marshal"
 # A file modified within this window of the scan may change again in the same mtime tick
@@ -147,17 +147,14 @@ def digest(data: bytes) -> str:
 
 
 def analyse(path: str, data: bytes) -> Analysis:
-    """Content verdict and tags of one file (the unit of work a cold run parallelises)."""
+    """Binary verdict and tags of one file (the unit of work a cold run parallelises)."""
     if b"\0" in data[:filesel.BINARY_SNIFF_BYTES]:
         return "binary", None, None
     language = language_for_path(path)
     if language is None:
-        # Only source files' content ever reaches a model (map signatures, extracts), so
-        # only they are scanned for secrets; other files appear by path alone.
-        return None, None, None
-    reason = filesel.content_reason(path, data)
-    if reason is not None:
-        return reason, language, None
+        return None, None, None  # listed by path alone
+    # No secret scan here: content is vetted when it is about to be shown
+    # (:mod:`hybridcode.context.vetting`), which on a large repository is a few dozen files.
     if len(data) > 4096 and data.count(b"\n") * MINIFIED_LINE < len(data):
         # Minified bundles (jquery.min.js): one-letter names on one line tell a model
         # nothing, and would crowd the map. Listed by path, not parsed.
@@ -170,26 +167,27 @@ Result = tuple[str, StatKey, str, Analysis]
 
 def _analyse_batch(root: str, paths: list[str]) -> list[Result | tuple[str, None, str, None]]:
     out: list = []
-    with filesel.secret_scanning():
-        for path in paths:
-            full = os.path.join(root, path)
-            try:
-                st = os.stat(full)
-                with open(full, "rb") as fh:
-                    data = fh.read()
-            except OSError as exc:
-                out.append((path, None, f"unreadable: {exc.strerror or exc}", None))
-                continue
-            out.append((path, (st.st_size, st.st_mtime_ns), digest(data), analyse(path, data)))
+    for path in paths:
+        full = os.path.join(root, path)
+        try:
+            st = os.stat(full)
+            with open(full, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            out.append((path, None, f"unreadable: {exc.strerror or exc}", None))
+            continue
+        out.append((path, (st.st_size, st.st_mtime_ns), digest(data), analyse(path, data)))
     return out
 
 
 def analyse_files(root: Path, paths: list[str], workers: int | None = None,
-                  on_progress: Callable[[int, int], None] | None = None) -> list:
+                  on_progress: Callable[[int, int], None] | None = None,
+                  while_waiting: Callable[[], None] | None = None) -> list:
     """Analyse ``paths`` (relative to ``root``); in worker processes when there are many.
 
     Returns ``(path, stat_key, digest, analysis)`` per file, or ``(path, None, reason, None)``
-    when the file could not be read.
+    when the file could not be read. ``while_waiting`` is called once the workers are
+    running (never before they fork), for work this process can do meanwhile.
     """
     total = len(paths)
     batches = [paths[i:i + BATCH] for i in range(0, total, BATCH)]
@@ -204,7 +202,10 @@ def analyse_files(root: Path, paths: list[str], workers: int | None = None,
                 on_progress(done, total)
         return results
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for batch_result in pool.map(_analyse_batch, [str(root)] * len(batches), batches):
+        running = pool.map(_analyse_batch, [str(root)] * len(batches), batches)
+        if while_waiting is not None:
+            while_waiting()
+        for batch_result in running:
             results.extend(batch_result)
             done += len(batch_result)
             if on_progress:

@@ -12,8 +12,9 @@ none of these hold, each recorded as the reason it was left out:
 - ``symlink``      a link may point outside the repository (``~/.ssh/id_rsa``), so never
   followed (recorded by :mod:`hybridcode.context.repomap`, which stats the files)
 
-Secret scanning covers source files (the languages the map parses): theirs is the only content
-the context ever sends (signatures, extracts); other files appear by path alone. Speed, measured
+Secret scanning runs where content is about to be shown (:mod:`hybridcode.context.vetting`):
+for the map, only source files (the languages the map parses), whose signatures it prints;
+other files appear by path alone. Speed, measured
 on Django: detect-secrets' ``scan_file`` costs ~60 ms per file (17.6 s for 300 files; its
 per-line filter machinery dominates), ~3 minutes for Django's 2,900 source files. So cheap
 C-speed scans first find the *risky* lines — literals every default detector needs (keywords,
@@ -21,6 +22,7 @@ token prefixes), quoted strings whose entropy could pass the entropy limits, a f
 token shapes — and only those lines (~5,000 of ~500,000) go through detect-secrets' own plugin
 and filter pipeline, with the whole file as context: ~2.5 s of CPU instead of minutes, with the
 same verdicts as ``scan_file`` on a 300-file sample. Results are cached by content hash.
+Each plugin then sees only the risky lines its own patterns could match (``_GATES``).
 """
 
 from __future__ import annotations

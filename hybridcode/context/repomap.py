@@ -31,6 +31,7 @@ from hybridcode.vcs import repo as gitrepo
 from hybridcode.context import cache as cachemod
 from hybridcode.context import files as filesel
 from hybridcode.context.tags import Definition, RawDef
+from hybridcode.context.vetting import Vetting
 
 # A name defined in more files than this says little about which one a reference means
 # ("get", "save", "__init__"); linking to all of them would only add noise and edges.
@@ -59,6 +60,11 @@ class RepoIndex:
     ``raw`` holds each file's definitions as the cache stores them (plain tuples without the
     path); ``symbols`` and ``definitions`` turn them into :class:`Definition` objects on first
     use, because building ~45k objects would cost a warm map of Django a third of its budget.
+
+    ``raw`` and ``references`` are not vetted for secrets (ranking needs every file; names
+    alone reveal nothing): content is vetted when shown (:mod:`hybridcode.context.vetting`).
+    So show content only through :meth:`withhold` or the vetted ``symbols``/``definitions``/
+    ``lookup``; ``excluded`` grows as vetting flags files.
     """
 
     root: Path
@@ -68,6 +74,11 @@ class RepoIndex:
     references: dict[str, dict[str, int]]  # source file → name → times referenced
     raw: dict[str, list[RawDef]]  # source file → (name, kind, qualname, line, end, signature)
     stats: IndexStats = field(default_factory=IndexStats)
+    # Content hashes (path → hash) and the secret vetting of content before it is shown.
+    digests: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    vetting: Vetting | None = field(default=None, repr=False, compare=False)
+    # Files whose content a secret scan has cleared (``excluded`` holds the ones it flagged).
+    cleared: set[str] = field(default_factory=set, repr=False, compare=False)
     # The unfocused file ranks, in ``files`` order, when the cache held them for exactly this
     # content (see ``build_index``): a warm unfocused map then skips PageRank altogether.
     cached_ranks: list[float] | None = field(default=None, repr=False, compare=False)
@@ -76,10 +87,37 @@ class RepoIndex:
     cached_order: list[tuple[float, int]] | None = field(default=None, repr=False,
                                                          compare=False)
 
+    def withhold(self, paths: Iterable[str]) -> set[str]:
+        """Those of ``paths`` whose content must not be shown: excluded by name or kind, or
+        flagged by a secret scan (run now for files not vetted yet; verdicts are cached)."""
+        held: set[str] = set()
+        todo: list[str] = []
+        for path in paths:
+            if path in self.excluded:
+                held.add(path)
+            elif path not in self.cleared:
+                todo.append(path)
+        if todo and self.vetting is None:  # an index built by hand: vet from disk
+            self.vetting = Vetting(self.root, self.digests, use_cache=False)
+        if todo:
+            flagged = False
+            for path, verdict in self.vetting.verdicts(dict.fromkeys(todo)).items():
+                if verdict:
+                    self.excluded[path] = verdict
+                    held.add(path)
+                    flagged = True
+                else:
+                    self.cleared.add(path)
+            if flagged:
+                self.excluded = dict(sorted(self.excluded.items()))
+        return held
+
     @cached_property
     def symbols(self) -> dict[str, list[Definition]]:
-        """Source file → its definitions in file order."""
-        return {path: [Definition(path, *d) for d in defs] for path, defs in self.raw.items()}
+        """Source file → its definitions in file order (vetted: flagged files left out)."""
+        held = self.withhold(self.raw)
+        return {path: [Definition(path, *d) for d in defs] for path, defs in self.raw.items()
+                if path not in held}
 
     @cached_property
     def definitions(self) -> dict[str, list[Definition]]:
@@ -104,8 +142,19 @@ class RepoIndex:
         if "." not in name:
             return list(self.definitions.get(name, ()))
         last = name.rsplit(".", 1)[1]
-        return [d for d in self.definitions.get(last, ()) if d.qualname == name
-                or d.qualname.endswith("." + name)]
+        return [d for d in self.definitions.get(last, ()) if _qualifies(d.qualname, name)]
+
+    def names_for(self, qualified: str) -> set[str]:
+        """The plain names of definitions matching a qualified name, from the unvetted index
+        (names only: resolving a focus must not scan every file)."""
+        last = qualified.rsplit(".", 1)[1]
+        paths = self.definers.get(last, ())
+        return {d[0] for p in paths for d in self.raw.get(p, ())
+                if d[0] == last and _qualifies(d[2], qualified)}
+
+
+def _qualifies(qualname: str, name: str) -> bool:
+    return qualname == name or qualname.endswith("." + name)
 
 
 ProgressCallback = Callable[[int, int], None]
@@ -167,8 +216,8 @@ def build_index(root: Path | str, *, use_cache: bool = True, workers: int | None
             stats.rehashed += 1
         else:
             pending.append(path)
-    for path, key, digest, analysis in cachemod.analyse_files(top, pending, workers,
-                                                              on_progress):
+    for path, key, digest, analysis in cachemod.analyse_files(
+            top, pending, workers, on_progress, while_waiting=_load_scanner_in_background):
         if key is None:
             excluded[path] = digest  # the reason it could not be read
             continue
@@ -176,6 +225,8 @@ def build_index(root: Path | str, *, use_cache: bool = True, workers: int | None
         digests[path], analyses[path] = digest, analysis
         stats.analysed += 1
     index = _assemble(top, analyses, excluded)
+    index.digests = digests
+    index.vetting = Vetting(top, digests, use_cache=use_cache, workers=workers)
     if use_cache:
         fingerprint = _fingerprint(index.files, digests)
         cached = store.derived_for(fingerprint)
@@ -191,6 +242,18 @@ def build_index(root: Path | str, *, use_cache: bool = True, workers: int | None
     stats.seconds = time.perf_counter() - clock
     index.stats = stats
     return index
+
+
+def _load_scanner_in_background() -> None:
+    """Import detect-secrets (~0.25 s, mostly ``requests``) while the workers parse: the map
+    vets the files it shows right after, and this process would otherwise sit idle."""
+    import threading
+
+    def load() -> None:  # imports only: installing detect-secrets' settings is not threadsafe
+        import detect_secrets.core.scan  # noqa: F401
+        import detect_secrets.settings  # noqa: F401
+
+    threading.Thread(target=load, name="hybrid-scanner-import", daemon=True).start()
 
 
 def _fingerprint(files: list[str], digests: dict[str, str]) -> str:
@@ -263,8 +326,8 @@ def resolve_focus(index: RepoIndex, focus: Iterable[str]) -> Focus:
         if item in index.definers:
             result.names.add(item)
             continue
-        if "." in item and index.lookup(item):
-            result.names.update(d.name for d in index.lookup(item))
+        if "." in item and (names := index.names_for(item)):
+            result.names.update(names)
             continue
         for word in _WORD.findall(item):
             result.names.update(lowered.get(word.lower(), ()))
@@ -442,7 +505,26 @@ def repo_map(index: RepoIndex, focus: Iterable[str] = (), tokens: int = 2048) ->
             weight = FOCUS_WEIGHT if path in resolved.files else 0.5
             scored.append((ranks.get(path, 0.0) * weight, path))
     scored.sort(key=_score, reverse=True)
-    items = [item for _, item in scored[:limit]]
+    candidates = [item for _, item in scored]
+    while True:
+        # Vet the files whose signatures would be shown; if the scan flags any, they drop out
+        # and the next-best items take their place (each round flags at least one more file).
+        items = [i for i in candidates
+                 if (i if isinstance(i, str) else i.path) not in index.excluded][:limit]
+        lo, best = _fit(index, items, tokens)
+        if not index.withhold({i.path for i in items[:lo] if isinstance(i, Definition)}):
+            break
+    chosen = items[:lo]
+    shown_files = list(dict.fromkeys(i if isinstance(i, str) else i.path for i in chosen))
+    return RepoMap(text=best, tokens=estimate_tokens(best) if best else 0,
+                   definitions=[i for i in chosen if isinstance(i, Definition)],
+                   files=shown_files, ranks=ranks)
+
+
+def _fit(index: RepoIndex, items: list[Item], tokens: int) -> tuple[int, str]:
+    """How many of ``items`` (a prefix) fit in ``tokens`` once rendered, and that rendering."""
+    from hybridcode.models.base import estimate_tokens
+
     lo, hi = 0, len(items)
     best = ""
     while lo < hi:
@@ -452,11 +534,7 @@ def repo_map(index: RepoIndex, focus: Iterable[str] = (), tokens: int = 2048) ->
             lo, best = mid, text
         else:
             hi = mid - 1
-    chosen = items[:lo]
-    shown_files = list(dict.fromkeys(i if isinstance(i, str) else i.path for i in chosen))
-    return RepoMap(text=best, tokens=estimate_tokens(best) if best else 0,
-                   definitions=[i for i in chosen if isinstance(i, Definition)],
-                   files=shown_files, ranks=ranks)
+    return lo, best
 
 
 def render(index: RepoIndex, items: list[Item]) -> str:

@@ -28,6 +28,7 @@ from hybridcode.spec import (MAX_ITEMS, TEST_DIR, Spec, SpecIssue, render_issues
 
 if TYPE_CHECKING:
     from hybridcode.models.caller import Caller
+    from hybridcode.context.repomap import RepoIndex
 
 MAP_TOKENS = 4096
 SOURCE_TOKENS = 16000  # sources of files the user named with --focus
@@ -77,17 +78,31 @@ def symbol_checker(root: Path) -> Callable[[str, str], bool]:
     return exists
 
 
-def _focus_sources(root: Path, focus: list[str], excluded: dict[str, str]) -> tuple[str, list[str]]:
-    """Full sources of the files named in ``--focus`` (within a budget), never excluded ones."""
+def _focus_sources(root: Path, focus: list[str], index: RepoIndex) -> tuple[str, list[str]]:
+    """Full sources of the files named in ``--focus`` (within a budget): only files the index
+    shows, never excluded ones, and the exact bytes sent are vetted for secrets first."""
+    from hybridcode.context.vetting import Vetting
+
+    vetting = index.vetting or Vetting(root, index.digests, use_cache=False)
+    visible = set(index.files)
     parts, skipped, used = [], [], 0
     for ref in focus:
-        rel = Path(ref).as_posix().lstrip("./") if not Path(ref).is_absolute() else None
+        rel = Path(ref).as_posix().removeprefix("./") if not Path(ref).is_absolute() else None
         if rel is None or not (root / rel).is_file():
             continue
-        if rel in excluded:
-            skipped.append(f"{rel} ({excluded[rel]})")
+        if rel in index.excluded:
+            skipped.append(f"{rel} ({index.excluded[rel]})")
             continue
-        text = (root / rel).read_text(encoding="utf-8", errors="replace")
+        if rel not in visible:
+            skipped.append(f"{rel} (ignored by git)")
+            continue
+        data = (root / rel).read_bytes()
+        verdict = vetting.vet_content(rel, data)
+        if verdict:
+            index.excluded[rel] = verdict
+            skipped.append(f"{rel} ({verdict})")
+            continue
+        text = data.decode("utf-8", errors="replace")
         tokens = estimate_tokens(text)
         if used + tokens > SOURCE_TOKENS:
             skipped.append(f"{rel} (over the source budget)")
@@ -196,7 +211,7 @@ def make_plan(
     stage("mapping the repository")
     index = build_index(root)
     map_text = repo_map(index, focus=[request, *focus], tokens=map_tokens).text
-    sources, skipped = _focus_sources(root, focus, index.excluded)
+    sources, skipped = _focus_sources(root, focus, index)
     exists = symbol_checker(root)
 
     store = PlanStore(root)

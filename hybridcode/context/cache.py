@@ -129,17 +129,23 @@ class IndexCache:
         content = {h: a for h, a in self.content.items() if h in used}
         payload = marshal.dumps({"key": cache_key(), "stat": stat, "content": content,
                                  "derived": self.derived})
-        folder = self.path.parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".index-", suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-            os.replace(tmp, self.path)
-        except OSError:
-            # A read-only checkout still gets its map; it is just not cached.
-            return
-        self.dirty = False
+        if write_atomically(self.path, payload):
+            self.dirty = False
+
+
+def write_atomically(path: Path, payload: bytes) -> bool:
+    """Replace ``path`` with ``payload`` via a temporary file, so a crash or a concurrent run
+    never leaves it torn. False when it cannot be written (a read-only checkout still gets
+    its map; it is just not cached)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        os.replace(tmp, path)
+    except OSError:
+        return False
+    return True
 
 
 def digest(data: bytes) -> str:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import marshal
 import os
-import tempfile
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -144,14 +143,7 @@ class Vetting:
         live = set(self.digests.values())
         verdicts = {h: v for h, v in self._verdicts.items() if h in live}
         payload = marshal.dumps({"key": _key(), "verdicts": verdicts})
-        folder = self.path.parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".secrets-", suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-            os.replace(tmp, self.path)
-        except OSError:
+        if not cachemod.write_atomically(self.path, payload):
             return  # a read-only checkout is still vetted; the verdicts are just not kept
         self._dirty = False
 

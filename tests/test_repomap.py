@@ -429,3 +429,25 @@ def test_each_tag_pattern_has_at_most_one_role(language: str) -> None:
         pattern = data[query.start_byte_for_pattern(i):query.end_byte_for_pattern(i)].decode()
         roles = set(re.findall(r"@(?:definition|reference)\.[\w.]+", pattern))
         assert len(roles) <= 1, pattern
+
+
+def test_references_link_within_a_language_family_only(repo: Path) -> None:
+    # Python calls to filter() say nothing about a JavaScript filter(): before, the vendored
+    # library took half the rank those calls sent, and jQuery topped Django's map.
+    write(repo, "app/query.py", "def filter(items):\n    return items\n")
+    for name in "abc":
+        write(repo, f"app/{name}.py", f"from app.query import filter\n\ndef use_{name}(x):\n"
+                                      "    return filter(x)\n")
+    write(repo, "vendor/lib.js", "function filter(a) { return a; }\n")
+    write(repo, "web/types.ts", "export function filter(a: number[]): number[] { return a; }\n")
+    write(repo, "web/ui.js", "function draw(z) { return filter(z); }\n")
+    git(repo, "add", "-A")
+    ranks = rank_files(build_index(repo, use_cache=False))
+    # Nothing but the JavaScript caller links to the two JavaScript-family definitions ...
+    assert ranks["vendor/lib.js"] == pytest.approx(ranks["web/types.ts"])
+    assert ranks["vendor/lib.js"] > ranks["app/a.py"]  # ... which it does (ts and js mix)
+    assert ranks["app/query.py"] > 2 * ranks["vendor/lib.js"]
+    (repo / "web/ui.js").unlink()
+    git(repo, "add", "-A")
+    ranks = rank_files(build_index(repo, use_cache=False))
+    assert ranks["vendor/lib.js"] == pytest.approx(ranks["app/a.py"])  # no edge from Python

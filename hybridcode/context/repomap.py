@@ -41,7 +41,9 @@ ITERATIONS = 20
 TOLERANCE = 1e-4
 FOCUS_WEIGHT = 100.0
 # Part of the cached ranks' fingerprint: bump it when ranking or scoring code changes.
-RANKING_VERSION = 1
+RANKING_VERSION = 2
+# References link definitions within a language family only.
+_FAMILY = {"javascript": "js", "typescript": "js", "tsx": "js"}
 
 
 @dataclass
@@ -127,6 +129,11 @@ class RepoIndex:
             for d in defs:
                 out.setdefault(d.name, []).append(d)
         return out
+
+    @cached_property
+    def families(self) -> dict[str, str]:
+        """Source file → its language family (TypeScript and JavaScript call each other)."""
+        return {path: _FAMILY.get(lang, lang) for path, lang in self.languages.items()}
 
     @cached_property
     def definers(self) -> dict[str, set[str]]:
@@ -344,6 +351,7 @@ def rank_files(index: RepoIndex, focus: Focus | None = None) -> dict[str, float]
         return dict(zip(nodes, cached))
     position = {p: i for i, p in enumerate(nodes)}
     definers = _definers(index, position, focus)
+    families = index.families
     # incoming[dst][src] = weight: propagation then sums each node's inputs with C-level
     # map/sum, which keeps 20 iterations over Django's ~50k edges near 50 ms.
     incoming: dict[int, dict[int, float]] = {}
@@ -352,8 +360,9 @@ def rank_files(index: RepoIndex, focus: Focus | None = None) -> dict[str, float]
         src = position.get(path)
         if src is None:
             continue
+        same_family = definers.get(families.get(path, ""), {})
         for name, count in refs.items():
-            targets = definers.get(name)
+            targets = same_family.get(name)
             if not targets:
                 continue
             weight = math.sqrt(count) / len(targets)
@@ -366,7 +375,7 @@ def rank_files(index: RepoIndex, focus: Focus | None = None) -> dict[str, float]
                     into = incoming.setdefault(dst, {})
                     into[src] = into.get(src, 0.0) + weight
                     out_total[src] += weight
-    personal = _personalisation(len(nodes), position, definers, focus)
+    personal = _personalisation(len(nodes), position, index, focus)
     columns = [(dst, list(into), list(into.values())) for dst, into in incoming.items()]
     dangling = [i for i, total in enumerate(out_total) if total == 0.0]
     inverse = [DAMPING / t if t else 0.0 for t in out_total]
@@ -384,16 +393,23 @@ def rank_files(index: RepoIndex, focus: Focus | None = None) -> dict[str, float]
     return {p: rank[i] for i, p in enumerate(nodes)}
 
 
-def _definers(index: RepoIndex, position: dict[str, int], focus: Focus) -> dict[str, set[int]]:
-    definers: dict[str, set[int]] = {}
+def _definers(index: RepoIndex, position: dict[str, int],
+              focus: Focus) -> dict[str, dict[str, set[int]]]:
+    """Language family → name → the files of that family defining it (a reference links
+    only within its family: a Python ``filter(...)`` does not call jQuery's ``filter``)."""
+    families = index.families
+    definers: dict[str, dict[str, set[int]]] = {}
     for name, paths in index.definers.items():
-        where = {position[p] for p in paths}
-        if len(where) <= MAX_DEFINERS or name in focus.names:
-            definers[name] = where
+        by_family: dict[str, set[int]] = {}
+        for p in paths:
+            by_family.setdefault(families.get(p, ""), set()).add(position[p])
+        for family, where in by_family.items():
+            if len(where) <= MAX_DEFINERS or name in focus.names:
+                definers.setdefault(family, {})[name] = where
     return definers
 
 
-def _personalisation(size: int, position: dict[str, int], definers: dict[str, set[int]],
+def _personalisation(size: int, position: dict[str, int], index: RepoIndex,
                      focus: Focus) -> list[float]:
     """Where the random surfer restarts: named files, and the files defining focus names —
     a name defined in many files lends each of them less."""
@@ -402,9 +418,9 @@ def _personalisation(size: int, position: dict[str, int], definers: dict[str, se
         if path in position:
             personal[position[path]] += 1.0
     for name in focus.names:
-        where = definers.get(name, ())
-        for i in where:
-            personal[i] += 1.0 / len(where)
+        where = index.definers.get(name, ())
+        for p in where:
+            personal[position[p]] += 1.0 / len(where)
     total = sum(personal)
     if not total:
         return [1.0 / size] * size if size else []
@@ -426,11 +442,17 @@ def rank_definitions(index: RepoIndex, focus: Focus, file_rank: dict[str, float]
 def _scored(index: RepoIndex, focus: Focus,
             file_rank: dict[str, float]) -> list[tuple[float, str, RawDef, int]]:
     """(score, path, raw definition, running number over ``raw``) of every definition."""
-    # How many files use each name, counted in C.
-    used = Counter(chain.from_iterable(index.references.values()))
+    # How many files of each language family use each name, counted in C.
+    families = index.families
+    members: dict[str, list[dict[str, int]]] = {}
+    for path, refs in index.references.items():
+        members.setdefault(families.get(path, ""), []).append(refs)
+    used_by = {family: Counter(chain.from_iterable(refs)) for family, refs in members.items()}
     scored: list[tuple[float, str, RawDef, int]] = []
     definers = index.definers
+    empty: Counter[str] = Counter()
     for path, defs in index.raw.items():
+        used = used_by.get(families.get(path, ""), empty)
         base = file_rank.get(path, 0.0)
         if path in focus.files:
             base *= FOCUS_WEIGHT

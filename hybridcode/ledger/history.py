@@ -21,11 +21,33 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hybridcode.plan.routing import KindStats
-
 if TYPE_CHECKING:
     from hybridcode.config import Settings
     from hybridcode.ledger import Ledger
+
+
+@dataclass(frozen=True)
+class KindStats:
+    """What the ledger knows about one task kind (see
+    :func:`hybridcode.plan.routing.task_kind`); routing reads it to move its thresholds."""
+
+    reviewed: int = 0  # items of this kind with a review grade
+    acceptable_or_good: int = 0  # of those, graded acceptable or good
+    local_uses: int = 0  # items of this kind attempted by a local model
+    escalated: int = 0  # of those, escalated past the local tiers
+
+    @property
+    def good_rate(self) -> float:
+        return self.acceptable_or_good / self.reviewed if self.reviewed else 0.0
+
+    @property
+    def escalation_rate(self) -> float:
+        return self.escalated / self.local_uses if self.local_uses else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"reviewed": self.reviewed, "acceptable_or_good": self.acceptable_or_good,
+                "local_uses": self.local_uses, "escalated": self.escalated}
+
 
 GOOD_GRADES = frozenset({"acceptable", "good"})
 GRADES = ("poor", "acceptable", "good")

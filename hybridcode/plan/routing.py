@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hybridcode.config import RoutingThresholds
 from hybridcode.errors import UsageError
 from hybridcode.spec import Route, Spec, SpecItem
+from hybridcode.ledger.history import KindStats  # what the ledger knows per task kind
 
 LOCAL_CATEGORIES = frozenset({
     "extraction", "classification", "boilerplate", "crud", "data_transformation", "validation",
@@ -41,28 +42,6 @@ ROUTES: tuple[Route, ...] = ("local", "claude")
 
 
 DEFAULT_THRESHOLDS = RoutingThresholds()
-
-
-@dataclass(frozen=True)
-class KindStats:
-    """What the ledger knows about one task kind (see :func:`task_kind`)."""
-
-    reviewed: int = 0  # items of this kind with a review grade
-    acceptable_or_good: int = 0  # of those, graded acceptable or good
-    local_uses: int = 0  # items of this kind attempted by a local model
-    escalated: int = 0  # of those, escalated past the local tiers
-
-    @property
-    def good_rate(self) -> float:
-        return self.acceptable_or_good / self.reviewed if self.reviewed else 0.0
-
-    @property
-    def escalation_rate(self) -> float:
-        return self.escalated / self.local_uses if self.local_uses else 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"reviewed": self.reviewed, "acceptable_or_good": self.acceptable_or_good,
-                "local_uses": self.local_uses, "escalated": self.escalated}
 
 
 @dataclass(frozen=True)

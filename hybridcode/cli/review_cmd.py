@@ -1,5 +1,9 @@
 """Review a plan's worktree, the staged changes or a range: checks, then Claude's checklist review.
 
+With --fix, a plan that is not approved goes back to the implementer: the findings are sent to
+the spec items they concern, those items are implemented again (their tests must pass), and the
+new diff is reviewed; up to --rounds times. Nothing is committed.
+
 Exit codes: 0 approved, 1 changes requested or blocked, 2 usage errors.
 """
 
@@ -11,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 
 if TYPE_CHECKING:
+    from hybridcode.review.fix import FixResult
     from hybridcode.review.verdict import ReviewOutcome
 
 _DECISION_STYLE = {"approved": "bold green", "changes_requested": "bold yellow",
@@ -41,6 +46,11 @@ def review(
                                         "approval (default) or only report them."),
     output: Optional[Path] = typer.Option(None, "--output", "-o",
                                           help="Write the report to this file."),
+    fix: bool = typer.Option(False, "--fix", help="When a plan is not approved, send the "
+                             "findings back to the implementer ladder (only the items they "
+                             "concern), re-run the checks and review again; never commits."),
+    rounds: Optional[int] = typer.Option(None, "--rounds", metavar="N",
+                                         help="With --fix: at most N fix rounds (default 2)."),
     path: Path = typer.Option(Path("."), "--repo", help="Repository root."),
     json_out: bool = typer.Option(False, "--json", help="Same as --format json."),
 ) -> None:
@@ -51,6 +61,9 @@ def review(
     fmt = "json" if json_out else fmt.lower()
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}", f"use one of: {', '.join(FORMATS)}")
+    _check_fix_usage(fix, rounds, staged, base, head, ci)
+    if fix:
+        _fix(path, plan, rounds, fresh, fmt, output)
     if ci:
         if base is None or staged or plan:
             raise UsageError("--ci checks a range of commits and needs --base",
@@ -86,6 +99,58 @@ def review(
 
 
 FORMATS = ("text", "json", "markdown", "sarif", "github", "junit")
+
+
+def _check_fix_usage(fix: bool, rounds: int | None, staged: bool, base: str | None,
+                     head: str | None, ci: bool) -> None:
+    from hybridcode.errors import UsageError
+
+    if rounds is not None and not fix:
+        raise UsageError("--rounds counts fix rounds and needs --fix",
+                         "e.g. hybrid review PLAN --fix --rounds 3")
+    if not fix:
+        return
+    if staged or base or head or ci:
+        raise UsageError("--fix reworks a plan's items in its worktree; it does not apply to "
+                         "--staged, --base/--head or --ci", "run `hybrid review PLAN --fix`")
+    if rounds is not None and rounds < 1:
+        raise UsageError(f"--rounds {rounds}: a fix needs at least one round",
+                         "use --rounds 1 or more (default 2)")
+
+
+def _fix(path: Path, plan: str | None, rounds: int | None, fresh: bool, fmt: str,
+         output: Path | None) -> None:
+    from hybridcode.cli.progress import model_progress
+    from hybridcode.review import fix, service
+
+    quiet = fmt != "text" or output is not None
+    with model_progress("reviewing", quiet=quiet) as (on_stage, _progress):
+        result = fix.fix_plan(path, plan, rounds=rounds or fix.DEFAULT_ROUNDS, fresh=fresh,
+                              on_stage=on_stage)
+    if fmt == "text" and output is None:
+        print_fix(result)
+    else:
+        text = _fix_report(result, "json" if fmt == "text" else fmt)
+        if output is not None:
+            output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+            if fmt == "text":
+                print_fix(result)
+        else:
+            typer.echo(text)
+    raise typer.Exit(service.exit_code(result.outcome))
+
+
+def _fix_report(result: FixResult, fmt: str) -> str:
+    """JSON carries the rounds; the other formats report the final review, as a plain review
+    would (a SARIF or JUnit consumer gates on the outcome, not on how it was reached)."""
+    import json
+
+    from hybridcode.review.fix import fix_to_dict
+    from hybridcode.review.reports import render
+
+    if fmt == "json":
+        return json.dumps(fix_to_dict(result), indent=2, ensure_ascii=False)
+    return render(result.outcome, fmt)
 
 
 def _check_usage(plan: str | None, staged: bool, base: str | None, head: str | None) -> None:
@@ -181,3 +246,76 @@ def _print_verdict(out, verdict, table_cls) -> None:
                            _esc(g.failure_mode))
         out.print(grades)
     out.print(_esc(verdict.summary))
+
+
+_NEXT = {
+    "rounds": "run `hybrid review {plan} --fix` for more rounds, or edit the code in "
+              ".hybrid/worktrees/{plan} or the spec and run `hybrid review {plan}`",
+    "nothing-to-fix": "fix these by hand in .hybrid/worktrees/{plan} (or edit the spec), then "
+                      "run `hybrid review {plan}`",
+    "unchanged": "see why each rework failed above; edit the spec or the code in "
+                 ".hybrid/worktrees/{plan}, then run `hybrid review {plan}`",
+    "budget": "raise `budget_usd` and run `hybrid review {plan} --fix` again",
+}
+
+
+def print_fix(result: FixResult) -> None:
+    """Each round (findings sent, items reworked, the new decision), then the final review."""
+    from hybridcode.cli.ui import console
+
+    out = console()
+    for fix_round in result.rounds:
+        review = fix_round.review
+        sent = fix_round.assignment.items
+        count = sum(len(work.findings) + work.poor for work in sent)
+        out.print(f"[bold]Fix round {fix_round.number}[/] · "
+                  f"[{_DECISION_STYLE[review.decision]}]{_label(review.decision)}[/] · "
+                  f"{count} finding{'s' * (count != 1)} sent to "
+                  f"{_esc(', '.join(fix_round.assignment.item_ids))}")
+        for work in sent:
+            for f in work.findings:
+                out.print(f"  {_esc(work.item_id)} ← {_esc(f.where)} "
+                          f"[{_SEVERITY_STYLE[f.severity]}]{f.severity}[/] {_esc(f.title)}")
+            if work.poor:
+                mode = f" ({_esc(work.failure_mode)})" if work.failure_mode else ""
+                out.print(f"  {_esc(work.item_id)} ← graded [red]poor[/]{mode}")
+        for entry in fix_round.assignment.unassigned:
+            _print_unassigned(out, entry)
+        sent_ids = set(fix_round.assignment.item_ids)
+        for item in fix_round.implement.items:
+            if item.item_id not in sent_ids:
+                continue
+            how = f" · {_esc(item.model)}" if item.model else ""
+            tries = f" · {item.attempts} attempt{'s' * (item.attempts != 1)}"
+            why = f" — {_esc(item.error)}" if item.error and item.state != "passed" else ""
+            style = "green" if item.state == "passed" else "red"
+            out.print(f"  reworked {_esc(item.item_id)}: [{style}]{item.state}[/]{how}{tries}"
+                      f"{why}")
+        after = fix_round.after
+        if after is None:
+            out.print("  → not reviewed again: the code did not change")
+        else:
+            out.print(f"  → [{_DECISION_STYLE[after.decision]}]{_label(after.decision)}[/]")
+    if result.rounds:
+        out.print()
+    print_review(result.outcome)
+    if result.unassigned:
+        out.print("[bold]Findings no spec item owns[/] (not sent to the implementer):")
+        for entry in result.unassigned:
+            _print_unassigned(out, entry)
+    if not result.approved and result.message:
+        out.print(f"[bold]{_esc(result.message)}[/]")
+        advice = _NEXT.get(result.stopped)
+        if advice:
+            out.print(f"next: {_esc(advice.format(plan=result.plan_id))}")
+
+
+def _print_unassigned(out, entry) -> None:
+    f = entry.finding
+    where = _esc(f.where) if f.file else "(no file)"
+    out.print(f"  [dim]not sent:[/] {where} [{_SEVERITY_STYLE[f.severity]}]{f.severity}[/] "
+              f"{_esc(f.title)} [dim]— {_esc(entry.reason)}[/]")
+
+
+def _label(decision: str) -> str:
+    return decision.replace("_", " ").upper()

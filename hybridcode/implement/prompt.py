@@ -12,6 +12,11 @@ context entries (last first), the skeleton, the tests — and the message says w
 The item, the current code and the feedback are never dropped; when they alone do not fit,
 :class:`ContextOverflowError` says so (a longer window, i.e. the next rung, is the remedy).
 
+Fix rounds (``review``): the reviewer's findings for the item, rendered into
+``prompts/review_feedback.md``, follow the item's current code in the first message. Like the
+item and the current code they are never dropped, and being in the first message they stay in
+view on every retry and rung of the round (a retry's feedback is about the tests, not the review).
+
 Caching: the system prompt is the same for every item and the first user message is the same
 for every attempt of an item; both end a cache breakpoint, so Claude rungs pay full price for
 them once. Retries continue the conversation: the previous answer as the assistant's turn, then
@@ -55,11 +60,12 @@ class _Section:
 
 def build_item_request(item: SpecItem, spec: Spec, architecture: str, worktree: Path, *,
                        feedback: str | None = None, previous_output: str | None = None,
-                       window_tokens: int | None = None,
+                       review: str | None = None, window_tokens: int | None = None,
                        output_tokens: int = 4096) -> ModelRequest:
+    """``review``: the reviewer's findings for this item in a fix round (see the docstring)."""
     worktree = Path(worktree)
     system = (Block(load_prompt("implementer.md").strip(), cache=True),)
-    sections = _sections(item, spec, architecture, worktree)
+    sections = _sections(item, spec, architecture, worktree, review)
     drop_order = ["example", "architecture"] + [
         s.key for s in reversed(sections) if s.key.startswith("context:")] + ["skeleton", "tests"]
     dropped: list[str] = []
@@ -119,13 +125,21 @@ _LABELS = {"example": "the style example", "architecture": "the architecture exc
 
 # --- sections -----------------------------------------------------------------------------------
 
-def _sections(item: SpecItem, spec: Spec, architecture: str, worktree: Path) -> list[_Section]:
+def _sections(item: SpecItem, spec: Spec, architecture: str, worktree: Path,
+              review: str | None = None) -> list[_Section]:
     language = language_for_path(item.file)
     tag = language or PurePosixPath(item.file).suffix.lstrip(".") or "text"
     target = worktree / item.file
     text = _read(target)
     out = [_Section("item", _render_item(item, spec, tag))]
-    if item.action == "modify" and text is not None:
+    if review is not None:
+        reviewed = _reviewed_code(target, item, language, text)
+        if reviewed is not None:
+            out.append(_Section("current", f"## Current code of {item.target} (reviewed; "
+                                f"change it as the review asks)\n\n{_fence(reviewed, tag)}"))
+        out.append(_Section("review", render_prompt("review_feedback.md",
+                                                    findings=_trim(review)).strip()))
+    elif item.action == "modify" and text is not None:
         current = text
         if item.symbol and language:
             try:
@@ -153,6 +167,22 @@ def _sections(item: SpecItem, spec: Spec, architecture: str, worktree: Path) -> 
             out.append(_Section("example", f"## Example of the project's style ({where}; for "
                                 f"style only — do not return it)\n\n{_fence(code, tag)}"))
     return out
+
+
+def _reviewed_code(target: Path, item: SpecItem, language: str | None,
+                   text: str | None) -> str | None:
+    """The item's code as the reviewer saw it: its symbol (whatever the action — a created
+    symbol exists by now), or the whole file for file items; None when it is not there."""
+    if text is None:
+        return None
+    if not item.symbol:
+        return text
+    if language is None:
+        return None
+    try:
+        return source_of(target, item.symbol).text
+    except ContextError:
+        return None
 
 
 def _render_item(item: SpecItem, spec: Spec, tag: str) -> str:

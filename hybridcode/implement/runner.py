@@ -24,13 +24,22 @@ ladder continues from its last attempt; failed and skipped items get a fresh lad
 ``resume``, a plan that an earlier run got anywhere with is refused with a hint, so a typo'd
 command never silently continues (or restarts) a paid run. Each invocation is a run of its own
 in the ledger, with its own budget and breaker.
+
+Rework (``rework={item_id: feedback}``, what ``hybrid review PLAN --fix`` uses): only the named
+items run again, each on a fresh ladder with the reviewer's findings in its prompt (see
+:mod:`.prompt`); the other items keep their state and their code. The acceptance tests of passed
+items still run after each reworked item (the ``related`` stage), so a dependent that the new
+code breaks fails the attempt. The run is recorded as command ``fix`` and its calls as step
+``fix``. A reworked item that had passed before and does not pass again — its ladder fails, a
+dependency fails, or the run stops — keeps its reviewed code: every failed attempt is reverted,
+so the worktree still holds the code that passed, and the ledger says so again.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +59,7 @@ from hybridcode.implement.result import ImplementResult, ItemEvent, ItemOutcome
 from hybridcode.implement.state import (
     DONE_STATES,
     GENERATED,
+    ItemRow,
     PlanLock,
     RunState,
     sha256_text,
@@ -78,6 +88,8 @@ __all__ = ["ImplementResult", "ItemEvent", "ItemOutcome", "RunCancelled", "imple
 
 RUN_STATUS = {"implemented": "ok", "failed": "failed", "budget": "budget",
               "interrupted": "interrupted"}
+# In a rework run, an item that is neither reworked nor passed: left as it is, not run.
+HELD = "held"
 
 
 class RunCancelled(HybridError):
@@ -111,9 +123,11 @@ class _Item:
 
     spec: SpecItem
     pos: int
-    state: str = "pending"  # pending / generating / queued / verifying / passed / failed / skipped
+    state: str = "pending"  # pending / generating / queued / verifying / passed / failed /
+    #                         skipped / held (rework runs: not part of this run)
     step: Step | None = None
     feedback: str | None = None
+    review: str | None = None  # the reviewer's findings, in a rework run
     previous_output: str | None = None
     saved: tuple[str, str] | None = None  # (attempt id, output) to verify without a call
     started_at: str | None = None
@@ -132,9 +146,13 @@ class _Item:
 
 def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | None = None,
                    budget_usd: float | None = None, resume: bool = False,
+                   rework: Mapping[str, str] | None = None,
                    settings: Settings | None = None,
                    on_event: Callable[[ItemEvent], None] | None = None) -> ImplementResult:
-    """Implement a plan's spec in its worktree; see the module docstring."""
+    """Implement a plan's spec in its worktree; see the module docstring.
+
+    ``rework`` maps item ids to the reviewer's feedback for them: only those items run, on a
+    fresh ladder, in the existing worktree (see "Rework" above)."""
     from hybridcode.vcs import repo as gitrepo
     from hybridcode.config import load_settings
     from hybridcode.ledger import Ledger
@@ -155,6 +173,8 @@ def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | N
                          f"see it with `hybrid status {plan_id}`; plan new work with hybrid plan")
     spec = load_spec(store.spec_path(plan_id))
     order = topological_order(spec)
+    if rework is not None:
+        _check_rework(rework, spec, plan_id, worktree_path(root, plan_id))
     settings = settings or load_settings(root)
     parallel = settings.parallel if parallel is None else parallel
     if not 1 <= parallel <= 64:
@@ -169,18 +189,19 @@ def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | N
     wall = time.monotonic()
     with PlanLock(store.dir(plan_id), plan_id), Ledger.open(root) as ledger:
         state = RunState(ledger, store, plan_id)
-        if state.started() and not resume:
+        if state.started() and not resume and rework is None:
             done = sum(1 for row in state.items().values() if row.state == "passed")
             raise UsageError(f"plan {plan_id} was run before ({done} of {len(spec.items)} "
                              "items passed)",
                              f"continue it with: hybrid implement {plan_id} --resume")
         had_worktree = worktree_path(root, plan_id).exists()
         worktree = ensure_worktree(root, plan_id, meta.base_commit)
-        run_id = ledger.start_run("implement", plan_id=plan_id, settings=settings)
+        command = "implement" if rework is None else "fix"
+        run_id = ledger.start_run(command, plan_id=plan_id, settings=settings)
         state.run_id = run_id
         caller = Caller(settings, ledger, run_id=run_id, plan_id=plan_id, budget_usd=budget_usd)
         run = _Run(settings, ledger, caller, state, spec, order, worktree, architecture,
-                   parallel, on_event)
+                   parallel, on_event, rework=rework)
         status = "interrupted"  # anything that escapes (Ctrl-C, a git or ledger error)
         meta.status = "implementing"
         store.save_meta(meta)
@@ -195,10 +216,25 @@ def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | N
         return run.result(status, time.monotonic() - wall)
 
 
+def _check_rework(rework: Mapping[str, str], spec: Spec, plan_id: str, worktree: Path) -> None:
+    if not rework:
+        raise UsageError(f"no items of plan {plan_id} to rework",
+                         "name at least one item with the findings for it")
+    known = {item.id for item in spec.items}
+    unknown = sorted(set(rework) - known)
+    if unknown:
+        raise UsageError(f"plan {plan_id} has no item {unknown[0]!r} to rework",
+                         f"its items are: {', '.join(sorted(known))}")
+    if not worktree.is_dir():
+        raise UsageError(f"plan {plan_id} has no worktree to rework",
+                         f"implement it first: hybrid implement {plan_id}")
+
+
 class _Run:
     def __init__(self, settings: Settings, ledger: Ledger, caller: Caller, state: RunState,
                  spec: Spec, order: list[SpecItem], worktree: Worktree, architecture: str,
-                 parallel: int, on_event: Callable[[ItemEvent], None] | None) -> None:
+                 parallel: int, on_event: Callable[[ItemEvent], None] | None, *,
+                 rework: Mapping[str, str] | None = None) -> None:
         from hybridcode.plan.routing import task_kind
 
         self.settings = settings
@@ -222,6 +258,10 @@ class _Run:
         self.checksums: dict[str, str] = {}
         self._lock = threading.Lock()  # item token counters and event delivery
         self._last_progress: dict[str, float] = {}
+        self.rework = dict(rework) if rework is not None else None
+        self.step_name = "implement" if rework is None else "fix"
+        # Ledger rows of reworked items that had passed: put back when the rework does not pass.
+        self.reviewed: dict[str, ItemRow] = {}
 
     # ------------------------------------------------------------------ the run
 
@@ -230,6 +270,10 @@ class _Run:
 
         self.state.sync_items(self.spec, self.kinds)
         rows = self.state.items()
+        if self.rework is not None:
+            self.reviewed = {i: rows[i] for i in self.rework if rows[i].state == "passed"}
+            self.state.reset_items(list(self.rework))
+            rows = self.state.items()
         if not had_worktree:
             # A new worktree starts at the base commit: code of earlier passes is gone with the
             # old one, and an unsettled snapshot belongs to files that no longer exist.
@@ -291,6 +335,12 @@ class _Run:
         """Each item's starting point from the ledger (see "Resume" in the module docstring)."""
         for item in self.items.values():
             row = rows.get(item.id)
+            if self.rework is not None and item.id in self.rework:
+                item.review = self.rework[item.id]
+                continue  # reset above: a fresh ladder
+            if self.rework is not None and (row is None or row.state != "passed"):
+                item.state = HELD
+                continue
             if row is not None and row.state == "passed":
                 item.state = "passed"
                 if row.rung is not None and 0 <= row.rung < len(self.ladder.rungs):
@@ -329,13 +379,16 @@ class _Run:
         skipped = False
         for item in self._waiting():  # dependency order: a skip cascades in one pass
             blocked = [d for d in item.spec.depends_on
-                       if self.items[d].state in ("failed", "skipped")]
+                       if self.items[d].state in ("failed", "skipped", HELD)]
             if blocked:
                 dep = blocked[0]
-                item.error = f"depends on {dep}, which {self.items[dep].state}"
+                what = self.items[dep].state
+                item.error = f"depends on {dep}, which " + (
+                    "is not implemented" if what == HELD else what)
                 item.state = "skipped"
-                self.state.update_item(item.id, state="skipped", error=item.error,
-                                       finished_at=_now())
+                if not self._keep_reviewed(item, item.error):
+                    self.state.update_item(item.id, state="skipped", error=item.error,
+                                           finished_at=_now())
                 self.emit(item, "skipped", message=item.error)
                 self.state.write_summary("implementing", self.models())
                 skipped = True
@@ -407,6 +460,7 @@ class _Run:
                                       self.worktree.path,
                                       feedback=item.feedback,
                                       previous_output=item.previous_output,
+                                      review=item.review,
                                       window_tokens=window,
                                       output_tokens=min(OUTPUT_TOKENS,
                                                         step.rung.spec.max_output_tokens))
@@ -441,7 +495,7 @@ class _Run:
         started = time.monotonic()
         prompt = job.request.prompt_text()
         try:
-            result = self.caller.call(rung.spec, job.request, step="implement",
+            result = self.caller.call(rung.spec, job.request, step=self.step_name,
                                       tier="implementer", item_id=item.id, rung=rung.index,
                                       on_progress=on_progress)
         except ModelError as exc:
@@ -634,21 +688,36 @@ class _Run:
         item.state = "failed"
         item.error = error
         self._stop_clock(item)
-        self.state.update_item(item.id, state="failed", error=error, finished_at=_now(),
-                               escalated=item.escalated)
+        if not self._keep_reviewed(item, error):
+            self.state.update_item(item.id, state="failed", error=error, finished_at=_now(),
+                                   escalated=item.escalated)
         self.emit(item, "failed", message=error)
         self.state.write_summary("implementing", self.models())
 
     def _park_unfinished(self, reason: str) -> None:
         """Items not settled go back to pending; their attempts so far stay for the resume."""
         for item in self.items.values():
-            if item.state in DONE_STATES:
+            if item.state in DONE_STATES or item.state == HELD:
                 continue
             item.state = "pending"
             self._stop_clock(item)
-            self.state.update_item(item.id, state="pending",
-                                   error=f"not finished: {reason}")
+            if not self._keep_reviewed(item, f"not finished: {reason}"):
+                self.state.update_item(item.id, state="pending",
+                                       error=f"not finished: {reason}")
             self.emit(item, "stopped", message=reason)
+
+    def _keep_reviewed(self, item: _Item, why: str) -> bool:
+        """A reworked item that passed before and not now keeps its reviewed code (its failed
+        attempts were reverted), so its ledger row says passed again, with what happened.
+        False when the item is not such an item (its row is the caller's to write)."""
+        row = self.reviewed.get(item.id)
+        if row is None:
+            return False
+        self.state.update_item(item.id, state="passed", rung=row.rung, attempts=row.attempts,
+                               escalated=row.escalated, started_at=row.started_at,
+                               finished_at=row.finished_at, code_sha256=row.code_sha256,
+                               error=f"rework not accepted ({why}); the reviewed code is kept")
+        return True
 
     # ------------------------------------------------------------------ reporting
 

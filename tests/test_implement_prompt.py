@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hybridcode.errors import ContextOverflowError
+from hybridcode.errors import ContextError, ContextOverflowError
 from hybridcode.implement.prompt import architecture_excerpt, build_item_request
 from hybridcode.models.base import Block, estimate_tokens
 from hybridcode.spec import Spec
@@ -165,3 +165,36 @@ def test_feedback_without_previous_output_and_long_feedback(spec: Spec, wt: Path
     blocks = request.messages[0].content
     assert isinstance(blocks, tuple) and isinstance(blocks[1], Block)
     assert "… (cut) …" in blocks[1].text and len(blocks[1].text) < 7000
+
+
+AWS = '"AKIAZ3MHQWERTYUIOPAS"'
+
+
+def test_context_with_a_secret_or_an_env_file_is_left_out(spec: Spec, wt: Path):
+    (wt / "app" / "users.py").write_text(
+        f"def verify_password(u: str, p: str) -> bool:\n    key = {AWS}\n    return True\n")
+    (wt / ".env").write_text("API_TOKEN=hunter2-very-secret\n")
+    item = spec.item("login-ratelimit")
+    item = item.model_copy(update={"context": [*item.context, ".env",
+                                               "app/users.py::verify_password"]})
+    text = user_text(build_item_request(item, spec, ARCHITECTURE, wt))
+    assert "AKIA" not in text and "hunter2" not in text
+    assert "## .env\n\n(left out: env file)" in text
+    assert "## app/users.py::verify_password\n\n(left out: it holds a secret (AWS Access Key)" \
+        in text
+    assert 'raise LoginFailed("wrong username or password")' in text  # the rest still goes
+
+
+def test_a_secret_elsewhere_in_the_target_file_drops_only_the_skeleton(spec: Spec, wt: Path):
+    (wt / "app" / "auth.py").write_text(AUTH + f"\n\nTOKEN = {AWS}\n")
+    text = user_text(build_item_request(spec.item("login-ratelimit"), spec, ARCHITECTURE, wt))
+    assert "AKIA" not in text and "## Skeleton of app/auth.py" not in text
+    assert "## Current code of app/auth.py::login (to be changed)" in text
+
+
+def test_a_secret_in_the_code_to_change_refuses_the_prompt(spec: Spec, wt: Path):
+    (wt / "app" / "auth.py").write_text(AUTH.replace(
+        'return f"session-{username}"', f'return {AWS}'))
+    with pytest.raises(ContextError, match="holds a secret .AWS Access Key.") as err:
+        build_item_request(spec.item("login-ratelimit"), spec, ARCHITECTURE, wt)
+    assert "environment variable" in (err.value.hint or "")

@@ -243,6 +243,9 @@ def test_a_blocked_review_sends_the_failed_check_back(project, ollama, claude):
     assert sent["item_id"] == "add" and sent["findings"][0]["source"] == "secrets"
     assert sent["findings"][0]["severity"] == "critical"
     assert "secrets: secret:" in local.seen["add"][1]
+    # The rework prompt shows the reviewed code with the secret's line withheld.
+    assert SECRET.strip('"') not in local.seen["add"][1]
+    assert "withheld: it held a secret" in local.seen["add"][1]
     assert len(claude.requests) == 1  # the blocked review cost no reviewer call
 
 

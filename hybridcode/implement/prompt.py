@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from hybridcode.context.extract import skeleton, source_of
+from hybridcode.context.files import find_secret, name_reason
 from hybridcode.context.languages import language_for_path
 from hybridcode.context.symbols import Symbol, decode, encode, list_symbols
 from hybridcode.errors import ContextError, ContextOverflowError
@@ -135,6 +136,7 @@ def _sections(item: SpecItem, spec: Spec, architecture: str, worktree: Path,
     if review is not None:
         reviewed = _reviewed_code(target, item, language, text)
         if reviewed is not None:
+            reviewed = _redact_secrets(item.file, reviewed)
             out.append(_Section("current", f"## Current code of {item.target} (reviewed; "
                                 f"change it as the review asks)\n\n{_fence(reviewed, tag)}"))
         out.append(_Section("review", render_prompt("review_feedback.md",
@@ -146,6 +148,7 @@ def _sections(item: SpecItem, spec: Spec, architecture: str, worktree: Path,
                 current = source_of(target, item.symbol).text
             except ContextError:
                 current = text
+        _refuse_secret(item, current)
         out.append(_Section("current", f"## Current code of {item.target} (to be changed)\n\n"
                             f"{_fence(current, tag)}"))
     if item.tests is not None:
@@ -153,8 +156,10 @@ def _sections(item: SpecItem, spec: Spec, architecture: str, worktree: Path,
                             f"read-only — your code must pass them)\n\n"
                             f"{_fence(item.tests.code, _tag_of(item.test_path) or tag)}"))
     if text is not None and language and item.symbol:
-        out.append(_Section("skeleton", f"## Skeleton of {item.file} (bodies elided)\n\n"
-                            f"{_fence(skeleton(text, language), tag)}"))
+        outline = skeleton(text, language)
+        if _secret_in(item.file, outline) is None:  # the skeleton is context: left out
+            out.append(_Section("skeleton", f"## Skeleton of {item.file} (bodies elided)\n\n"
+                                f"{_fence(outline, tag)}"))
     for entry in item.context:
         out.append(_Section(f"context:{entry}", _context_section(worktree, entry)))
     excerpt = architecture_excerpt(architecture, item)
@@ -217,6 +222,9 @@ def _closing(item: SpecItem) -> str:
 
 def _context_section(worktree: Path, entry: str) -> str:
     path, _, symbol = entry.partition("::")
+    held = name_reason(path)
+    if held is not None:  # an env, key or certificate file is never read for a prompt
+        return f"## {entry}\n\n(left out: {held})"
     target = worktree / path
     language = language_for_path(path)
     tag = language or PurePosixPath(path).suffix.lstrip(".") or "text"
@@ -225,14 +233,51 @@ def _context_section(worktree: Path, entry: str) -> str:
         return f"## {entry}\n\n(not found in the worktree)"
     if symbol and language:
         try:
-            return f"## {entry}\n\n{_fence(source_of(target, symbol).text, tag)}"
+            title, shown = entry, source_of(target, symbol).text
         except ContextError:
             return f"## {entry}\n\n(not found in {path})"
-    if language:
-        return f"## {path} (skeleton)\n\n{_fence(skeleton(text, language), tag)}"
-    if len(text) > RAW_CONTEXT_CHARS:
-        text = text[:RAW_CONTEXT_CHARS] + "\n… (cut)"
-    return f"## {path}\n\n{_fence(text, tag)}"
+    elif language:
+        title, shown = f"{path} (skeleton)", skeleton(text, language)
+    else:
+        title, shown = path, text
+        if len(shown) > RAW_CONTEXT_CHARS:
+            shown = shown[:RAW_CONTEXT_CHARS] + "\n… (cut)"
+    secret = _secret_in(path, shown)
+    if secret is not None:
+        return (f"## {title}\n\n(left out: it holds a secret ({secret}); secrets never go to "
+                "a model)")
+    return f"## {title}\n\n{_fence(shown, tag)}"
+
+
+def _secret_in(path: str, text: str) -> str | None:
+    """The kind of secret detect-secrets finds in ``text`` (the exact text to be sent)."""
+    found = find_secret(path, text)
+    return None if found is None else found[0]
+
+
+def _redact_secrets(path: str, code: str) -> str:
+    """Generated code under review with every line holding a secret withheld (the secrets
+    check sends such code back; the model rewrites the line without one, unseen)."""
+    lines = code.split("\n")
+    for _ in range(len(lines)):
+        found = find_secret(path, "\n".join(lines))
+        if found is None:
+            break
+        kind, number = found
+        lines[number - 1] = f"<line {number} withheld: it held a secret ({kind}); write it " \
+                            "without one>"
+    return "\n".join(lines)
+
+
+def _refuse_secret(item: SpecItem, code: str) -> None:
+    """The item's own code is what the model must change: with a secret in it, no prompt."""
+    secret = _secret_in(item.file, code)
+    if secret is not None:
+        raise ContextError(
+            f"the current code of {item.target} holds a secret ({secret}); hybridcode never "
+            "sends secrets to a model",
+            "move the secret out of the code (an environment variable or a config file git "
+            "ignores), commit that, and run the item again")
 
 
 def architecture_excerpt(architecture: str, item: SpecItem,

@@ -9,6 +9,7 @@ Exit codes: 0 approved, 1 changes requested or blocked, 2 usage errors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -83,18 +84,9 @@ def review(
         else:
             outcome = service.review_plan(path, plan, fresh=fresh, on_stage=on_stage)
 
-    if fmt == "text" and output is None:
-        print_review(outcome)
-    else:
-        from hybridcode.review.reports import render
+    from hybridcode.review.reports import render
 
-        text = render(outcome, "json" if fmt == "text" else fmt)
-        if output is not None:
-            output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-            if fmt == "text":
-                print_review(outcome)
-        else:
-            typer.echo(text)
+    _emit(fmt, output, lambda: print_review(outcome), lambda kind: render(outcome, kind))
     raise typer.Exit(service.exit_code(outcome))
 
 
@@ -127,17 +119,24 @@ def _fix(path: Path, plan: str | None, rounds: int | None, fresh: bool, fmt: str
     with model_progress("reviewing", quiet=quiet) as (on_stage, _progress):
         result = fix.fix_plan(path, plan, rounds=rounds or fix.DEFAULT_ROUNDS, fresh=fresh,
                               on_stage=on_stage)
-    if fmt == "text" and output is None:
-        print_fix(result)
-    else:
-        text = _fix_report(result, "json" if fmt == "text" else fmt)
-        if output is not None:
-            output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-            if fmt == "text":
-                print_fix(result)
-        else:
-            typer.echo(text)
+    _emit(fmt, output, lambda: print_fix(result), lambda kind: _fix_report(result, kind))
     raise typer.Exit(service.exit_code(result.outcome))
+
+
+def _emit(fmt: str, output: Path | None, show: Callable[[], None],
+          report: Callable[[str], str]) -> None:
+    """Text goes to the terminal; any other format to ``--output`` or stdout (with ``-o`` and
+    text, the file gets JSON and the terminal the text)."""
+    if fmt == "text" and output is None:
+        show()
+        return
+    text = report("json" if fmt == "text" else fmt)
+    if output is None:
+        typer.echo(text)
+        return
+    output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    if fmt == "text":
+        show()
 
 
 def _fix_report(result: FixResult, fmt: str) -> str:

@@ -250,11 +250,15 @@ def test_corrupt_cache_is_rebuilt(project: Path) -> None:
 def test_parallel_matches_serial(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(40):
         write(repo, f"pkg/mod{i}.py", f"class C{i}:\n    def m{i}(self):\n        return C{i - 1}\n")
+    write(repo, "pkg/keys.py", 'AWS_ACCESS_KEY_ID = "AKIAZ3MHQWERTYUIOPAS"\n')
     monkeypatch.setattr(cachemod, "PARALLEL_THRESHOLD", 10)
     parallel = build_index(repo, use_cache=False, workers=2)
     serial = build_index(repo, use_cache=False, workers=1)
+    # symbols vets every file: in worker processes too, past the threshold
     assert parallel.symbols == serial.symbols and parallel.references == serial.references
     assert len(parallel.symbols) == 40
+    assert parallel.excluded == serial.excluded
+    assert parallel.excluded["pkg/keys.py"] == "secret: AWS Access Key line 1"
 
 
 def test_excluded_files(project: Path) -> None:

@@ -18,10 +18,12 @@ concurrent run never leaves a torn cache.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import marshal
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
@@ -186,6 +188,32 @@ def _analyse_batch(root: str, paths: list[str]) -> list[Result | tuple[str, None
     return out
 
 
+# A thread importing modules holds Python's import locks; a process forked meanwhile inherits
+# them held by a thread it does not have, and its first import deadlocks. So the one
+# background thread this package starts (see ``import_in_background``) is joined before any
+# process pool forks.
+_importer: threading.Thread | None = None
+
+
+def import_in_background(*modules: str) -> None:
+    """Import ``modules`` on a thread (to overlap a slow import with waiting on workers)."""
+    global _importer
+
+    def load() -> None:
+        for name in modules:
+            importlib.import_module(name)
+
+    _importer = threading.Thread(target=load, name="hybrid-import", daemon=True)
+    _importer.start()
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool, once no background import can be holding an import lock."""
+    if _importer is not None:
+        _importer.join()
+    return ProcessPoolExecutor(max_workers=workers)
+
+
 def analyse_files(root: Path, paths: list[str], workers: int | None = None,
                   on_progress: Callable[[int, int], None] | None = None,
                   while_waiting: Callable[[], None] | None = None) -> list:
@@ -207,7 +235,7 @@ def analyse_files(root: Path, paths: list[str], workers: int | None = None,
             if on_progress:
                 on_progress(done, total)
         return results
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with process_pool(workers) as pool:
         running = pool.map(_analyse_batch, [str(root)] * len(batches), batches)
         if while_waiting is not None:
             while_waiting()

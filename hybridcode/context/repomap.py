@@ -253,14 +253,9 @@ def build_index(root: Path | str, *, use_cache: bool = True, workers: int | None
 
 def _load_scanner_in_background() -> None:
     """Import detect-secrets (~0.25 s, mostly ``requests``) while the workers parse: the map
-    vets the files it shows right after, and this process would otherwise sit idle."""
-    import threading
-
-    def load() -> None:  # imports only: installing detect-secrets' settings is not threadsafe
-        import detect_secrets.core.scan  # noqa: F401
-        import detect_secrets.settings  # noqa: F401
-
-    threading.Thread(target=load, name="hybrid-scanner-import", daemon=True).start()
+    vets the files it shows right after, and this process would otherwise sit idle. Imports
+    only: installing detect-secrets' settings is not threadsafe."""
+    cachemod.import_in_background("detect_secrets.core.scan", "detect_secrets.settings")
 
 
 def _fingerprint(files: list[str], digests: dict[str, str]) -> str:

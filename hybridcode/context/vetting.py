@@ -22,7 +22,6 @@ from __future__ import annotations
 import marshal
 import os
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from hybridcode.context import cache as cachemod
@@ -119,7 +118,7 @@ class Vetting:
             return _scan_batch(str(self.root), paths)
         batches = [paths[i:i + cachemod.BATCH] for i in range(0, len(paths), cachemod.BATCH)]
         results: list[tuple[str, str | None, str]] = []
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with cachemod.process_pool(workers) as pool:
             for batch in pool.map(_scan_batch, [str(self.root)] * len(batches), batches):
                 results.extend(batch)
         return results

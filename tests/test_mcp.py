@@ -181,6 +181,13 @@ def test_full_loop_plan_implement_review_and_the_commit_gate(project, env, ollam
     assert estimate["code_tokens"] > 0 and estimate["spec_tokens"] > 0
     assert stats.data["ledger"]["totals"]["local_calls"] >= 4
 
+    # The user's `hybrid stats` shows the same estimate, labelled as one.
+    shown = hybrid(project, env, "stats")
+    assert shown.returncode == 0, shown.stderr
+    assert "plans a coding agent wrote over MCP (2): estimated saving" in shown.stdout
+    as_json = json.loads(hybrid(project, env, "stats", "--json").stdout)
+    assert as_json["agent_estimate"] == {**estimate, "estimated": True}
+
     committed = hybrid(project, env, "commit", plan2_id, "--json")
     assert committed.returncode == 0, committed.stderr
     result = json.loads(committed.stdout)
@@ -257,9 +264,11 @@ def test_some_items_only(project, env):
                                 architecture="## calc", request="calc")
             first = await a.call("implement", plan=plan.data["plan_id"], items=["mul"])
             rest = await a.call("implement", plan=plan.data["plan_id"], items=["add"])
-            return first, rest
+            typo = await a.call("implement", plan=plan.data["plan_id"], items=["ad"])
+            return first, rest, typo
 
-    first, rest = anyio.run(main)
+    first, rest, typo = anyio.run(main)
+    assert typo.error and "has no item 'ad' to implement" in typo.text and "add, mul" in typo.text
     assert {i["id"]: i["state"] for i in first.data["items"]} == {"add": "not_selected",
                                                                   "mul": "passed"}
     assert {i["id"]: i["state"] for i in rest.data["items"]} == {"add": "passed",

@@ -72,12 +72,13 @@ def stats(
             return
         result = compute_stats(ledger, settings, moment, plan, by)  # type: ignore[arg-type]
         data = result.as_dict()
-        if plan is None:
+        if plan is None:  # plans a coding agent wrote over MCP: their saving, estimated
             from hybridcode.ledger.calls import utc_iso
             from hybridcode.mcp_server.estimate import agent_saving
 
-            data["agent_estimate"] = agent_saving(
-                root, ledger, settings, utc_iso(moment) if moment else None).model_dump()
+            agent = agent_saving(root, ledger, settings, utc_iso(moment) if moment else None)
+            if agent.plans:
+                data["agent_estimate"] = agent.model_dump()
     if as_json:
         ui.print_json(data)
     elif result.empty:
@@ -170,7 +171,7 @@ def render_stats(data: dict[str, Any]) -> None:
               f"{usd(cf['actual_usd'])}, saved [bold green]{usd(cf['saving_usd'])}{pct}[/]")
     con.print(f"[dim]estimate: {cf['method']}.[/]")
     agent = data.get("agent_estimate")
-    if agent and agent["plans"]:
+    if agent:
         con.print(f"plans a coding agent wrote over MCP ({agent['plans']}): estimated saving "
                   f"{usd(agent['saving_usd'])} against Claude writing the code directly")
         con.print(f"[dim]{escape(agent['basis'])} ({escape(agent['model'])}); the agent's own "

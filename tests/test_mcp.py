@@ -206,11 +206,13 @@ def test_errors_are_one_line_results_and_the_server_lives_on(project, env):
                 {"id": "Bad Id", "title": "t", "kind": "function", "file": "calc/x.py",
                  "action": "create", "description": "d"}]}, architecture="a")
             both = await a.call("check_spec")
+            typed = await a.call("implement", parallel=0)
             alive = await a.call("status")
-            return none, no_review, invalid, both, alive
+            return none, no_review, invalid, both, typed, alive
 
-    none, no_review, invalid, both, alive = anyio.run(main)
-    for answer in (none, no_review, invalid, both):
+    none, no_review, invalid, both, typed, alive = anyio.run(main)
+    assert typed.text.startswith("Error: invalid arguments for implement: parallel: ")
+    for answer in (none, no_review, invalid, both, typed):
         assert answer.error and answer.text.startswith("Error: ") and " — " in answer.text
         assert "\n" not in answer.text and "Traceback" not in answer.text
     assert "no plan" in none.text or "no plans" in none.text
@@ -315,3 +317,37 @@ def test_hybrid_mcp_outside_a_repository_is_one_line(tmp_path, env):
     out = hybrid(tmp_path, env, "mcp")
     assert out.returncode != 0 and out.stderr.startswith("Error: ")
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_secret_in_generated_code_never_leaves_in_a_diff(project, env, ollama):
+    leaky = ("```python\ndef mul(a: int, b: int) -> int:\n"
+             "    key = \"AKIAZ3MHQWERTYUIOPAS\"\n    return a * b\n```\n")
+    ollama.responder = Script({"mul": [leaky]})
+
+    async def main():
+        async with agent(project, env) as a:
+            plan = await a.call("create_plan", spec=spec_data("mul", [mul_item()]),
+                                architecture="## mul", request="mul")
+            done = await a.call("implement", plan=plan.data["plan_id"])
+            packet = await a.call("prepare_review")
+            return done, packet
+
+    done, packet = anyio.run(main)
+    assert done.data["items"][0]["state"] == "passed"
+    for diff in (done.data["diff"], packet.data["diff"]):
+        assert diff["text"] == "" and "secret" in diff["withheld"]
+    assert "AKIAZ3MHQWERTYUIOPAS" not in done.text + packet.text
+    assert packet.data["blocked"] is True
+
+
+def test_the_default_ladders_claude_rung_is_left_out_a_configured_one_kept(project):
+    from hybridcode.mcp_server.implement import agent_settings
+
+    settings, notes = agent_settings(project)
+    assert [m.backend for m in settings.tiers.implementer] == ["ollama"] and notes
+    (project / ".hybrid" / "config.toml").write_text(
+        'attempts = 2\n[[tiers.implementer]]\nbackend = "ollama"\nmodel = "qwen2.5-coder:7b"\n'
+        '[[tiers.implementer]]\nbackend = "anthropic"\nmodel = "claude-sonnet-5-5"\n')
+    settings, notes = agent_settings(project)
+    assert [m.backend for m in settings.tiers.implementer] == ["ollama", "anthropic"]
+    assert notes == []

@@ -99,12 +99,34 @@ class _Progress:
             await self.ctx.report_progress(done, len(self.states) or None, what)
 
 
+class _Server(MCPServer):
+    """Arguments that do not match a tool's schema get one line naming the field, like every
+    other error, instead of pydantic's multi-line report."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any],
+                        context: Any = None) -> Any:
+        from mcp.server.mcpserver.exceptions import ToolError
+        from pydantic import ValidationError
+
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, ValidationError):
+                raise
+            err = cause.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "(arguments)"
+            more = f" (and {cause.error_count() - 1} more)" if cause.error_count() > 1 else ""
+            raise ToolError(f"Error: invalid arguments for {name}: {where}: {err['msg']}{more} "
+                            "— fix them to match the tool's input schema and call again") from cause
+
+
 def build_server(root: Path) -> MCPServer:
     from hybridcode.prompts import load_prompt
 
     root = Path(root).resolve()
-    server = MCPServer("hybrid", version=__version__, log_level="WARNING",
-                       instructions=load_prompt("mcp_agent.md"))
+    server = _Server("hybrid", version=__version__, log_level="WARNING",
+                     instructions=load_prompt("mcp_agent.md"))
     # Checks of prepared reviews by (plan, diff): (checklist version, checks). submit_review
     # reuses them for an unchanged diff and checklist. Held here, where the agent cannot edit them.
     prepared: dict[tuple[str, str], tuple[str, list[Any]]] = {}

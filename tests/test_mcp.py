@@ -14,8 +14,6 @@ from implement_helpers import (Script, add_item, arith_tests, code, fn_item, git
                                user_tree)
 from mcp_helpers import agent, approving_verdict, server_env, spec_data
 
-from hybridcode.implement.state import PlanLock
-from hybridcode.plan.store import PlanStore
 from hybridcode.testing import FakeOllama
 
 TOOLS = {"repo_map", "check_spec", "create_plan", "implement", "prepare_review",
@@ -242,21 +240,32 @@ def test_verdict_is_held_to_the_reviewers_schema(project, env):
     assert ghost.error and "'ghost'" in ghost.text
 
 
-def test_two_clients_on_one_plan_get_the_plan_locks_answer(project, env):
+def test_two_clients_on_one_plan_get_the_plan_locks_answer(project, env, ollama):
+    ollama.responder = Script({"mul": [code("mul", "a * b")]}, delay=2.0)
+
     async def main():
-        async with agent(project, env) as a:
+        async with agent(project, env) as a, agent(project, env) as b:
             plan = await a.call("create_plan", spec=spec_data("mul", [mul_item()]),
                                 architecture="## mul", request="mul")
             plan_id = plan.data["plan_id"]
-            # Another client's implement holds the plan (the lock is a real flock).
-            with PlanLock(PlanStore(project).dir(plan_id), plan_id):
-                busy = await a.call("implement", plan=plan_id)
-            free = await a.call("implement", plan=plan_id)
-            return busy, free
+            results = {}
 
-    busy, free = anyio.run(main)
-    assert busy.error and "another hybrid implement is running on plan" in busy.text
-    assert not free.error and free.data["status"] == "implemented"
+            async def first():
+                results["a"] = await a.call("implement", plan=plan_id)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(first)
+                for _ in range(100):  # until A's run holds the plan
+                    await anyio.sleep(0.1)
+                    state = await b.call("status", plan=plan_id)
+                    if state.data["plan"]["status"] == "implementing":
+                        break
+                results["b"] = await b.call("implement", plan=plan_id, resume=True)
+            return results["a"], results["b"]
+
+    first, second = anyio.run(main)
+    assert not first.error and first.data["status"] == "implemented"
+    assert second.error and "another hybrid implement is running on plan" in second.text
 
 
 def test_some_items_only(project, env):

@@ -31,8 +31,8 @@ held item that has not passed is skipped. Like a resume, it may follow earlier r
 
 Cancellation (``cancel``, a :class:`threading.Event` set from another thread): the run stops as
 Ctrl-C stops it — streaming calls end at their next chunk, unfinished items are parked for a
-resume — within about a second, or when the test run in progress ends; it raises
-:class:`RunCancelled`.
+resume; the scheduler looks at least once a second, and a test run in progress ends first. It
+raises :class:`RunCancelled`.
 
 Rework (``rework={item_id: feedback}``, what ``hybrid review PLAN --fix`` uses): only the named
 items run again, each on a fresh ladder with the reviewer's findings in its prompt (see

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -74,8 +75,6 @@ class _Progress:
             self.pending.append(event)
 
     async def tick(self) -> None:  # the event loop
-        import time
-
         with self.lock:
             events, self.pending = self.pending, []
         for event in events:

@@ -47,9 +47,10 @@ def agent_saving(root: Path, ledger: Ledger, settings: Settings,
             except FileNotFoundError:
                 pass
         rows = ledger.query(
-            "SELECT output FROM attempts WHERE plan_id = ? AND outcome = 'passed' "
-            "AND output IS NOT NULL", (plan_id,))
-        code += sum(estimate_tokens(row["output"]) for row in rows)
+            "SELECT item_id, output FROM attempts WHERE plan_id = ? AND outcome = 'passed' "
+            "AND output IS NOT NULL ORDER BY id", (plan_id,))
+        kept = {row["item_id"]: row["output"] for row in rows}  # an item's latest passing code
+        code += sum(estimate_tokens(output) for output in kept.values())
         local_usd += float(ledger.query(
             "SELECT TOTAL(cost_usd) FROM calls WHERE plan_id = ? AND is_local = 1",
             (plan_id,))[0][0])

@@ -212,7 +212,8 @@ def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | N
         command = "implement" if rework is None else "fix"
         run_id = ledger.start_run(command, plan_id=plan_id, settings=settings)
         state.run_id = run_id
-        caller = Caller(settings, ledger, run_id=run_id, plan_id=plan_id, budget_usd=budget_usd)
+        caller = Caller(settings, ledger, run_id=run_id, plan_id=plan_id, budget_usd=budget_usd,
+                        root=root)
         run = _Run(settings, ledger, caller, state, spec, order, worktree, architecture,
                    parallel, on_event, rework=rework, only=only, cancel=cancel)
         status = "interrupted"  # anything that escapes (Ctrl-C, a git or ledger error)
@@ -524,7 +525,7 @@ class _Run:
             self.emit(item, "generating")
 
         started = time.monotonic()
-        prompt = job.request.prompt_text()
+        prompt = self.caller.vet(job.request)[0].prompt_text()  # what is sent, secrets removed
         try:
             result = self.caller.call(rung.spec, job.request, step=self.step_name,
                                       tier="implementer", item_id=item.id, rung=rung.index,

@@ -233,7 +233,7 @@ def make_plan(
 
     with Ledger.open(root) as ledger:
         run_id = ledger.start_run("plan", plan_id=plan_id, settings=settings)
-        caller = Caller(settings, ledger, run_id=run_id, plan_id=plan_id)
+        caller = Caller(settings, ledger, run_id=run_id, plan_id=plan_id, root=root)
         # Review grades and escalations of earlier plans move the routing line per task kind.
         history = kind_history(ledger)
         thresholds = settings.routing

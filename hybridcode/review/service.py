@@ -204,7 +204,7 @@ def _review(ledger: Ledger, run_id: str, root: Path, directory: Path, diff: Diff
         if not choice.full:
             notes.append(f"reviewed by the cheaper reviewer: {choice.reason}")
         on_stage(f"reviewing with {choice.spec.model}")
-        caller = Caller(settings, ledger, run_id=run_id, plan_id=plan_id)
+        caller = Caller(settings, ledger, run_id=run_id, plan_id=plan_id, root=root)
         answer = review_diff(caller, settings, diff, checklist, spec, architecture, checks,
                              reviewer=choice.spec)
         verdict, model = answer.verdict, answer.model

@@ -31,6 +31,8 @@ from hybridcode.secrets.detector import detect, secret_scanning
 from hybridcode.secrets.patterns import PATTERNS, could_be_secret, env_secret_values
 
 PLACEHOLDER_PREFIX = "[REDACTED"
+# detect-secrets' names that say how a value was found, not what it is.
+_GENERIC = frozenset({"Base64 High Entropy String", "Hex High Entropy String", "Secret Keyword"})
 # Version of the nets' verdicts: part of every cache of verdicts (bump when a pattern changes).
 NETS_VERSION = 1
 
@@ -74,21 +76,26 @@ def find_secrets(path: str, text: str, *, values: Mapping[str, str] | None = Non
         starts.append(newline + 1)
         newline = text.find("\n", newline + 1)
     found: list[Finding] = []
-    seen: set[tuple[int, str]] = set()
+    seen: dict[tuple[int, str], int] = {}  # (line, value) → index in found
 
     def add(kind: str, line: int, value: str, net: str) -> None:
-        if not value or PLACEHOLDER_PREFIX in value or (line, value) in seen:
+        if not value or PLACEHOLDER_PREFIX in value:
+            return
+        at = seen.get((line, value))
+        if at is not None:
+            if found[at].kind in _GENERIC and net == "pattern":  # the more telling name
+                found[at] = Finding(kind, line, value, found[at].net)
             return
         if line_allowlisted(path, lines, line):
             return
-        seen.add((line, value))
+        seen[(line, value)] = len(found)
         found.append(Finding(kind, line, value, net))
 
     def line_of(offset: int) -> int:
         return bisect.bisect_right(starts, offset)
 
     # detect-secrets first: where it and a token shape find the same value, its name is the
-    # one users know from its own reports.
+    # one users know from its own reports — unless it only says "high entropy" or "keyword".
     with secret_scanning():
         for kind, line, value in detect(path, text):
             add(kind, line, value, "detect-secrets")

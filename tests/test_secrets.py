@@ -21,7 +21,8 @@ from hybridcode.testing import FakeAnthropic, FakeOllama
 ANT = "sk-" + "ant-api03-" + "Qm4Rt7Yu1Io9Pa3Sd6Fg2Hj5Kl8Zx0Cv"
 AWS = "AKIA" + "Z3MHQWERTYUIOPAS"
 GHP = "ghp_" + "a1B2c3D4" * 5
-PEM = ("-----BEGIN " + "RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6\n"
+PEM = ("-----BEGIN " + "RSA PRIVATE KEY-----\n"
+       "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6\n"
        "ffAt0gBqeQyfHmQGf9bq0C5c0Eb1f9v9q3F0\n-----END " + "RSA PRIVATE KEY-----")
 
 

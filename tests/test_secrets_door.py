@@ -34,7 +34,8 @@ from hybridcode.testing import FakeAnthropic, FakeOllama
 
 runner = CliRunner()
 
-DB_PASSWORD = "pg-Secr3t-9f2c"  # a developer's local database password (fake)  # pragma: allowlist secret
+# A developer's local database password (fake).
+DB_PASSWORD = "pg-Secr3t-9f2c"  # pragma: allowlist secret
 # An Anthropic key shape, written in pieces so no scanner of this repository flags this file.
 ANT_KEY = "sk-" + "ant-api03-" + "Zx8Qw7Er6Ty5Ui4Op3As2Df1Gh0JkLzXcVbNm"
 CONTEXT_SECRET = "Zq8-hunter2-Pr0d"

@@ -99,8 +99,9 @@ def find_secrets(path: str, text: str, *, values: Mapping[str, str] | None = Non
     with secret_scanning():
         for kind, line, value in detect(path, text):
             add(kind, line, value, "detect-secrets")
+    lower = text.lower()
     for pattern in PATTERNS:
-        for offset, value in pattern.values(text):
+        for offset, value in pattern.values(text, lower):
             add(pattern.kind, line_of(offset), value, "pattern")
     for value, kind in values.items():
         offset = text.find(value)

@@ -18,6 +18,7 @@ package's :func:`~hybridcode.secrets.find_secrets`, not this module, from the re
 from __future__ import annotations
 
 import math
+import os
 import re
 import threading
 from collections import Counter
@@ -156,6 +157,17 @@ _settings_depth = 0
 # remove them under each other's feet (a scan with no plugins finds nothing). One thread at a
 # time holds them; the same thread may nest.
 _settings_lock = threading.RLock()
+
+
+def _after_fork_in_child() -> None:
+    # A process forked while another thread scanned would inherit the lock held by a thread
+    # it does not have; the child starts with a fresh one (and installs the settings anew).
+    global _settings_lock, _settings_depth
+    _settings_lock = threading.RLock()
+    _settings_depth = 0
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @contextmanager

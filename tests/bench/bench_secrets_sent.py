@@ -36,7 +36,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from implement_helpers import _prompt_text, arith_tests, code, fn_item, git, make_project  # noqa: E402
+from implement_helpers import (  # noqa: E402
+    _prompt_text,
+    arith_tests,
+    code,
+    fn_item,
+    git,
+    make_project,
+)
 from review_helpers import verdict  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 

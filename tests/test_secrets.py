@@ -127,3 +127,31 @@ def test_every_backend_is_reached_only_through_the_door(tmp_path, backend):
         assert sent and not any(ANT in body for body in sent)
         assert any(placeholder("Anthropic API Key") in body for body in sent)
     assert extra["redacted"] == {"Anthropic API Key": 3}
+
+
+# ---------------------------------------------------------------------------- context vetting
+
+def test_map_leaves_out_an_unquoted_key_and_shows_a_baselined_false_positive(repo):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from hybridcode.cli.app import app
+
+    (repo / "keys.py").write_text(f"def client():\n    return 1\n# old: {ANT}\n")
+    (repo / "data.py").write_text('def blob():\n    return "4f2a9c81e7b3d6a05c8e1f9b2d7a3e6c"\n')
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+
+    def excluded() -> dict[str, str]:
+        result = CliRunner().invoke(app, ["map", str(repo), "--json"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return {e["path"]: e["reason"] for e in json.loads(result.stdout)["excluded"]}
+
+    assert excluded() == {"keys.py": "secret: Anthropic API Key line 3",
+                          "data.py": "secret: Hex High Entropy String line 2"}
+    scan = subprocess.run([str(Path(sys.executable).with_name("detect-secrets")), "scan",
+                           "data.py"], cwd=repo, capture_output=True, text=True, check=True)
+    (repo / ".secrets.baseline").write_text(scan.stdout)
+    assert excluded() == {"keys.py": "secret: Anthropic API Key line 3"}  # a fresh verdict

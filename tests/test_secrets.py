@@ -54,9 +54,11 @@ def test_secret_env_values_are_known_and_words_are_not():
     values = known_values(environ={
         "DB_PASSWORD": "pg-Secr3t-9f2c", "GITHUB_TOKEN": GHP, "AWS_SECRET_ACCESS_KEY": "x" * 3,
         "POSTGRES_PASSWORD": "postgres", "TOKENIZERS_PARALLELISM": "false",
-        "HOME": "/home/someone-9", "PGPASSWORD": "Tr0ub4dor&3"})
+        "HOME": "/home/someone-9", "PGPASSWORD": "Tr0ub4dor&3",
+        "DATABASE_URL": "postgres://app:x9-Y8@db/app", "PATH": "/usr/bin:/bin"})
     assert values == {"pg-Secr3t-9f2c": "env:DB_PASSWORD", GHP: "env:GITHUB_TOKEN",
-                      "Tr0ub4dor&3": "env:PGPASSWORD"}
+                      "Tr0ub4dor&3": "env:PGPASSWORD",
+                      "postgres://app:x9-Y8@db/app": "env:DATABASE_URL"}
 
 
 def test_short_heuristic_values_are_replaced_on_their_line_only():

@@ -8,7 +8,8 @@ message, recorded model output — without corrupting it. Each pattern's ``secre
 whole match) is the value to remove.
 
 Secret values: the values of environment variables whose names mark them as credentials
-(``*_KEY``, ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``, ``PGPASSWORD``, cloud credentials…).
+(``*_KEY``, ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``, ``PGPASSWORD``, cloud credentials,
+connection strings and database URLs…).
 A value counts only when it could be a secret rather than a word: at least ``MIN_VALUE_CHARS``
 long, with at least two kinds of character (``postgres`` or ``false`` would otherwise be cut
 out of every prompt that mentions them), and not the path of an existing file.
@@ -81,7 +82,7 @@ PATTERNS: tuple[Pattern, ...] = (
 # Environment variable names that hold credentials.
 _SECRET_ENV_NAME = re.compile(
     r"(?i)(SECRET|PASSWORD|PASSWD|PASSPHRASE|TOKEN|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL"
-    r"|AUTH_KEY|_KEY$|_PASS$|_PWD$)")
+    r"|AUTH_KEY|CONNECTION_STRING|DATABASE_URL|_DSN$|_KEY$|_PASS$|_PWD$)")
 # Never credentials, whatever their names say.
 _NOT_SECRET_ENV = frozenset({"TOKENIZERS_PARALLELISM"})
 

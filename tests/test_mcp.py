@@ -360,3 +360,39 @@ def test_the_default_ladders_claude_rung_is_left_out_a_configured_one_kept(proje
     settings, notes = agent_settings(project)
     assert [m.backend for m in settings.tiers.implementer] == ["ollama", "anthropic"]
     assert notes == []
+
+
+def test_answers_leave_through_the_door_diff_context_and_test_output(project, env, ollama):
+    """What the agent's model reads is vetted like every request hybrid sends itself: a secret
+    in an unchanged line around the change, and the env value a failing test printed."""
+    password, context_secret = "pg-Secr3t-9f2c", "Zq8-hunter2-Pr0d"  # pragma: allowlist secret
+    (project / "calc" / "conf.py").write_text(
+        f'def name() -> str:\n    return "calc"\n\n\nDB_PASSWORD = "{context_secret}"\n')
+    (project / "calc" / "db.txt").write_text(password + "\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "conf")
+    env = {**env, "DB_PASSWORD": password}
+    div = fn_item("div", "div", arith_tests("calc.conf", "div", [(6, 3, 2)]), file="calc/conf.py")
+    leak = fn_item("leak", "leak", arith_tests("calc.leak", "leak", [(1, 1, 2)]))
+    leaky = ("```python\ndef leak(a: int, b: int) -> int:\n"
+             "    raise RuntimeError(open(__file__[:-7] + 'db.txt').read())\n```\n")
+    ollama.responder = Script({"div": [code("div", "a // b")], "leak": [leaky]})
+
+    async def main():
+        async with agent(project, env) as a:
+            plan = await a.call("create_plan", spec=spec_data("div", [div, leak]),
+                                architecture="## div", request="div")
+            done = await a.call("implement", plan=plan.data["plan_id"])
+            packet = await a.call("prepare_review")
+            return done, packet
+
+    done, packet = anyio.run(main)
+    states = {i["id"]: i for i in done.data["items"]}
+    assert states["div"]["state"] == "passed" and states["leak"]["state"] == "failed"
+    assert states["leak"]["test_output"]
+    assert "def div(" in packet.data["diff"]["text"]
+    assert '"[REDACTED:secret-keyword]"' in packet.data["diff"]["text"]
+    for answer in (done, packet):
+        assert password not in answer.text and context_secret not in answer.text
+        assert password not in json.dumps(answer.data)
+        assert context_secret not in json.dumps(answer.data)

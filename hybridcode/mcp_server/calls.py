@@ -11,6 +11,7 @@ has — so a cancelled call never leaves a plan locked or half-applied behind it
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -22,6 +23,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
 from hybridcode.errors import HybridError
+from hybridcode.secrets.door import Door
 
 log = logging.getLogger("hybridcode.mcp")
 
@@ -50,9 +52,26 @@ def error_result(exc: BaseException) -> CallToolResult:
                           is_error=True)
 
 
-def ok_result(result: BaseModel) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=result.model_dump_json(indent=1))],
-                          structured_content=result.model_dump(mode="json"))
+def ok_result(result: BaseModel, door: Door | None = None) -> CallToolResult:
+    """``result`` as the tool's answer. A tool's answer goes to the calling agent's model, so
+    it leaves through the door like every request hybrid sends itself: each string in it —
+    test output, a diff with its context lines, check details — with secrets replaced."""
+    data = result.model_dump(mode="json")
+    vetted = _vetted(data, door) if door is not None else data
+    text = (result.model_dump_json(indent=1) if vetted == data
+            else json.dumps(vetted, indent=1, ensure_ascii=False))
+    return CallToolResult(content=[TextContent(type="text", text=text)],
+                          structured_content=vetted)
+
+
+def _vetted(value: Any, door: Door) -> Any:
+    if isinstance(value, str):
+        return door.vet(value)[0]
+    if isinstance(value, dict):
+        return {k: _vetted(v, door) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_vetted(v, door) for v in value]
+    return value
 
 
 async def in_thread(work: Callable[[], T], *, cancel: threading.Event | None = None,
@@ -89,10 +108,11 @@ async def in_thread(work: Callable[[], T], *, cancel: threading.Event | None = N
     return box["value"]
 
 
-async def answer(work: Callable[[], BaseModel], **kw: Any) -> CallToolResult:
+async def answer(work: Callable[[], BaseModel], door: Door | None = None,
+                 **kw: Any) -> CallToolResult:
     """Run ``work`` and turn what it returns or raises into the tool's result."""
     try:
-        return ok_result(await in_thread(work, **kw))
+        return ok_result(await in_thread(work, **kw), door)
     except anyio.get_cancelled_exc_class():
         raise
     except Exception as exc:  # every failure is an answer; the server lives on

@@ -22,7 +22,8 @@ from pydantic import Field, WithJsonSchema
 
 from hybridcode import __version__
 from hybridcode.mcp_server import results as r
-from hybridcode.mcp_server.calls import answer
+from hybridcode.mcp_server.calls import answer as calls_answer
+from hybridcode.secrets.door import Door
 
 PROGRESS_TOKENS_S = 1.0  # token-count updates of a generating item: at most one a second
 
@@ -130,6 +131,10 @@ def build_server(root: Path) -> MCPServer:
     # reuses them for an unchanged diff and checklist. Held here, where the agent cannot edit them.
     prepared: dict[tuple[str, str], tuple[str, list[Any]]] = {}
     read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+    door = Door(root)  # every answer leaves for the agent's model through it
+
+    async def answer(work: Any, **kw: Any) -> CallToolResult:
+        return await calls_answer(work, door=door, **kw)
 
     @server.tool(annotations=read_only)
     async def repo_map(

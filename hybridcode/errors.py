@@ -3,6 +3,8 @@
     HybridError                      exit 1 unless stated
     ├── UsageError                   exit 2: bad arguments or configuration
     │   └── ConfigError              a config value is invalid (names key and file)
+    │       └── MissingKeyError      no API key for a backend that needs one; raised before
+    │                                anything is sent (also an AuthenticationError)
     ├── ModelError                   anything a model backend raised
     │   ├── AuthenticationError      missing or rejected key
     │   ├── RateLimitedError         429 after the SDK's retries
@@ -95,6 +97,11 @@ class OutputFormatError(ModelError):
                  usage: object = None) -> None:
         super().__init__(message, hint, usage=usage)
         self.raw = raw
+
+
+class MissingKeyError(ConfigError, AuthenticationError):
+    """A backend needs a key the settings lack. Raised before any request, so it is a
+    configuration error (exit 2) and never recorded as a model call."""
 
 
 class ReplayMissError(ModelError):

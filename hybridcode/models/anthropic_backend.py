@@ -46,6 +46,8 @@ from hybridcode.models.base import (
     ProgressCallback,
     Usage,
 )
+from hybridcode.models.credentials import (DEFAULT_ANTHROPIC_URL, anthropic_key,
+                                           anthropic_key_check)
 from hybridcode.prompts import load_prompt
 
 if TYPE_CHECKING:
@@ -53,12 +55,10 @@ if TYPE_CHECKING:
 
     from hybridcode.config import ModelSpec, Settings
 
-DEFAULT_BASE_URL = "https://api.anthropic.com"
+DEFAULT_BASE_URL = DEFAULT_ANTHROPIC_URL
 # The API accepts at most four cache_control breakpoints per request. A later breakpoint
 # caches everything before it, so when more blocks ask for one the last four are kept.
 MAX_CACHE_BREAKPOINTS = 4
-_MISSING_KEY_HINT = ("set ANTHROPIC_API_KEY (or anthropic.api_key in "
-                     "~/.config/hybridcode/config.toml)")
 
 
 def _http_errors(attr: str) -> tuple[type[BaseException], ...]:
@@ -98,11 +98,7 @@ class AnthropicBackend(Backend):
 
     # ------------------------------------------------------------------ client lifecycle
     def _api_key(self) -> str:
-        secret = self.settings.anthropic.api_key
-        key = secret.get_secret_value().strip() if secret is not None else ""
-        if not key:
-            raise AuthenticationError("no Anthropic API key", _MISSING_KEY_HINT)
-        return key
+        return anthropic_key(self.settings)
 
     def _get_client(self) -> anthropic.Anthropic:
         key = self._api_key()  # before any network activity
@@ -223,11 +219,7 @@ class AnthropicBackend(Backend):
 
     # ------------------------------------------------------------------ doctor
     def health(self) -> list[HealthCheck]:
-        try:
-            self._api_key()
-        except AuthenticationError as exc:
-            return [HealthCheck("Anthropic API key", False, "not set", hint=exc.hint)]
-        return [HealthCheck("Anthropic API key", True, f"set; requests go to {self.base_url}")]
+        return [anthropic_key_check(self.settings)]
 
     def ping(self) -> HealthCheck:
         """One paid token: proves the key, the network path and the model id (doctor --online)."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable
 from hybridcode.config import Settings, load_settings
 from hybridcode.errors import ContextError, SpecError, UsageError
 from hybridcode.models.base import Block, Message, ModelRequest, Progress, estimate_tokens
+from hybridcode.models.credentials import require_credentials
 from hybridcode.plan import PlannerOutput, spec_from_planner
 from hybridcode.plan.render import render_plan_markdown
 from hybridcode.plan.routing import (DEFAULT_THRESHOLDS, RouteDecision, route_decisions,
@@ -218,6 +219,8 @@ def make_plan(
     root = gitrepo.repo_root(root)
     base = gitrepo.head_commit(root)
     settings = settings or load_settings(root)
+    # Before the map and the SDK (seconds): a missing key is known from the settings alone.
+    require_credentials(settings.tiers.planner, settings)
     focus = list(focus or [])
     routes = dict(routes or {})
 

@@ -3,6 +3,7 @@ the spec's tests; failures get feedback, then climb the ladder. Exit 0 when ever
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,37 +47,72 @@ def implement(
 
 
 class Board:
-    """The live table on stderr: one row per item, run messages printed above it."""
+    """The live table on stderr: one row per item, run messages printed above it.
+
+    Nothing is drawn until the run sends its first event, which it does only once the plan is
+    resolved and locked: an error before that (no plan, a locked plan) is the only output.
+    Where stderr is not a terminal (logs, CI) there is no live display: run messages are
+    printed as they come and the final table once, ending with a newline, so the summary
+    that follows starts on a line of its own."""
 
     def __init__(self) -> None:
         self.rows: dict[str, tuple[ItemEvent, float]] = {}
         self._live: Any = None
+        self._lock = threading.Lock()
+        self._console: Any = None
 
-    def live(self) -> Any:
-        from rich.live import Live
+    def live(self) -> Board:
+        return self
 
+    def __enter__(self) -> Board:
         from hybridcode.cli.ui import err_console
 
-        self._live = Live(get_renderable=self.render, console=err_console(),
+        self._console = err_console()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            if self._live is not None:
+                self._live.stop()
+                self._live = None
+            elif self.rows and not self._console.is_terminal:
+                self._console.print(self.render())
+
+    def _start(self) -> None:
+        """Start the live display on the first event (called with the lock held)."""
+        if self._live is not None or not self._console.is_terminal:
+            return
+        from rich.live import Live
+
+        self._live = Live(get_renderable=self.render, console=self._console,
                           refresh_per_second=8, transient=False)
-        return self._live
+        self._live.start()
 
     def update(self, event: ItemEvent) -> None:
-        if event.item_id is None:
-            if self._live is not None:
-                self._live.console.print(f"[yellow]•[/] {event.message}")
-            return
-        self.rows[event.item_id] = (event, time.monotonic())
+        with self._lock:
+            if self._console is None:  # used without ``with``: nothing to draw on
+                if event.item_id is not None:
+                    self.rows[event.item_id] = (event, time.monotonic())
+                return
+            self._start()
+            if event.item_id is None:
+                (self._live.console if self._live is not None else self._console).print(
+                    f"[yellow]•[/] {event.message}")
+                return
+            self.rows[event.item_id] = (event, time.monotonic())
 
     def render(self) -> Any:
         from rich.table import Table
 
+        from hybridcode.cli.ui import add_text_column, add_whole_column
+
         table = Table(box=None, pad_edge=False, header_style="bold")
-        for column in ("item", "state", "rung / model", "attempt", "tokens", "elapsed", ""):
-            table.add_column(column, justify="right" if column in ("attempt", "tokens",
-                                                                    "elapsed") else "left")
+        add_whole_column(table, "item", list(self.rows))
+        for column in ("state", "rung / model", "attempt", "tokens", "elapsed", ""):
+            add_text_column(table, column, justify="right" if column in ("attempt", "tokens",
+                                                                         "elapsed") else "left")
         now = time.monotonic()
-        for item_id, (event, seen) in self.rows.items():
+        for item_id, (event, seen) in list(self.rows.items()):
             elapsed = event.elapsed_s + (now - seen if event.state in _ACTIVE else 0.0)
             style = _STYLE.get(event.state, "")
             state = f"[{style}]{event.state}[/]" if style else event.state

@@ -201,11 +201,15 @@ def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | N
 
     wall = time.monotonic()
     with PlanLock(store.dir(plan_id), plan_id), Ledger.open(root) as ledger:
+        # Under the lock no other implement or fix run of this plan is alive: one the ledger
+        # still shows as running died without finishing (SIGKILL, a power cut).
+        stale = ledger.interrupt_stale_runs(plan_id, ("implement", "fix"))
         state = RunState(ledger, store, plan_id)
         if state.started() and not resume and rework is None and only is None:
             done = sum(1 for row in state.items().values() if row.state == "passed")
-            raise UsageError(f"plan {plan_id} was run before ({done} of {len(spec.items)} "
-                             "items passed)",
+            what = (f"the last run of plan {plan_id} was killed before it finished" if stale
+                    else f"plan {plan_id} was run before")
+            raise UsageError(f"{what} ({done} of {len(spec.items)} items passed)",
                              f"continue it with: hybrid implement {plan_id} --resume")
         had_worktree = worktree_path(root, plan_id).exists()
         worktree = ensure_worktree(root, plan_id, meta.base_commit)
@@ -215,6 +219,9 @@ def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | N
         caller = Caller(settings, ledger, run_id=run_id, plan_id=plan_id, budget_usd=budget_usd)
         run = _Run(settings, ledger, caller, state, spec, order, worktree, architecture,
                    parallel, on_event, rework=rework, only=only, cancel=cancel)
+        for stale_id in stale:
+            run.note(f"run {stale_id} of this plan was killed before it finished; "
+                     "marked interrupted in the ledger")
         status = "interrupted"  # anything that escapes (Ctrl-C, a git or ledger error)
         meta.status = "implementing"
         store.save_meta(meta)

@@ -80,7 +80,9 @@ class PlanLock:
             holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
             raise UsageError(f"another hybrid implement is running on plan {self.plan_id} "
-                             f"(pid {holder})", "wait for it, or stop it") from None
+                             f"(pid {holder})",
+                             f"wait for it to finish, or stop it (kill {holder}) and continue "
+                             f"with: hybrid implement {self.plan_id} --resume") from None
         except BaseException:
             os.close(fd)
             raise

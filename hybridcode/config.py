@@ -306,10 +306,17 @@ def _env_layers(environ: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def find_project_root(start: Path | None = None) -> Path:
-    """The nearest directory holding ``.git`` (file or folder), else ``start`` itself."""
+    """The nearest directory holding ``.git`` (file or folder), else ``start`` itself.
+
+    A plan's worktree (``<project>/.hybrid/worktrees/<plan-id>``) belongs to the project that
+    holds it: commands run there (the gate's ``hybrid review --staged``) use its settings."""
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
         if (candidate / ".git").exists():
+            owner = candidate.parent.parent.parent
+            if (candidate.parent.name == "worktrees" and candidate.parent.parent.name == ".hybrid"
+                    and (candidate / ".git").is_file() and (owner / ".git").exists()):
+                return owner
             return candidate
     return here
 

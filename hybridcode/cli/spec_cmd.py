@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from hybridcode.text import plural
+
 app = typer.Typer(help="Inspect and check a plan's spec.", no_args_is_help=True,
                   rich_markup_mode=None)
 
@@ -33,7 +35,8 @@ def check(
             color = "red" if issue.is_error else "yellow"
             out.print(f"[{color}]{issue.severity}[/] {issue.render()}")
         if result.ok:
-            out.print(f"spec of {result.plan_id} is valid ({len(result.spec.items)} items)")
+            items = plural(len(result.spec.items), "item")
+            out.print(f"spec of {result.plan_id} is valid ({items})")
         else:
             errors = sum(1 for i in result.issues if i.is_error)
             out.print(f"[red]spec of {result.plan_id} has {errors} error(s)[/] — fix spec.json "

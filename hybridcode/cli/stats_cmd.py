@@ -12,6 +12,7 @@ from typing import Any, Optional
 import typer
 
 from hybridcode.cli import ui
+from hybridcode.text import plural
 
 BAR_WIDTH = 32
 _RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
@@ -178,11 +179,15 @@ def render_stats(data: dict[str, Any]) -> None:
                   "Claude tokens are invisible to hybrid.[/]")
     if t["unpriced_calls"]:
         models = ", ".join(data["unpriced_models"])
-        con.print(f"[yellow]+? {t['unpriced_calls']} calls have no price ({escape(models)}): left "
+        unpriced = t["unpriced_calls"]
+        have = "has" if unpriced == 1 else "have"
+        con.print(f"[yellow]+? {plural(unpriced, 'call')} {have} no price ({escape(models)}): left "
                   "out of the cost and the counterfactual — add \\[prices.\"<model>\"] to the "
                   "config[/]")
     if data["budget_stops"]:
-        con.print(f"{data['budget_stops']} calls were stopped by a budget before being made")
+        stops = data["budget_stops"]
+        were = "was" if stops == 1 else "were"
+        con.print(f"{plural(stops, 'call')} {were} stopped by a budget before being made")
     cache = data["cache"]
     if cache["anthropic_calls"]:
         con.print(f"Claude prompt-cache hit rate {_pct(cache['hit_rate'])} "
@@ -230,7 +235,8 @@ def _render_quality(data: dict[str, Any]) -> None:
         con.print(f"[red]breaker[/] rung {trip['rung']} ({trip['model']}) switched off in run "
                   f"{trip['run_id']} at {trip['at']}: {errors}")
     if data["misroutes"]:
-        con.print(f"{len(data['misroutes'])} items routed local escalated to Claude — "
+        misrouted = plural(len(data["misroutes"]), "item")
+        con.print(f"{misrouted} routed local escalated to Claude — "
                   "see hybrid stats --routing")
 
 

@@ -91,12 +91,15 @@ class ContextOverflowError(ModelError):
 
 
 class OutputFormatError(ModelError):
-    """Output did not match the requested schema. ``raw`` keeps the text for a repair round."""
+    """Output did not match the requested schema. ``raw`` keeps the text for a repair round;
+    ``answers`` every answer the failed call paid for, oldest first (a backend's own repair
+    round makes two), so a caller can keep them all."""
 
     def __init__(self, message: str, hint: str | None = None, raw: str = "", *,
-                 usage: object = None) -> None:
+                 usage: object = None, answers: list[str] | None = None) -> None:
         super().__init__(message, hint, usage=usage)
         self.raw = raw
+        self.answers = list(answers) if answers else ([raw] if raw else [])
 
 
 class MissingKeyError(ConfigError, AuthenticationError):

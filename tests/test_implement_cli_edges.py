@@ -111,3 +111,29 @@ def test_a_killed_run_is_marked_interrupted_by_the_next(project, fakes):
     resumed = runner.invoke(app, ["implement", "p1", "--resume", "--repo", str(project)])
     assert resumed.exit_code == 0, resumed.output
     assert [r["status"] for r in _runs(project)] == ["interrupted", "ok"]
+
+
+def test_a_cut_claude_stream_is_a_failed_call_not_broken_code(project, fakes):
+    from implement_helpers import settings_for
+
+    from hybridcode.implement.runner import implement_plan
+
+    ollama, claude = fakes
+    write_plan(project, [add_item(route="claude")])
+    claude.enqueue_fault("truncated")
+    cloud = Script({"add": [code("add", "a + b")]})
+    claude.responder = cloud
+    result = implement_plan(project, "p1", settings=settings_for(project, ollama, claude),
+                            on_event=lambda e: None)
+    assert result.ok
+    with Ledger.open(project) as ledger:
+        outcomes = [r["outcome"] for r in ledger.query(
+            "SELECT outcome FROM calls WHERE tier = 'implementer' ORDER BY ts")]
+        attempts = [dict(r) for r in ledger.query(
+            "SELECT outcome, feedback FROM attempts WHERE item_id = 'add' ORDER BY id")]
+    assert outcomes == ["error", "ok"]
+    assert attempts[0]["outcome"] == "model_error"
+    assert "ended before the answer was complete" in attempts[0]["feedback"]
+    # the model is not told that a half-received answer was its broken code
+    assert not any("SyntaxError" in seen or "syntax" in seen.lower()
+                   for seen in cloud.seen["add"])

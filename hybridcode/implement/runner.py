@@ -176,8 +176,9 @@ def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | N
     plan_id = store.resolve(plan_ref)
     meta = store.meta(plan_id)
     if meta.status == "invalid":
+        draft = "spec.json" if store.spec_path(plan_id).exists() else "spec.invalid.json"
         raise UsageError(f"plan {plan_id} has an invalid spec",
-                         f"fix .hybrid/plans/{plan_id}/spec.json and run "
+                         f"fix .hybrid/plans/{plan_id}/{draft} and run "
                          f"`hybrid spec check {plan_id}`")
     if meta.status in ("approved", "committed"):
         raise UsageError(f"plan {plan_id} is already {meta.status}",

@@ -173,6 +173,10 @@ class Settings(_Strict):
                           description="Spec items generated concurrently.")
     attempts: int = Field(default=3, ge=1, le=20,
                           description="Attempts per ladder rung before escalating.")
+    allow_missing_local: bool = Field(
+        default=False, description="Run even when a local rung is not ready (server down, "
+        "model not pulled): its items start on the next rung up, which may be paid Claude. "
+        "Off: the run stops first and says how to fix the rung.")
     test_timeout_s: float = Field(default=120.0, gt=0,
                                   description="Timeout for one acceptance-test run.")
     lint: str | None = Field(default=None,
@@ -237,6 +241,7 @@ _ENV_ALIASES: dict[str, tuple[str, ...]] = {
     "HYBRID_OPENAI_API_KEY": ("openai", "api_key"),
     "HYBRID_BUDGET_USD": ("budget_usd",),
     "HYBRID_PARALLEL": ("parallel",),
+    "HYBRID_ALLOW_MISSING_LOCAL": ("allow_missing_local",),
     "HYBRID_COUNTERFACTUAL_MODEL": ("counterfactual_model",),
     "HYBRID_REPLAY": ("replay", "path"),
     "HYBRID_RECORD": ("replay", "record"),

@@ -27,6 +27,11 @@ def implement(
                                            "this run, in USD (default: config `budget_usd`)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted, stopped or "
                                 "failed run; passed items are kept and not paid for again."),
+    allow_missing_local: bool | None = typer.Option(
+        None, "--allow-missing-local/--require-local",
+        help="Run even when a local rung is not ready (model not pulled, server down): its "
+        "items start on the next rung up, which may be paid Claude. Default: config "
+        "`allow_missing_local` (off: the run stops first and says how to fix the rung)."),
     path: Path = typer.Option(Path("."), "--repo", help="Repository root."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON (no live "
                                   "table)."),
@@ -35,13 +40,15 @@ def implement(
     from hybridcode.implement.runner import implement_plan
 
     if json_out:
-        result = implement_plan(path, plan, parallel=parallel, budget_usd=budget, resume=resume)
+        result = implement_plan(path, plan, parallel=parallel, budget_usd=budget, resume=resume,
+                                allow_missing_local=allow_missing_local)
         print_json(result.to_dict())
     else:
         board = Board()
         with board.live():
             result = implement_plan(path, plan, parallel=parallel, budget_usd=budget,
-                                    resume=resume, on_event=board.update)
+                                    resume=resume, allow_missing_local=allow_missing_local,
+                                    on_event=board.update)
         print_summary(result)
     raise typer.Exit(0 if result.ok else 1)
 
@@ -125,6 +132,8 @@ class Board:
 
 
 def print_summary(result: ImplementResult) -> None:
+    from rich.markup import escape
+
     from hybridcode.cli.ui import console
 
     out = console()
@@ -138,8 +147,10 @@ def print_summary(result: ImplementResult) -> None:
               f"wall time {result.wall_s:.1f}s")
     out.print(f"worktree {result.worktree} (branch {result.branch}, nothing committed)")
     for item in result.items:
+        if item.escalation:
+            out.print(f"  [yellow]escalated[/] {item.item_id}: {escape(item.escalation)}")
         if item.state == "failed":
-            out.print(f"  [red]failed[/] {item.item_id}: {item.error}", markup=True)
+            out.print(f"  [red]failed[/] {item.item_id}: {escape(item.error or '')}")
     if result.status == "budget":
         out.print("stopped before a call that would cross the budget; raise it with --budget "
                   f"and continue: hybrid implement {result.plan_id} --resume")

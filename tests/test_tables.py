@@ -58,3 +58,21 @@ def test_doctor_never_cuts_its_advice(tmp_path):
     cells = "".join(line.split("│")[4].strip() for line in out.splitlines()
                     if line.count("│") == 5)
     assert "~/.config/hybridcode/config.toml" in cells
+
+
+def test_stats_figures_are_never_cut_at_80_columns(tmp_path):
+    from ledger_rows import call, item
+
+    from hybridcode.ledger import Ledger
+
+    root = make_project(tmp_path / "repo")
+    with Ledger.open(root) as ledger:
+        run = ledger.start_run("implement", plan_id=PLAN)
+        item(ledger, PLAN, "retry-after-header", "data_transformation/function", run_id=run)
+        for n in range(3):
+            call(ledger, run_id=run, plan_id=PLAN, item_id="retry-after-header",
+                 input_tokens=11_800 + n, output_tokens=6_670, cache_write_tokens=4_185,
+                 cost_usd=0.2017, counterfactual_usd=0.2017)
+    out = _hybrid(root, 80, "stats", "--by", "kind")
+    assert "…" not in out
+    assert "$0.6051" in out and "35.4k" in out and "12.6k" in out, out

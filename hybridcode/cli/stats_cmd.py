@@ -155,16 +155,15 @@ def render_stats(data: dict[str, Any]) -> None:
     t = data["totals"]
     by = data["filters"]["by"]
     table = Table(title=f"spend by {by}", box=box.SIMPLE_HEAD, collapse_padding=True)
-    table.add_column(by, no_wrap=True)
-    for col in ("calls", "in", "out", "cache w", "cache r", "cost", "all-Claude"):
-        table.add_column(col, justify="right", no_wrap=True)
+    rows = []
     for g in [*data["groups"], t]:
         # an unpriced call's cost is unknown, not $0: mark the figure as a lower bound
         cost = usd(g["cost_usd"]) + ("+?" if g["unpriced_calls"] else "")
-        table.add_row(escape(g["key"]), str(g["calls"]), tokens(g["input_tokens"]),
-                      tokens(g["output_tokens"]), tokens(g["cache_write_tokens"]),
-                      tokens(g["cache_read_tokens"]), cost, usd(g["counterfactual_usd"]),
-                      style="bold" if g is t else None)
+        rows.append([escape(g["key"]), str(g["calls"]), tokens(g["input_tokens"]),
+                     tokens(g["output_tokens"]), tokens(g["cache_write_tokens"]),
+                     tokens(g["cache_read_tokens"]), cost, usd(g["counterfactual_usd"])])
+    _figure_table(table, [by, "calls", "in", "out", "cache w", "cache r", "cost", "all-Claude"],
+                  rows, bold_last=True)
     con.print(table)
     cf = data["counterfactual"]
     pct = "" if cf["saving_pct"] is None else f" ({cf['saving_pct']:.1f}%)"
@@ -199,6 +198,18 @@ def render_stats(data: dict[str, Any]) -> None:
     _render_quality(data)
 
 
+def _figure_table(table: Any, headers: list[str], rows: list[list[str]],
+                  bold_last: bool = False) -> None:
+    """A key column that folds, then figures that are never cut: each figure column is as
+    wide as its widest figure (rich would otherwise turn $0.2017 into $0.2…)."""
+    ui.add_text_column(table, headers[0])
+    for n, header in enumerate(headers[1:], start=1):
+        table.add_column(header, justify="right", no_wrap=True,
+                         min_width=max(len(header), *(len(r[n]) for r in rows)))
+    for i, row in enumerate(rows):
+        table.add_row(*row, style="bold" if bold_last and i == len(rows) - 1 else None)
+
+
 def _render_kinds(kinds: list[dict[str, Any]]) -> None:
     if not kinds:
         return
@@ -207,16 +218,16 @@ def _render_kinds(kinds: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title="task kinds", box=box.SIMPLE_HEAD, collapse_padding=True)
-    table.add_column("kind", no_wrap=True)
-    for col in ("items", "tries", "esc.", "poor", "ok", "good", "acc.", "tokens"):
-        table.add_column(col, justify="right", no_wrap=True)
+    rows = []
     for k in kinds:
         g = k["grades"]
-        table.add_row(escape(k["kind"]), str(k["items"]),
-                      "-" if k["attempts_per_item"] is None else f"{k['attempts_per_item']:.1f}",
-                      _pct(k["escalation_rate"]), str(g["poor"]), str(g["acceptable"]),
-                      str(g["good"]), _pct(k["acceptance_rate"]),
-                      "-" if k["avg_tokens"] is None else tokens(round(k["avg_tokens"])))
+        rows.append([escape(k["kind"]), str(k["items"]),
+                     "-" if k["attempts_per_item"] is None else f"{k['attempts_per_item']:.1f}",
+                     _pct(k["escalation_rate"]), str(g["poor"]), str(g["acceptable"]),
+                     str(g["good"]), _pct(k["acceptance_rate"]),
+                     "-" if k["avg_tokens"] is None else tokens(round(k["avg_tokens"]))])
+    _figure_table(table, ["kind", "items", "tries", "esc.", "poor", "ok", "good", "acc.",
+                          "tokens"], rows)
     ui.console().print(table)
 
 
@@ -254,15 +265,17 @@ def _render_routing(report: dict[str, Any]) -> None:
         return
     table = Table(title="routing history per task kind")
     for col in ("kind", "reviewed", "acceptable+", "local uses", "escalated", "status", "why"):
-        table.add_column(col)
+        ui.add_text_column(table, col)
     for k in report["kinds"]:
         table.add_row(k["kind"], str(k["reviewed"]), str(k["acceptable_or_good"]),
                       str(k["local_uses"]), str(k["escalated"]), k["status"], k["why"])
     con.print(table)
     if report["misroutes"]:
         table = Table(title="misroutes: routed local, escalated")
-        for col in ("plan", "item", "kind", "state", "rung", "attempts"):
-            table.add_column(col)
+        ui.add_text_column(table, "plan")
+        ui.add_whole_column(table, "item", [m["item_id"] for m in report["misroutes"]])
+        for col in ("kind", "state", "rung", "attempts"):
+            ui.add_text_column(table, col)
         for m in report["misroutes"]:
             table.add_row(m["plan_id"], m["item_id"], m["kind"], m["state"],
                           "-" if m["rung"] is None else str(m["rung"]), str(m["attempts"]))

@@ -60,11 +60,11 @@ def check_plan(root: Path, ref: str | None) -> CheckResult:
     if path == draft:
         spec = _routed(root, spec)
     issues = validate_spec(spec, root, symbol_checker(root))
-    meta = store.meta(plan_id)
     valid = not any(i.is_error for i in issues)
     if path == draft and valid:
         _promote(store, plan_id, spec)
         promoted = True
+    meta = store.meta(plan_id)
     new_status = "planned" if valid else "invalid"
     if meta.status in ("planned", "invalid") and meta.status != new_status:
         meta.status = new_status
@@ -76,25 +76,36 @@ def check_plan(root: Path, ref: str | None) -> CheckResult:
 
 def _routed(root: Path, spec: Spec) -> Spec:
     """Route a draft as the planner would have (the same decision tree and history)."""
+    from hybridcode.plan.routing import route_spec
+
+    history, thresholds = _routing_inputs(root)
+    return route_spec(spec, {}, history, thresholds)
+
+
+def _routing_inputs(root: Path):
     from hybridcode.config import load_settings
     from hybridcode.ledger import Ledger
     from hybridcode.ledger.history import kind_history
-    from hybridcode.plan.routing import route_spec
 
     settings = load_settings(root)
     with Ledger.open(root) as ledger:
-        history = kind_history(ledger)
-    return route_spec(spec, {}, history, settings.routing)
+        return kind_history(ledger), settings.routing
 
 
 def _promote(store: PlanStore, plan_id: str, spec: Spec) -> None:
-    from hybridcode.plan.render import render_plan_markdown
-    from hybridcode.plan.store import ARCHITECTURE, PLAN_MD
-    from hybridcode.spec import save_spec
+    """Write the valid draft as ``hybrid plan`` writes a valid spec (spec.json, routing.json,
+    plan.md); the caller saves the plan's meta."""
+    from hybridcode.plan.planner import write_routed_plan
+    from hybridcode.plan.routing import route_decisions
+    from hybridcode.plan.store import ARCHITECTURE
 
-    save_spec(spec, store.spec_path(plan_id))
+    history, thresholds = _routing_inputs(store.root)
     try:
         architecture = store.read_text(plan_id, ARCHITECTURE)
     except FileNotFoundError:
         architecture = ""
-    store.write_text(plan_id, PLAN_MD, render_plan_markdown(spec, architecture))
+    meta = store.meta(plan_id)
+    write_routed_plan(store, meta, spec, architecture, route_decisions(spec, {}, history,
+                                                                       thresholds),
+                      history, thresholds)
+    store.save_meta(meta)

@@ -173,6 +173,10 @@ class Settings(_Strict):
                           description="Spec items generated concurrently.")
     attempts: int = Field(default=3, ge=1, le=20,
                           description="Attempts per ladder rung before escalating.")
+    allow_missing_local: bool = Field(
+        default=False, description="Run even when a local rung is not ready (server down, "
+        "model not pulled): its items start on the next rung up, which may be paid Claude. "
+        "Off: the run stops first and says how to fix the rung.")
     test_timeout_s: float = Field(default=120.0, gt=0,
                                   description="Timeout for one acceptance-test run.")
     lint: str | None = Field(default=None,
@@ -237,6 +241,7 @@ _ENV_ALIASES: dict[str, tuple[str, ...]] = {
     "HYBRID_OPENAI_API_KEY": ("openai", "api_key"),
     "HYBRID_BUDGET_USD": ("budget_usd",),
     "HYBRID_PARALLEL": ("parallel",),
+    "HYBRID_ALLOW_MISSING_LOCAL": ("allow_missing_local",),
     "HYBRID_COUNTERFACTUAL_MODEL": ("counterfactual_model",),
     "HYBRID_REPLAY": ("replay", "path"),
     "HYBRID_RECORD": ("replay", "record"),
@@ -306,10 +311,17 @@ def _env_layers(environ: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def find_project_root(start: Path | None = None) -> Path:
-    """The nearest directory holding ``.git`` (file or folder), else ``start`` itself."""
+    """The nearest directory holding ``.git`` (file or folder), else ``start`` itself.
+
+    A plan's worktree (``<project>/.hybrid/worktrees/<plan-id>``) belongs to the project that
+    holds it: commands run there (the gate's ``hybrid review --staged``) use its settings."""
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
         if (candidate / ".git").exists():
+            owner = candidate.parent.parent.parent
+            if (candidate.parent.name == "worktrees" and candidate.parent.parent.name == ".hybrid"
+                    and (candidate / ".git").is_file() and (owner / ".git").exists()):
+                return owner
             return candidate
     return here
 

@@ -148,7 +148,8 @@ class DemoResult:
         verdict = review["verdict"] or {}
         return {
             "sample_responses": LABEL,
-            "repository": str(self.root),
+            # A temporary repository is gone by the time this is printed: name none.
+            "repository": str(self.root) if self.kept else None,
             "kept": self.kept,
             "plan_id": self.plan.plan_id,
             "plan_dir": str(self.plan.path),
@@ -161,7 +162,8 @@ class DemoResult:
             "review": {"decision": review["decision"], "diff_sha256": review["diff_sha256"],
                        "reviewer_model": review["reviewer_model"],
                        "findings": len(verdict.get("findings", [])),
-                       "checks": {c["name"]: c["ok"] for c in review["checks"]}},
+                       # as the terminal shows them: ok / failed / skipped
+                       "checks": {c["name"]: _check_word(c) for c in review["checks"]}},
             "commit": self.commit.to_dict(),
             "totals": {"calls": totals.calls, "local_calls": totals.local_calls,
                        "cost_usd": round(cf["actual_usd"], 6),
@@ -177,6 +179,26 @@ class DemoResult:
         }
 
 
+def _check_word(check: dict[str, Any]) -> str:
+    if check.get("skipped"):
+        return "skipped"
+    return "ok" if check["ok"] else "failed"
+
+
+def _free_sibling(path: Path) -> Path:
+    """``path`` with the first free numeric suffix (``hybrid-demo-2``), to suggest."""
+    n = 2
+    while path.with_name(f"{path.name}-{n}").exists():
+        n += 1
+    return path.with_name(f"{path.name}-{n}")
+
+
+def _shown(path: Path) -> str:
+    """A relative path as the user would type it (``./hybrid-demo-2``, not ``hybrid-demo-2``)."""
+    text = str(path)
+    return text if path.is_absolute() or text.startswith((".", "~")) else f"./{text}"
+
+
 class Demo:
     """One demo run, stage by stage. Use as a context manager: a temporary repository is
     removed on exit; a kept one (``keep``) stays with its ``.hybrid/`` folder."""
@@ -184,6 +206,8 @@ class Demo:
     def __init__(self, keep: Path | None = None,
                  on_stage: Callable[[str], None] | None = None) -> None:
         self.keep = Path(keep).expanduser().resolve() if keep is not None else None
+        self._keep_as_given = Path(keep) if keep is not None else None  # for advice
+        self._check_keep()  # before anything is shown
         self.on_stage = on_stage or (lambda _msg: None)
         self.settings = demo_settings()
         self.root: Path | None = None
@@ -194,6 +218,14 @@ class Demo:
         self.implement_result: ImplementResult | None = None
         self.review_outcome: ReviewOutcome | None = None
         self.commit_result: CommitResult | None = None
+
+    def _check_keep(self) -> None:
+        if self.keep is None or self._keep_as_given is None:
+            return
+        if self.keep.exists() and (not self.keep.is_dir() or any(self.keep.iterdir())):
+            raise UsageError(f"{self.keep} already exists and is not an empty directory",
+                             f"give --keep a new path, e.g. --keep "
+                             f"{_shown(_free_sibling(self._keep_as_given))}")
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -231,9 +263,7 @@ class Demo:
                                 "repository (fixtures/ ships with the source)")
         with self._timed("prepare"):
             if self.keep is not None:
-                if self.keep.exists() and (not self.keep.is_dir() or any(self.keep.iterdir())):
-                    raise UsageError(f"{self.keep} already exists and is not an empty directory",
-                                     "give --keep a new path, e.g. --keep ./hybrid-demo")
+                self._check_keep()
                 root = self.keep
             else:
                 self._tmp = Path(tempfile.mkdtemp(prefix="hybrid-demo-"))

@@ -107,12 +107,19 @@ def _unique_specs(settings: Settings):
 def run_checks(root: Path | None = None, online: bool = False,
                settings: Settings | None = None) -> list[HealthCheck]:
     from hybridcode.errors import HybridError
+    from hybridcode.models.credentials import anthropic_key_check
     from hybridcode.models.registry import backend_class
 
     settings = settings or load_settings(root)
     checks = [check_git(), check_grammars()]
     done_backend_checks: set[str] = set()
     for spec in _unique_specs(settings):
+        if spec.backend == "anthropic" and not online:
+            # Offline, the key is all there is to check: no need to import the SDK (~1 s).
+            if "Anthropic API key" not in done_backend_checks:
+                done_backend_checks.add("Anthropic API key")
+                checks.append(anthropic_key_check(settings))
+            continue
         try:
             backend = backend_class(spec.backend)(spec, settings)
             for check in backend.health():

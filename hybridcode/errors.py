@@ -3,6 +3,8 @@
     HybridError                      exit 1 unless stated
     ├── UsageError                   exit 2: bad arguments or configuration
     │   └── ConfigError              a config value is invalid (names key and file)
+    │       └── MissingKeyError      no API key for a backend that needs one; raised before
+    │                                anything is sent (also an AuthenticationError)
     ├── ModelError                   anything a model backend raised
     │   ├── AuthenticationError      missing or rejected key
     │   ├── RateLimitedError         429 after the SDK's retries
@@ -89,12 +91,20 @@ class ContextOverflowError(ModelError):
 
 
 class OutputFormatError(ModelError):
-    """Output did not match the requested schema. ``raw`` keeps the text for a repair round."""
+    """Output did not match the requested schema. ``raw`` keeps the text for a repair round;
+    ``answers`` every answer the failed call paid for, oldest first (a backend's own repair
+    round makes two), so a caller can keep them all."""
 
     def __init__(self, message: str, hint: str | None = None, raw: str = "", *,
-                 usage: object = None) -> None:
+                 usage: object = None, answers: list[str] | None = None) -> None:
         super().__init__(message, hint, usage=usage)
         self.raw = raw
+        self.answers = list(answers) if answers else ([raw] if raw else [])
+
+
+class MissingKeyError(ConfigError, AuthenticationError):
+    """A backend needs a key the settings lack. Raised before any request, so it is a
+    configuration error (exit 2) and never recorded as a model call."""
 
 
 class ReplayMissError(ModelError):

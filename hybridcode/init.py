@@ -32,10 +32,18 @@ def config_template() -> str:
 
 
 def init_project(root: Path, force: bool = False) -> InitResult:
-    root = root.resolve()
-    if not (root / ".git").exists():
-        raise GitError(f"{root} is not the root of a git repository",
-                       "run `git init` first, or run `hybrid init` at the repository root")
+    """Set up the repository containing ``root`` (from a subdirectory too, as every other
+    command works from there): its top level gets the config and the ignore entries."""
+    from hybridcode.vcs import repo as gitrepo
+
+    start = root.resolve()
+    try:
+        root = gitrepo.repo_root(start)
+    except GitError as exc:
+        if "not a git repository" not in exc.message:
+            raise
+        raise GitError(f"{start} is not inside a git repository",
+                       f"make it one first: git init {start}") from None
     config = project_config_path(root)
     written = False
     if force or not config.exists():

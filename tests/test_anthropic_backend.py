@@ -264,6 +264,26 @@ def test_dropped_connection_is_a_project_error(fake, make_backend, stream):
     assert info.value.hint
 
 
+def test_a_stream_that_ends_before_the_message_is_complete_is_a_transport_error(
+        fake, make_backend):
+    # No error event, a complete HTTP body, but no message_delta/message_stop: the SDK hands
+    # back the partial message with stop_reason None. That is not the model's answer.
+    fake.enqueue_fault("truncated")
+    with pytest.raises(BackendUnavailableError) as info:
+        make_backend().complete(ask(), on_progress=lambda p: None)
+    assert "ended before the answer was complete" in info.value.message
+    assert info.value.usage.input_tokens > 0  # what streamed was billed: the ledger keeps it
+    assert len(fake.requests) == 1  # no repair round for a broken transport
+
+
+def test_a_cut_stream_in_the_repair_round_keeps_the_first_answers_usage(fake, make_backend):
+    fake.enqueue_json({"approve": "maybe"}, usage={"input_tokens": 500, "output_tokens": 40})
+    fake.enqueue_fault("truncated")
+    with pytest.raises(BackendUnavailableError) as info:
+        make_backend().complete(ask(schema=Verdict), on_progress=lambda p: None)
+    assert info.value.usage.input_tokens >= 500 and info.value.usage.output_tokens >= 40
+
+
 def test_overload_in_the_middle_of_a_stream(fake, make_backend):
     fake.enqueue_fault("overloaded_midstream")
     with pytest.raises(OverloadedError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -109,6 +110,23 @@ def test_display_labels_the_samples_and_shows_every_stage(demo):
             "anthropic:claude-sonnet-5-5") in demo.proc.stderr
 
 
+def test_counts_are_worded_for_one_and_many(demo):
+    out = demo.proc.stdout
+    assert not re.search(r"\b1 items\b", out), out
+    misroutes = demo.rows("SELECT COUNT(DISTINCT item_id) AS n FROM items WHERE escalated = 1 "
+                          "AND route = 'local'")[0]["n"]
+    word = "item" if misroutes == 1 else "items"
+    assert f"{misroutes} {word} routed local escalated to Claude" in " ".join(out.split())
+
+
+def test_getting_started_shows_the_trailers_the_demo_writes(demo):
+    sha = git(demo.root, "rev-parse", "--verify", f"refs/heads/{demo.branch}").strip()
+    trailers = parse_trailers(git(demo.root, "log", "-1", "--format=%B", sha))
+    guide = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    shown = re.search(r"^\s*Hybrid-Implementer: (.+)$", guide, re.MULTILINE).group(1)
+    assert shown.strip() == trailers["Hybrid-Implementer"]
+
+
 def test_plan_artifacts(demo):
     for name in ("request.md", "architecture.md", "spec.json", "plan.md", "meta.json"):
         assert (demo.plan_dir / name).is_file(), name
@@ -191,7 +209,10 @@ def test_json_figures_without_keep(tmp_path, closed_port):
     figures = json.loads(proc.stdout)
     assert figures["sample_responses"] == LABEL
     assert figures["kept"] is False
-    assert not Path(figures["repository"]).exists(), "the temporary repository is removed"
+    assert figures["repository"] is None, "the temporary repository is removed: name none"
+    # checks read as the terminal shows them: lint is skipped (no lint command), not passed
+    assert figures["review"]["checks"]["lint"] == "skipped"
+    assert figures["review"]["checks"]["tests"] == "ok"
     assert figures["escalated"] == ["login-throttled-error"]
     assert figures["retried"] == ["ratelimit-limiter"]
     assert figures["review"]["decision"] == "approved"
@@ -209,6 +230,9 @@ def test_keep_refuses_a_directory_with_files(tmp_path, closed_port):
     assert proc.returncode == 2
     assert proc.stderr.startswith("Error: ") and "--keep" in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""  # refused before anything is shown
+    suggested = Path(re.search(r"e\.g\. --keep (\S+)", proc.stderr).group(1))
+    assert suggested == tmp_path / "taken-2" and not suggested.exists()
     assert (tmp_path / "taken" / "notes.txt").read_text() == "mine\n"
 
 

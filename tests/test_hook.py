@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -173,25 +174,42 @@ def _source_copy(dest: Path) -> Path:
     return dest
 
 
+def _this_interpreters_packages() -> str:
+    """The site directories of the interpreter running the tests, as a PYTHONPATH.
+
+    A hook environment built with --system-site-packages sees the *base* interpreter's packages,
+    not a venv's: from a fresh venv that base has none of hybridcode's dependencies, and offline
+    pip cannot fetch them. PYTHONPATH reaches the same packages from a venv and from a system
+    interpreter alike (pip counts what is on sys.path as installed)."""
+    paths = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    existing = os.environ.get("PYTHONPATH")
+    return os.pathsep.join([*paths, *([existing] if existing else [])])
+
+
 def test_pre_commit_framework_runs_the_gate(repo, tmp_path):
-    pytest.importorskip("setuptools", reason="building the hook's environment offline needs "
-                        "setuptools in this interpreter")
+    setuptools = pytest.importorskip("setuptools", reason="building the hook's environment "
+                                     "offline needs setuptools in this interpreter")
+    assert int(setuptools.__version__.split(".")[0]) >= 77, (
+        "pyproject.toml's SPDX license needs setuptools>=77 here: pip install -e '.[dev]'")
     src = _source_copy(tmp_path / "src")
     env = {
         **os.environ,
         "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
-        # Offline: the hook's virtualenv sees this interpreter's packages (all of hybridcode's
-        # dependencies), pip never reaches an index, and builds without an isolated build
-        # environment (pip reads PIP_NO_BUILD_ISOLATION=0 as "--no-build-isolation").
-        "VIRTUALENV_SYSTEM_SITE_PACKAGES": "1",
+        # Offline: the hook's environment imports this interpreter's packages (all of
+        # hybridcode's dependencies and the build backend), pip never reaches an index, and
+        # builds without an isolated build environment (pip reads PIP_NO_BUILD_ISOLATION=0 as
+        # "--no-build-isolation").
+        "PYTHONPATH": _this_interpreters_packages(),
         "PIP_NO_INDEX": "1",
         "PIP_NO_BUILD_ISOLATION": "0",
     }
+    env.pop("VIRTUALENV_SYSTEM_SITE_PACKAGES", None)
     make_plan(repo, PLAN, CODE)
     _stage_generated(repo)
 
     def try_repo() -> subprocess.CompletedProcess:
-        return subprocess.run(["pre-commit", "try-repo", str(src), "hybrid-gate"], cwd=repo,
+        return subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(src),
+                               "hybrid-gate"], cwd=repo,
                               capture_output=True, text=True, env=env, timeout=600,
                               check=False)
 

@@ -361,7 +361,8 @@ def test_a_second_run_on_the_same_plan_is_refused(project, fakes):
     with PlanLock(store.dir("p1"), "p1"), pytest.raises(UsageError) as err:
         run(project, fakes, Script())
     assert "another hybrid implement is running on plan p1 (pid" in err.value.message
-    assert err.value.hint == "wait for it, or stop it"
+    assert err.value.hint.startswith("wait for it to finish, or stop it (kill ")
+    assert err.value.hint.endswith("and continue with: hybrid implement p1 --resume")
 
 
 def test_an_invalid_plan_is_refused(project, fakes):

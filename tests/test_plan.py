@@ -164,9 +164,11 @@ def test_not_a_git_repository(tmp_path, claude):
 def test_missing_key_is_one_line_with_advice(app_repo, monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     result = plan(app_repo)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a configuration error, as the README says
     assert "ANTHROPIC_API_KEY" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    with Ledger.open(app_repo) as ledger:  # a call never sent is not a call
+        assert ledger.calls() == []
 
 
 def test_overloaded_api_is_one_line(app_repo, claude):

@@ -298,8 +298,8 @@ def test_table_output_labels_the_estimate_and_draws_bars(tmp_path):
     assert "saved $0.0320 (18.6%)" in out
     assert "█" in out and "spend by day (UTC)" in out and "spend by tier" in out
     assert "hit rate 42%" in out
-    assert "1 calls have no price (claude-mystery-1)" in out
-    assert "crud/function" in out and "1 items routed local escalated" in out
+    assert "1 call has no price (claude-mystery-1)" in out
+    assert "crud/function" in out and "1 item routed local escalated" in out
 
 
 def test_empty_ledger_is_friendly(tmp_path):

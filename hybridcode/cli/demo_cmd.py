@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
+from hybridcode.text import plural
+
 if TYPE_CHECKING:
     from hybridcode.demo import Demo, DemoResult
 
@@ -139,7 +141,8 @@ def _print_ending(result: DemoResult) -> None:
     escalated = ", ".join(result.escalated) or "none"
     retried = ", ".join(result.retried) or "none"
     out.rule()
-    out.print(f"done in {result.wall_s:.1f}s: {len(result.implement.items)} items · passed "
+    items = plural(len(result.implement.items), "item")
+    out.print(f"done in {result.wall_s:.1f}s: {items} · passed "
               f"after feedback: {retried} · escalated to Claude: {escalated} · "
               f"{result.review.decision} by {result.review.reviewer_model} · "
               f"committed {result.commit.commit[:12]}")

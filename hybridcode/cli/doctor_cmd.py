@@ -15,7 +15,7 @@ def doctor(
 ) -> None:
     from rich.table import Table
 
-    from hybridcode.cli.ui import console, print_json, status_mark
+    from hybridcode.cli.ui import add_text_column, console, print_json, status_mark
     from hybridcode.doctor import checks_as_json, run_checks
 
     checks = run_checks(path, online=online)
@@ -24,10 +24,8 @@ def doctor(
         print_json(report)
     else:
         table = Table(title="hybrid doctor", show_lines=False)
-        table.add_column("check")
-        table.add_column("status")
-        table.add_column("detail")
-        table.add_column("what to do")
+        for col in ("check", "status", "detail", "what to do"):
+            add_text_column(table, col)
         for c in checks:
             mark = status_mark(True if c.ok else (None if not c.required else False))
             table.add_row(c.name, mark, c.detail, c.hint or "" if not c.ok else "")

@@ -3,6 +3,7 @@ the spec's tests; failures get feedback, then climb the ladder. Exit 0 when ever
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,11 @@ def implement(
                                            "this run, in USD (default: config `budget_usd`)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted, stopped or "
                                 "failed run; passed items are kept and not paid for again."),
+    allow_missing_local: bool | None = typer.Option(
+        None, "--allow-missing-local/--require-local",
+        help="Run even when a local rung is not ready (model not pulled, server down): its "
+        "items start on the next rung up, which may be paid Claude. Default: config "
+        "`allow_missing_local` (off: the run stops first and says how to fix the rung)."),
     path: Path = typer.Option(Path("."), "--repo", help="Repository root."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON (no live "
                                   "table)."),
@@ -34,49 +40,86 @@ def implement(
     from hybridcode.implement.runner import implement_plan
 
     if json_out:
-        result = implement_plan(path, plan, parallel=parallel, budget_usd=budget, resume=resume)
+        result = implement_plan(path, plan, parallel=parallel, budget_usd=budget, resume=resume,
+                                allow_missing_local=allow_missing_local)
         print_json(result.to_dict())
     else:
         board = Board()
         with board.live():
             result = implement_plan(path, plan, parallel=parallel, budget_usd=budget,
-                                    resume=resume, on_event=board.update)
+                                    resume=resume, allow_missing_local=allow_missing_local,
+                                    on_event=board.update)
         print_summary(result)
     raise typer.Exit(0 if result.ok else 1)
 
 
 class Board:
-    """The live table on stderr: one row per item, run messages printed above it."""
+    """The live table on stderr: one row per item, run messages printed above it.
+
+    Nothing is drawn until the run sends its first event, which it does only once the plan is
+    resolved and locked: an error before that (no plan, a locked plan) is the only output.
+    Where stderr is not a terminal (logs, CI) there is no live display: run messages are
+    printed as they come and the final table once, ending with a newline, so the summary
+    that follows starts on a line of its own."""
 
     def __init__(self) -> None:
         self.rows: dict[str, tuple[ItemEvent, float]] = {}
         self._live: Any = None
+        self._lock = threading.Lock()
+        self._console: Any = None
 
-    def live(self) -> Any:
-        from rich.live import Live
+    def live(self) -> Board:
+        return self
 
+    def __enter__(self) -> Board:
         from hybridcode.cli.ui import err_console
 
-        self._live = Live(get_renderable=self.render, console=err_console(),
+        self._console = err_console()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            if self._live is not None:
+                self._live.stop()
+                self._live = None
+            elif self.rows and not self._console.is_terminal:
+                self._console.print(self.render())
+
+    def _start(self) -> None:
+        """Start the live display on the first event (called with the lock held)."""
+        if self._live is not None or not self._console.is_terminal:
+            return
+        from rich.live import Live
+
+        self._live = Live(get_renderable=self.render, console=self._console,
                           refresh_per_second=8, transient=False)
-        return self._live
+        self._live.start()
 
     def update(self, event: ItemEvent) -> None:
-        if event.item_id is None:
-            if self._live is not None:
-                self._live.console.print(f"[yellow]•[/] {event.message}")
-            return
-        self.rows[event.item_id] = (event, time.monotonic())
+        with self._lock:
+            if self._console is None:  # used without ``with``: nothing to draw on
+                if event.item_id is not None:
+                    self.rows[event.item_id] = (event, time.monotonic())
+                return
+            self._start()
+            if event.item_id is None:
+                (self._live.console if self._live is not None else self._console).print(
+                    f"[yellow]•[/] {event.message}")
+                return
+            self.rows[event.item_id] = (event, time.monotonic())
 
     def render(self) -> Any:
         from rich.table import Table
 
+        from hybridcode.cli.ui import add_text_column, add_whole_column
+
         table = Table(box=None, pad_edge=False, header_style="bold")
-        for column in ("item", "state", "rung / model", "attempt", "tokens", "elapsed", ""):
-            table.add_column(column, justify="right" if column in ("attempt", "tokens",
-                                                                    "elapsed") else "left")
+        add_whole_column(table, "item", list(self.rows))
+        for column in ("state", "rung / model", "attempt", "tokens", "elapsed", ""):
+            add_text_column(table, column, justify="right" if column in ("attempt", "tokens",
+                                                                         "elapsed") else "left")
         now = time.monotonic()
-        for item_id, (event, seen) in self.rows.items():
+        for item_id, (event, seen) in list(self.rows.items()):
             elapsed = event.elapsed_s + (now - seen if event.state in _ACTIVE else 0.0)
             style = _STYLE.get(event.state, "")
             state = f"[{style}]{event.state}[/]" if style else event.state
@@ -89,6 +132,8 @@ class Board:
 
 
 def print_summary(result: ImplementResult) -> None:
+    from rich.markup import escape
+
     from hybridcode.cli.ui import console
 
     out = console()
@@ -102,8 +147,10 @@ def print_summary(result: ImplementResult) -> None:
               f"wall time {result.wall_s:.1f}s")
     out.print(f"worktree {result.worktree} (branch {result.branch}, nothing committed)")
     for item in result.items:
+        if item.escalation:
+            out.print(f"  [yellow]escalated[/] {item.item_id}: {escape(item.escalation)}")
         if item.state == "failed":
-            out.print(f"  [red]failed[/] {item.item_id}: {item.error}", markup=True)
+            out.print(f"  [red]failed[/] {item.item_id}: {escape(item.error or '')}")
     if result.status == "budget":
         out.print("stopped before a call that would cross the budget; raise it with --budget "
                   f"and continue: hybrid implement {result.plan_id} --resume")

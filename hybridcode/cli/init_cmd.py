@@ -8,7 +8,7 @@ import typer
 
 
 def init(
-    path: Path = typer.Argument(Path("."), help="Repository root."),
+    path: Path = typer.Argument(Path("."), help="The repository (its root or any folder in it)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing config."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -23,7 +23,8 @@ def init(
         return
     out = console()
     verb = "wrote" if result.config_written else "kept existing"
-    out.print(f"{verb} {result.config.relative_to(result.root)}")
+    where = "" if result.root == path.resolve() else f" at the repository's top, {result.root}"
+    out.print(f"{verb} {result.config.relative_to(result.root)}{where}")
     if result.gitignore_added:
         out.print(f"added to .gitignore: {', '.join(result.gitignore_added)}")
     out.print("next: `hybrid doctor` checks your key, Ollama and models")

@@ -31,21 +31,32 @@ def plan_summary_json(result) -> dict[str, Any]:
 
 
 def print_plan_summary(result) -> None:
+    from rich import box
     from rich.table import Table
 
-    from hybridcode.cli.ui import console
+    from hybridcode.cli.ui import add_text_column, add_whole_column, console
 
     out = console()
     estimates = {e.item_id: e for e in result.estimates}
-    table = Table(title=f"plan {result.plan_id}: {result.spec.title}")
-    for col in ("item", "kind", "target", "route", "reason", "est. tokens", "est. cost"):
-        table.add_column(col, justify="right" if col.startswith("est") else "left")
-    for item in result.spec.items:
+    # Light rules and two-line cells (file / symbol, route / reason) keep the table inside 80
+    # columns without cutting an id: the ids are what `hybrid implement` and `status` take.
+    table = Table(title=f"plan {result.plan_id}: {result.spec.title}", box=box.SIMPLE_HEAD,
+                  pad_edge=False, show_edge=False,
+                  caption="tokens and cost: the implement step's estimate per item")
+    items = result.spec.items
+    add_whole_column(table, "item", [item.id for item in items])
+    add_whole_column(table, "kind", [item.kind for item in items])
+    add_text_column(table, "target")
+    add_text_column(table, "route · reason")
+    for col in ("tokens", "cost"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for item in items:
         est = estimates[item.id]
         route = f"[cyan]{item.route}[/]" if item.route == "local" else f"[magenta]{item.route}[/]"
         if item.route_overridden:
             route += " (override)"
-        table.add_row(item.id, item.kind, item.target, route, item.route_reason,
+        target = item.file + (f"\n::{item.symbol}" if item.symbol else "")
+        table.add_row(item.id, item.kind, target, f"{route}\n[dim]{item.route_reason}[/]",
                       f"{est.input_tokens + est.output_tokens:,}", f"${est.cost_usd:.4f}")
     out.print(table)
     cost = result.meta.cost_usd

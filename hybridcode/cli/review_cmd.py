@@ -216,7 +216,7 @@ def print_review(outcome: ReviewOutcome) -> None:
 
 def _print_verdict(out, verdict, table_cls) -> None:
     checklist = table_cls(title="Checklist", title_justify="left", show_edge=False)
-    checklist.add_column("entry")
+    checklist.add_column("entry", overflow="fold")
     checklist.add_column("result")
     checklist.add_column("reasoning", overflow="fold")
     for entry in verdict.checklist:
@@ -226,7 +226,7 @@ def _print_verdict(out, verdict, table_cls) -> None:
     if verdict.findings:
         findings = table_cls(title="Findings", title_justify="left", show_edge=False)
         findings.add_column("severity")
-        findings.add_column("where")
+        findings.add_column("where", overflow="fold")  # a path: never cut
         findings.add_column("finding", overflow="fold")
         for f in verdict.findings:
             text = f"[bold]{_esc(f.title)}[/]\n{_esc(f.explanation)}"
@@ -237,7 +237,7 @@ def _print_verdict(out, verdict, table_cls) -> None:
         out.print(findings)
     if verdict.grades:
         grades = table_cls(title="Grades", title_justify="left", show_edge=False)
-        grades.add_column("item")
+        grades.add_column("item", overflow="fold")
         grades.add_column("grade")
         grades.add_column("failure mode")
         for g in verdict.grades:

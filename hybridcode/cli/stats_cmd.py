@@ -12,6 +12,7 @@ from typing import Any, Optional
 import typer
 
 from hybridcode.cli import ui
+from hybridcode.text import plural
 
 BAR_WIDTH = 32
 _RELATIVE = re.compile(r"^(\d+)\s*([mhdw])$")
@@ -154,16 +155,15 @@ def render_stats(data: dict[str, Any]) -> None:
     t = data["totals"]
     by = data["filters"]["by"]
     table = Table(title=f"spend by {by}", box=box.SIMPLE_HEAD, collapse_padding=True)
-    table.add_column(by, no_wrap=True)
-    for col in ("calls", "in", "out", "cache w", "cache r", "cost", "all-Claude"):
-        table.add_column(col, justify="right", no_wrap=True)
+    rows = []
     for g in [*data["groups"], t]:
         # an unpriced call's cost is unknown, not $0: mark the figure as a lower bound
         cost = usd(g["cost_usd"]) + ("+?" if g["unpriced_calls"] else "")
-        table.add_row(escape(g["key"]), str(g["calls"]), tokens(g["input_tokens"]),
-                      tokens(g["output_tokens"]), tokens(g["cache_write_tokens"]),
-                      tokens(g["cache_read_tokens"]), cost, usd(g["counterfactual_usd"]),
-                      style="bold" if g is t else None)
+        rows.append([escape(g["key"]), str(g["calls"]), tokens(g["input_tokens"]),
+                     tokens(g["output_tokens"]), tokens(g["cache_write_tokens"]),
+                     tokens(g["cache_read_tokens"]), cost, usd(g["counterfactual_usd"])])
+    _figure_table(table, [by, "calls", "in", "out", "cache w", "cache r", "cost", "all-Claude"],
+                  rows, bold_last=True)
     con.print(table)
     cf = data["counterfactual"]
     pct = "" if cf["saving_pct"] is None else f" ({cf['saving_pct']:.1f}%)"
@@ -178,11 +178,15 @@ def render_stats(data: dict[str, Any]) -> None:
                   "Claude tokens are invisible to hybrid.[/]")
     if t["unpriced_calls"]:
         models = ", ".join(data["unpriced_models"])
-        con.print(f"[yellow]+? {t['unpriced_calls']} calls have no price ({escape(models)}): left "
+        unpriced = t["unpriced_calls"]
+        have = "has" if unpriced == 1 else "have"
+        con.print(f"[yellow]+? {plural(unpriced, 'call')} {have} no price ({escape(models)}): left "
                   "out of the cost and the counterfactual — add \\[prices.\"<model>\"] to the "
                   "config[/]")
     if data["budget_stops"]:
-        con.print(f"{data['budget_stops']} calls were stopped by a budget before being made")
+        stops = data["budget_stops"]
+        were = "was" if stops == 1 else "were"
+        con.print(f"{plural(stops, 'call')} {were} stopped by a budget before being made")
     cache = data["cache"]
     if cache["anthropic_calls"]:
         con.print(f"Claude prompt-cache hit rate {_pct(cache['hit_rate'])} "
@@ -194,6 +198,18 @@ def render_stats(data: dict[str, Any]) -> None:
     _render_quality(data)
 
 
+def _figure_table(table: Any, headers: list[str], rows: list[list[str]],
+                  bold_last: bool = False) -> None:
+    """A key column that folds, then figures that are never cut: each figure column is as
+    wide as its widest figure (rich would otherwise turn $0.2017 into $0.2…)."""
+    ui.add_text_column(table, headers[0])
+    for n, header in enumerate(headers[1:], start=1):
+        table.add_column(header, justify="right", no_wrap=True,
+                         min_width=max(len(header), *(len(r[n]) for r in rows)))
+    for i, row in enumerate(rows):
+        table.add_row(*row, style="bold" if bold_last and i == len(rows) - 1 else None)
+
+
 def _render_kinds(kinds: list[dict[str, Any]]) -> None:
     if not kinds:
         return
@@ -202,16 +218,16 @@ def _render_kinds(kinds: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title="task kinds", box=box.SIMPLE_HEAD, collapse_padding=True)
-    table.add_column("kind", no_wrap=True)
-    for col in ("items", "tries", "esc.", "poor", "ok", "good", "acc.", "tokens"):
-        table.add_column(col, justify="right", no_wrap=True)
+    rows = []
     for k in kinds:
         g = k["grades"]
-        table.add_row(escape(k["kind"]), str(k["items"]),
-                      "-" if k["attempts_per_item"] is None else f"{k['attempts_per_item']:.1f}",
-                      _pct(k["escalation_rate"]), str(g["poor"]), str(g["acceptable"]),
-                      str(g["good"]), _pct(k["acceptance_rate"]),
-                      "-" if k["avg_tokens"] is None else tokens(round(k["avg_tokens"])))
+        rows.append([escape(k["kind"]), str(k["items"]),
+                     "-" if k["attempts_per_item"] is None else f"{k['attempts_per_item']:.1f}",
+                     _pct(k["escalation_rate"]), str(g["poor"]), str(g["acceptable"]),
+                     str(g["good"]), _pct(k["acceptance_rate"]),
+                     "-" if k["avg_tokens"] is None else tokens(round(k["avg_tokens"]))])
+    _figure_table(table, ["kind", "items", "tries", "esc.", "poor", "ok", "good", "acc.",
+                          "tokens"], rows)
     ui.console().print(table)
 
 
@@ -230,7 +246,8 @@ def _render_quality(data: dict[str, Any]) -> None:
         con.print(f"[red]breaker[/] rung {trip['rung']} ({trip['model']}) switched off in run "
                   f"{trip['run_id']} at {trip['at']}: {errors}")
     if data["misroutes"]:
-        con.print(f"{len(data['misroutes'])} items routed local escalated to Claude — "
+        misrouted = plural(len(data["misroutes"]), "item")
+        con.print(f"{misrouted} routed local escalated to Claude — "
                   "see hybrid stats --routing")
 
 
@@ -248,15 +265,17 @@ def _render_routing(report: dict[str, Any]) -> None:
         return
     table = Table(title="routing history per task kind")
     for col in ("kind", "reviewed", "acceptable+", "local uses", "escalated", "status", "why"):
-        table.add_column(col)
+        ui.add_text_column(table, col)
     for k in report["kinds"]:
         table.add_row(k["kind"], str(k["reviewed"]), str(k["acceptable_or_good"]),
                       str(k["local_uses"]), str(k["escalated"]), k["status"], k["why"])
     con.print(table)
     if report["misroutes"]:
         table = Table(title="misroutes: routed local, escalated")
-        for col in ("plan", "item", "kind", "state", "rung", "attempts"):
-            table.add_column(col)
+        ui.add_text_column(table, "plan")
+        ui.add_whole_column(table, "item", [m["item_id"] for m in report["misroutes"]])
+        for col in ("kind", "state", "rung", "attempts"):
+            ui.add_text_column(table, col)
         for m in report["misroutes"]:
             table.add_row(m["plan_id"], m["item_id"], m["kind"], m["state"],
                           "-" if m["rung"] is None else str(m["rung"]), str(m["attempts"]))

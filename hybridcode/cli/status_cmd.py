@@ -13,7 +13,7 @@ def status(
     path: Path = typer.Option(Path("."), "--repo", help="Repository root."),
     json_out: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    from hybridcode.cli.ui import console, print_json
+    from hybridcode.cli.ui import add_text_column, add_whole_column, console, print_json
     from hybridcode.plan.status import plan_status, plans_overview
 
     if plan is None:
@@ -27,8 +27,12 @@ def status(
         from rich.table import Table
 
         table = Table(title="plans")
-        for col in ("plan", "status", "items", "local/claude", "created", "title"):
-            table.add_column(col)
+        add_whole_column(table, "plan", [r["plan_id"] for r in rows])
+        add_whole_column(table, "status", [r["status"] for r in rows])
+        for col in ("items", "local/claude"):
+            add_text_column(table, col)
+        add_whole_column(table, "created", [r["created_at"] for r in rows])
+        add_text_column(table, "title")
         for r in rows:
             table.add_row(r["plan_id"], r["status"], str(r["items"]),
                           f"{r['routes'].get('local', 0)}/{r['routes'].get('claude', 0)}",
@@ -42,9 +46,14 @@ def status(
     from rich.table import Table
 
     table = Table(title=f"{data['plan_id']} · {data['status']} · {data['title']}")
-    for col in ("item", "kind", "target", "route", "state", "depends on"):
-        table.add_column(col)
-    for item in data["items"]:
+    items = data["items"]
+    add_whole_column(table, "item", [i["id"] for i in items])
+    add_whole_column(table, "kind", [i["kind"] for i in items])
+    add_text_column(table, "target")
+    add_whole_column(table, "route", [i["route"] or "-" for i in items])
+    add_whole_column(table, "state", [i["state"] for i in items])
+    add_text_column(table, "depends on")
+    for item in items:
         table.add_row(item["id"], item["kind"], item["target"], item["route"] or "-",
-                      item["state"], ", ".join(item["depends_on"]))
+                      item["state"], "\n".join(item["depends_on"]))
     console().print(table)

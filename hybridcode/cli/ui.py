@@ -30,3 +30,18 @@ def status_mark(ok: bool | None) -> str:
     if ok is None:
         return "[yellow]warn[/]"
     return "[green]ok[/]" if ok else "[red]FAIL[/]"
+
+
+def add_whole_column(table, header: str, values, **kwargs) -> None:
+    """A column of ids or paths that the next command needs: never cut (``…``) or wrapped.
+
+    Rich shrinks columns to fit the terminal and cuts what does not fit; a minimum width of
+    the longest value keeps every one whole, and the other columns fold instead."""
+    width = max([len(header), *(len(str(v)) for v in values)])
+    table.add_column(header, no_wrap=True, min_width=width, **kwargs)
+
+
+def add_text_column(table, header: str, **kwargs) -> None:
+    """A column of prose (titles, reasons, advice): wraps, and folds a long word such as a path
+    onto the next line rather than cutting it."""
+    table.add_column(header, overflow="fold", **kwargs)

@@ -80,6 +80,11 @@ class CircuitBreaker:
                 return True
             return False
 
+    def switch_off(self, rung: int) -> None:
+        """Off for the rest of the run without failures counted (a rung found not ready)."""
+        with self._lock:
+            self._open.add(rung)
+
     def is_open(self, rung: int) -> bool:
         with self._lock:
             return rung in self._open

@@ -35,6 +35,7 @@ class ItemOutcome:
     tokens: int = 0  # input + output tokens of this run's calls
     elapsed_s: float = 0.0
     error: str | None = None
+    escalation: str | None = None  # "<from> → <to>: <why>" when the item climbed
 
 
 @dataclass

@@ -63,7 +63,8 @@ from hybridcode.errors import (
     UsageError,
 )
 from hybridcode.implement import ladder as feedback
-from hybridcode.implement.ladder import NO_RETRY_ERRORS, CircuitBreaker, Ladder, Step
+from hybridcode.implement.ladder import NO_RETRY_ERRORS, CircuitBreaker, Ladder, Rung, Step
+from hybridcode.implement.preflight import ALLOW_FLAG, MissingRung, missing_local_rungs, refuse
 from hybridcode.implement.result import ImplementResult, ItemEvent, ItemOutcome
 from hybridcode.implement.state import (
     DONE_STATES,
@@ -75,6 +76,7 @@ from hybridcode.implement.state import (
 )
 from hybridcode.models.base import Usage
 from hybridcode.plan.store import ARCHITECTURE, PlanStore
+from hybridcode.text import plural
 
 if TYPE_CHECKING:
     from hybridcode.config import Settings
@@ -142,6 +144,7 @@ class _Item:
     started_at: str | None = None
     attempts: int = 0
     escalated: bool = False
+    escalation: str | None = None  # "<from> → <to>: <why>", shown and stored
     tokens: int = 0
     live_tokens: int = 0
     clock: float | None = None
@@ -158,6 +161,7 @@ def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | N
                    rework: Mapping[str, str] | None = None,
                    only: Collection[str] | None = None,
                    settings: Settings | None = None,
+                   allow_missing_local: bool | None = None,
                    on_event: Callable[[ItemEvent], None] | None = None,
                    cancel: threading.Event | None = None) -> ImplementResult:
     """Implement a plan's spec in its worktree; see the module docstring.
@@ -176,8 +180,9 @@ def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | N
     plan_id = store.resolve(plan_ref)
     meta = store.meta(plan_id)
     if meta.status == "invalid":
+        draft = "spec.json" if store.spec_path(plan_id).exists() else "spec.invalid.json"
         raise UsageError(f"plan {plan_id} has an invalid spec",
-                         f"fix .hybrid/plans/{plan_id}/spec.json and run "
+                         f"fix .hybrid/plans/{plan_id}/{draft} and run "
                          f"`hybrid spec check {plan_id}`")
     if meta.status in ("approved", "committed"):
         raise UsageError(f"plan {plan_id} is already {meta.status}",
@@ -198,14 +203,25 @@ def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | N
         architecture = store.read_text(plan_id, ARCHITECTURE)
     except FileNotFoundError:
         architecture = ""
+    # Before anything is locked, created or paid for: every local rung the items may use.
+    allow = settings.allow_missing_local if allow_missing_local is None else allow_missing_local
+    missing = missing_local_rungs(settings, Ladder.from_settings(settings),
+                                  [i for i in spec.items if (rework is None or i.id in rework)
+                                   and (only is None or i.id in only)])
+    if missing and not allow:
+        raise refuse(missing)
 
     wall = time.monotonic()
     with PlanLock(store.dir(plan_id), plan_id), Ledger.open(root) as ledger:
+        # Under the lock no other implement or fix run of this plan is alive: one the ledger
+        # still shows as running died without finishing (SIGKILL, a power cut).
+        stale = ledger.interrupt_stale_runs(plan_id, ("implement", "fix"))
         state = RunState(ledger, store, plan_id)
         if state.started() and not resume and rework is None and only is None:
             done = sum(1 for row in state.items().values() if row.state == "passed")
-            raise UsageError(f"plan {plan_id} was run before ({done} of {len(spec.items)} "
-                             "items passed)",
+            what = (f"the last run of plan {plan_id} was killed before it finished" if stale
+                    else f"plan {plan_id} was run before")
+            raise UsageError(f"{what} ({done} of {len(spec.items)} items passed)",
                              f"continue it with: hybrid implement {plan_id} --resume")
         had_worktree = worktree_path(root, plan_id).exists()
         worktree = ensure_worktree(root, plan_id, meta.base_commit)
@@ -216,6 +232,10 @@ def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | N
                         root=root)
         run = _Run(settings, ledger, caller, state, spec, order, worktree, architecture,
                    parallel, on_event, rework=rework, only=only, cancel=cancel)
+        for stale_id in stale:
+            run.note(f"run {stale_id} of this plan was killed before it finished; "
+                     "marked interrupted in the ledger")
+        run.switch_off(missing)
         status = "interrupted"  # anything that escapes (Ctrl-C, a git or ledger error)
         meta.status = "implementing"
         store.save_meta(meta)
@@ -289,6 +309,16 @@ class _Run:
         self.step_name = "implement" if rework is None else "fix"
         # Ledger rows of reworked items that had passed: put back when the rework does not pass.
         self.reviewed: dict[str, ItemRow] = {}
+        self.unavailable: dict[int, str] = {}  # rung index → why it is off (missing model)
+
+    def switch_off(self, missing: list[MissingRung]) -> None:
+        """Rungs found not ready before the run (allowed by --allow-missing-local): off for
+        the whole run, said once here and again by every item that starts above them."""
+        for rung in missing:
+            self.ladder.breaker.switch_off(rung.index)
+            self.unavailable[rung.index] = f"{rung.label} is not ready ({rung.reason})"
+            self.note(f"{rung.label} is not ready ({rung.reason}); its items start on the next "
+                      f"rung up ({ALLOW_FLAG})")
 
     # ------------------------------------------------------------------ the run
 
@@ -390,6 +420,7 @@ class _Run:
                 item.started_at = None  # the ladder changed since: start over
                 continue
             item.escalated = row.escalated
+            item.escalation = row.escalation
             if last.outcome == GENERATED and last.output is not None:
                 item.saved = (last.id, last.output)
                 item.step = Step(self.ladder.rungs[last.rung], last.attempt)
@@ -475,12 +506,28 @@ class _Run:
     def _current_step(self, item: _Item) -> Step | None:
         """The item's next step, moved past rungs the breaker switched off since it was set."""
         if item.step is None:
+            first = self.ladder.rungs[self.ladder.first_index(item.spec)]
             item.step = self.ladder.start(item.spec)
+            if item.step is not None and item.step.rung.index != first.index:
+                self._escalate(item, first, item.step.rung, self._off_reason(first))
         elif self.ladder.breaker.is_open(item.step.rung.index):
+            before = item.step.rung
             item.step = self.ladder.after_failure(item.step, climb=True)
             if item.step is not None:
-                item.escalated = True
+                self._escalate(item, before, item.step.rung, self._off_reason(before))
         return item.step
+
+    def _off_reason(self, rung: Rung) -> str:
+        return self.unavailable.get(rung.index) or (
+            f"{rung.label} is switched off for this run "
+            f"({self.ladder.breaker.threshold} failures in a row)")
+
+    def _escalate(self, item: _Item, frm: Rung, to: Rung, why: str) -> None:
+        """Every climb says why, in the run's messages (and so the live table) and the ledger."""
+        item.escalated = True
+        item.escalation = f"{frm.label} → {to.label}: {why}"
+        self.note(f"{item.id}: escalating from {frm.label} to {to.label} — {why}")
+        self.state.update_item(item.id, escalated=True, escalation=item.escalation)
 
     def _request(self, item: _Item, step: Step) -> ModelRequest | None:
         """Build the prompt on the main thread, so it reads a worktree no one is writing."""
@@ -708,13 +755,21 @@ class _Run:
         if nxt is None:
             self._fail(item, item.error)
             return
+        message = item.error
         if nxt.rung.index != step.rung.index:
-            item.escalated = True
-            self.note(f"{item.id}: escalating from {step.rung.label} to {nxt.rung.label}")
+            if climb:
+                why = f"{step.rung.label} cannot serve it: {item.error}"
+            elif self.ladder.breaker.is_open(step.rung.index):
+                why = self._off_reason(step.rung)
+            else:
+                why = (f"{plural(step.attempt, 'failed attempt')} on {step.rung.label}, "
+                       f"last: {item.error}")
+            self._escalate(item, step.rung, nxt.rung, why)
+            message = f"escalated: {why}"
         item.step = nxt
         item.state = "retrying"
         self.state.update_item(item.id, state="running", escalated=item.escalated)
-        self.emit(item, "retrying", message=item.error)
+        self.emit(item, "retrying", message=message)
 
     def _fail(self, item: _Item, error: str) -> None:
         item.state = "failed"
@@ -766,7 +821,9 @@ class _Run:
         self._deliver(ItemEvent(
             item.id, state, rung=rung if rung is not None else (step.rung.index if step else None),
             model=step.rung.label if step else "", attempt=step.attempt if step else 0,
-            tokens=tokens, elapsed_s=elapsed, message=message))
+            tokens=tokens, elapsed_s=elapsed,
+            message=message or (f"escalated: {item.escalation.split(': ', 1)[-1]}"
+                                if item.escalation else "")))
 
     def _deliver(self, event: ItemEvent) -> None:
         if self.on_event is not None:
@@ -796,7 +853,7 @@ class _Run:
         outcomes = [ItemOutcome(
             i.id, i.state if i.state in DONE_STATES else "pending",
             i.step.rung.index if i.step else None, i.step.rung.label if i.step else "",
-            i.attempts, i.tokens, round(i.elapsed, 3), i.error)
+            i.attempts, i.tokens, round(i.elapsed, 3), i.error, i.escalation)
             for i in sorted(self.items.values(), key=lambda i: i.pos)]
         return ImplementResult(
             plan_id=self.state.plan_id, run_id=self.state.run_id or "", status=status,

@@ -80,7 +80,9 @@ class PlanLock:
             holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
             raise UsageError(f"another hybrid implement is running on plan {self.plan_id} "
-                             f"(pid {holder})", "wait for it, or stop it") from None
+                             f"(pid {holder})",
+                             f"wait for it to finish, or stop it (kill {holder}) and continue "
+                             f"with: hybrid implement {self.plan_id} --resume") from None
         except BaseException:
             os.close(fd)
             raise
@@ -121,6 +123,7 @@ class ItemRow:
     finished_at: str | None = None
     error: str | None = None
     code_sha256: str | None = None
+    escalation: str | None = None  # "<from> → <to>: <why>" when the item climbed
 
 
 @dataclass
@@ -142,7 +145,8 @@ def _item_row(row: Any) -> ItemRow:
                    route=row["route"], rung=row["rung"], attempts=row["attempts"],
                    escalated=bool(row["escalated"]), run_id=row["run_id"],
                    started_at=row["started_at"], finished_at=row["finished_at"],
-                   error=row["error"], code_sha256=row["code_sha256"])
+                   error=row["error"], code_sha256=row["code_sha256"],
+                   escalation=row["escalation"])
 
 
 def _attempt_row(row: Any) -> AttemptRow:
@@ -153,7 +157,7 @@ def _attempt_row(row: Any) -> AttemptRow:
 
 
 _ITEM_FIELDS = frozenset({"state", "rung", "attempts", "escalated", "run_id", "started_at",
-                          "finished_at", "error", "code_sha256"})
+                          "finished_at", "error", "code_sha256", "escalation"})
 
 
 # ---------------------------------------------------------------------------------- state
@@ -208,8 +212,8 @@ class RunState:
             for item_id in item_ids:
                 conn.execute(
                     "UPDATE items SET state = 'pending', rung = NULL, attempts = 0, "
-                    "escalated = 0, started_at = NULL, finished_at = NULL, error = NULL, "
-                    "code_sha256 = NULL WHERE plan_id = ? AND item_id = ?",
+                    "escalated = 0, escalation = NULL, started_at = NULL, finished_at = NULL, "
+                    "error = NULL, code_sha256 = NULL WHERE plan_id = ? AND item_id = ?",
                     (self.plan_id, item_id))
 
     def update_item(self, item_id: str, **fields: Any) -> None:

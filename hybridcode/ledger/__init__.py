@@ -157,6 +157,22 @@ class Ledger:
             )
         return run_id
 
+    def interrupt_stale_runs(self, plan_id: str, commands: Sequence[str]) -> list[str]:
+        """Mark the plan's ``running`` runs of ``commands`` as ``interrupted``; return their ids.
+
+        Only for a caller that holds the plan's exclusive lock: no other run of these commands
+        can then be alive, so one still ``running`` is one whose process died without
+        finishing it (SIGKILL, a power cut)."""
+        marks = ",".join("?" for _ in commands)
+        with self.transaction("mark interrupted runs in") as conn:
+            rows = conn.execute(
+                f"SELECT id FROM runs WHERE plan_id = ? AND status = 'running' "
+                f"AND command IN ({marks}) ORDER BY started_at", (plan_id, *commands)).fetchall()
+            ids = [row[0] for row in rows]
+            conn.executemany("UPDATE runs SET status = 'interrupted' WHERE id = ?",
+                             [(run_id,) for run_id in ids])
+        return ids
+
     def finish_run(self, run_id: str, status: str) -> None:
         with self.transaction("finish a run in") as conn:
             cur = conn.execute("UPDATE runs SET finished_at = ?, status = ? WHERE id = ?",

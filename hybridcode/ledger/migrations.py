@@ -178,6 +178,13 @@ def m003_reviews_approvals(conn: sqlite3.Connection) -> None:
         "CREATE INDEX grades_by_kind ON grades(kind, ts)",
     )
 
+@migration
+def m004_item_escalation(conn: sqlite3.Connection) -> None:
+    """Why an item left the rung it started on: "<from> → <to>: <why>" (a model not pulled,
+    the attempts used up, a rung switched off), so a paid escalation is never unexplained."""
+    _run(conn, "ALTER TABLE items ADD COLUMN escalation TEXT")
+
+
 def migrate(conn: sqlite3.Connection, path: Path) -> list[str]:
     """Apply pending migrations; return the names applied now (empty when up to date)."""
     known = [fn.__name__ for fn in MIGRATIONS]

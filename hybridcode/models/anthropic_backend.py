@@ -46,6 +46,8 @@ from hybridcode.models.base import (
     ProgressCallback,
     Usage,
 )
+from hybridcode.models.credentials import (DEFAULT_ANTHROPIC_URL, anthropic_key,
+                                           anthropic_key_check)
 from hybridcode.prompts import load_prompt
 
 if TYPE_CHECKING:
@@ -53,12 +55,10 @@ if TYPE_CHECKING:
 
     from hybridcode.config import ModelSpec, Settings
 
-DEFAULT_BASE_URL = "https://api.anthropic.com"
+DEFAULT_BASE_URL = DEFAULT_ANTHROPIC_URL
 # The API accepts at most four cache_control breakpoints per request. A later breakpoint
 # caches everything before it, so when more blocks ask for one the last four are kept.
 MAX_CACHE_BREAKPOINTS = 4
-_MISSING_KEY_HINT = ("set ANTHROPIC_API_KEY (or anthropic.api_key in "
-                     "~/.config/hybridcode/config.toml)")
 
 
 def _http_errors(attr: str) -> tuple[type[BaseException], ...]:
@@ -81,6 +81,14 @@ class _NotAMessage(Exception):
     """A stream that carried no message events; turned into a ModelError by ``_send``."""
 
 
+class _StreamCut(Exception):
+    """A stream that ended before the message was complete (no stop reason)."""
+
+    def __init__(self, message: Any) -> None:
+        super().__init__("stream ended early")
+        self.message = message
+
+
 class AnthropicBackend(Backend):
     name = "anthropic"
     can_stream = True
@@ -98,11 +106,7 @@ class AnthropicBackend(Backend):
 
     # ------------------------------------------------------------------ client lifecycle
     def _api_key(self) -> str:
-        secret = self.settings.anthropic.api_key
-        key = secret.get_secret_value().strip() if secret is not None else ""
-        if not key:
-            raise AuthenticationError("no Anthropic API key", _MISSING_KEY_HINT)
-        return key
+        return anthropic_key(self.settings)
 
     def _get_client(self) -> anthropic.Anthropic:
         key = self._api_key()  # before any network activity
@@ -150,12 +154,21 @@ class AnthropicBackend(Backend):
             if errors is not None:
                 # One repair round: show the model its own output and the exact errors.
                 repairs = 1
+                first_text = text
                 messages = [
                     *messages,
                     {"role": "assistant", "content": text or "(empty reply)"},
                     {"role": "user", "content": _repair_prompt(request.schema, errors)},
                 ]
-                response = self._send(client, {**params, "messages": messages}, on_progress)
+                try:
+                    response = self._send(client, {**params, "messages": messages},
+                                          on_progress)
+                except ModelError as exc:
+                    # The first answer was paid for too.
+                    spent = exc.usage if isinstance(exc.usage, Usage) else Usage()
+                    _add_usage(spent, usage)
+                    exc.usage = spent
+                    raise
                 text = response_text(response)
                 _add_usage(usage, usage_of(response))
                 parsed, errors = _validate(request.schema, text)
@@ -167,6 +180,7 @@ class AnthropicBackend(Backend):
                         _format_hint(response.stop_reason),
                         raw=text,
                         usage=usage,
+                        answers=[first_text, text],
                     )
         return ModelResult(
             text=text,
@@ -215,6 +229,13 @@ class AnthropicBackend(Backend):
             raise map_error(exc, self) from exc
         except _NotAMessage:
             response = None
+        except _StreamCut as cut:
+            # What streamed so far was billed: keep its usage for the ledger.
+            raise BackendUnavailableError(
+                f"the stream from the Anthropic API at {self.base_url} ended before the answer "
+                "was complete", "re-run; completed work is kept (check your network, "
+                "ANTHROPIC_BASE_URL or a proxy that cuts long responses)",
+                usage=usage_of(cut.message)) from None
         if not isinstance(response, anthropic.types.Message):
             # The SDK hands back raw text when the server's reply is not JSON (a proxy page).
             raise ModelError(f"the Anthropic API at {self.base_url} did not return a message",
@@ -223,11 +244,7 @@ class AnthropicBackend(Backend):
 
     # ------------------------------------------------------------------ doctor
     def health(self) -> list[HealthCheck]:
-        try:
-            self._api_key()
-        except AuthenticationError as exc:
-            return [HealthCheck("Anthropic API key", False, "not set", hint=exc.hint)]
-        return [HealthCheck("Anthropic API key", True, f"set; requests go to {self.base_url}")]
+        return [anthropic_key_check(self.settings)]
 
     def ping(self) -> HealthCheck:
         """One paid token: proves the key, the network path and the model id (doctor --online)."""
@@ -292,7 +309,12 @@ def _stream(client: anthropic.Anthropic, params: dict[str, Any],
         if not started:
             # Not an event stream at all (e.g. a proxy's page); the SDK would only assert.
             raise _NotAMessage()
-        return stream.get_final_message()
+        message = stream.get_final_message()
+    if message.stop_reason is None:
+        # The stream ended without an error but before message_delta/message_stop: the SDK
+        # hands back the partial message. It is a broken transport, not the model's answer.
+        raise _StreamCut(message)
+    return message
 
 
 # ---------------------------------------------------------------------- response reading

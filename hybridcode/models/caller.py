@@ -160,6 +160,9 @@ class Caller:
         started = time.monotonic()
         try:
             result = backend.complete(request, on_progress)
+        except ConfigError:  # refused before anything was sent (no key): not a call
+            self._settle(held, 0.0)
+            raise
         except Exception as exc:
             self._record_failure(base, exc, held, int((time.monotonic() - started) * 1000))
             raise

@@ -55,6 +55,11 @@ if TYPE_CHECKING:
     from hybridcode.models.base import ModelRequest, ProgressCallback
 
 _RERECORD = "re-record with HYBRID_RECORD=path, or check the recording file"
+# A miss is what any new request meets in a replaying repository (hybrid demo's): say how to
+# reach a real model there, not only how to record.
+_NEW_REQUEST = ("recordings answer only the requests they hold; for a new one use your own "
+                "models: remove [replay] from .hybrid/config.toml (or unset HYBRID_REPLAY), "
+                "or " + _RERECORD)
 
 
 # ---------------------------------------------------------------------------- file format
@@ -191,7 +196,7 @@ class ReplayBackend(Backend):
             if not candidates:
                 raise ReplayMissError(
                     f"no recorded response for this {self.spec.model} request "
-                    f"(fingerprint {fingerprint[:12]}…)", _RERECORD)
+                    f"(fingerprint {fingerprint[:12]}…)", _NEW_REQUEST)
             fresh = [i for i in candidates if i not in self._served]
             index = fresh[0] if fresh else candidates[-1]
             self._served.add(index)

@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from hybridcode.config import Settings, load_settings
-from hybridcode.errors import ContextError, SpecError, UsageError
+from hybridcode.errors import (BudgetExceededError, ContextError, HybridError, ModelError,
+                               OutputFormatError, SpecError, UsageError)
 from hybridcode.models.base import Block, Message, ModelRequest, Progress, estimate_tokens
+from hybridcode.models.credentials import require_credentials
 from hybridcode.plan import PlannerOutput, spec_from_planner
 from hybridcode.plan.render import render_plan_markdown
 from hybridcode.plan.routing import (DEFAULT_THRESHOLDS, RouteDecision, route_decisions,
                                      route_spec, task_kind)
-from hybridcode.plan.store import (ARCHITECTURE, META, PLAN_MD, REQUEST, PlanMeta, PlanStore,
-                                   now_iso)
+from hybridcode.plan.store import (ARCHITECTURE, INVALID_SPEC, META, PLAN_MD, REQUEST, SPEC,
+                                   PlanMeta, PlanStore, now_iso)
 from hybridcode.prompts import render_prompt
 from hybridcode.spec import (MAX_ITEMS, TEST_DIR, Spec, SpecIssue, render_issues, save_spec,
                              validate_spec)
@@ -218,6 +220,8 @@ def make_plan(
     root = gitrepo.repo_root(root)
     base = gitrepo.head_commit(root)
     settings = settings or load_settings(root)
+    # Before the map and the SDK (seconds): a missing key is known from the settings alone.
+    require_credentials(settings.tiers.planner, settings)
     focus = list(focus or [])
     routes = dict(routes or {})
 
@@ -238,40 +242,43 @@ def make_plan(
         history = kind_history(ledger)
         thresholds = settings.routing
         status = "failed"
+        draft = _Draft(store, plan_id, request, base, settings.tiers.planner.model)
         try:
             stage(f"planning with {settings.tiers.planner.model}")
-            result = _call(caller, settings, model_request, on_progress)
+            try:
+                result = _call(caller, settings, model_request, on_progress)
+            except OutputFormatError as exc:
+                # Paid for, but not the shape of a plan: keep it for a person to fix.
+                status = "invalid"
+                raise draft.keep_unusable(exc, ledger.spend(run_id)) from exc
             spec, issues = _check(result.parsed, plan_id, root, routes, exists, history,
                                   thresholds)
             if any(i.is_error for i in issues):
                 stage(f"repairing the spec ({sum(i.is_error for i in issues)} problems)")
                 repair = _repair_request(model_request, result.text, issues)
-                result2 = _call(caller, settings, repair, on_progress)
-                result = result2
+                try:
+                    result = _call(caller, settings, repair, on_progress)
+                except (ModelError, BudgetExceededError) as exc:
+                    # The first draft was paid for and is nearly valid: keep it, and the
+                    # repair's answer when there was one.
+                    status = "invalid"
+                    raise draft.keep_repair_failure(result, spec, issues, exc,
+                                                    ledger.spend(run_id)) from exc
                 spec, issues = _check(result.parsed, plan_id, root, routes, exists, history,
-                                  thresholds)
+                                      thresholds)
             output: PlannerOutput = result.parsed
             errors = [i for i in issues if i.is_error]
-            meta = PlanMeta(plan_id=plan_id, created_at=now_iso(), base_commit=base,
-                            title=(spec.title if spec else request.splitlines()[0])[:120],
-                            planner_model=result.model)
-            store.write_text(plan_id, REQUEST, request.strip() + "\n")
-            store.write_text(plan_id, ARCHITECTURE, output.architecture_note.strip() + "\n")
+            meta = draft.meta(spec, result.model)
+            draft.write_request(output.architecture_note)
             if errors or spec is None:
                 # Keep the draft so nothing paid for is lost; a person can fix and re-check it.
-                meta.status = "invalid"
-                store.write_text(plan_id, "spec.invalid.json",
-                                 json.dumps(output.spec_data(plan_id), indent=2) + "\n")
-                if spec is not None:
-                    save_spec(spec, store.spec_path(plan_id))
-                meta.cost_usd = ledger.spend(run_id)
-                store.save_meta(meta)
                 status = "invalid"
+                edit = draft.keep_invalid(output, spec, meta, ledger.spend(run_id))
                 first = errors[0].render() if errors else "the spec is not valid"
                 more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
                 raise SpecError(
                     f"the planner's spec is still invalid after one repair: {first}{more}",
-                    f"edit .hybrid/plans/{plan_id}/spec.json, then run: "
+                    f"edit .hybrid/plans/{plan_id}/{edit}, then run: "
                     f"hybrid spec check {plan_id}")
             decisions = route_decisions(spec, routes, history, thresholds)
             write_routed_plan(store, meta, spec, output.architecture_note, decisions, history,
@@ -298,9 +305,106 @@ def _call(caller: Caller, settings: Settings, request: ModelRequest,
         try:
             result.parsed = PlannerOutput.model_validate_json(result.text)
         except ValueError as exc:
-            raise ContextError("the planner did not return a spec",
-                               "re-run hybrid plan; if it repeats, check the planner model") from exc
+            raise OutputFormatError("the planner did not return a spec",
+                                    "re-run hybrid plan; if it repeats, check the planner model",
+                                    raw=result.text) from exc
     return result
+
+
+class _Draft:
+    """Writes what a planner call paid for into the plan folder, whatever shape it has:
+    ``spec.invalid.json`` (the draft a person can fix and ``hybrid spec check``), and the raw
+    answers when they are not a plan at all (``planner-answer-N.txt``)."""
+
+    def __init__(self, store: PlanStore, plan_id: str, request: str, base: str,
+                 model: str) -> None:
+        self.store, self.plan_id, self.request, self.base = store, plan_id, request, base
+        self.model = model
+        self.folder = f".hybrid/plans/{plan_id}"
+
+    def meta(self, spec: Spec | None, model: str | None = None) -> PlanMeta:
+        return PlanMeta(plan_id=self.plan_id, created_at=now_iso(), base_commit=self.base,
+                        title=(spec.title if spec else self.request.splitlines()[0])[:120],
+                        planner_model=model or self.model)
+
+    def write_request(self, architecture: str | None) -> None:
+        self.store.write_text(self.plan_id, REQUEST, self.request.strip() + "\n")
+        if architecture is not None and architecture.strip():
+            self.store.write_text(self.plan_id, ARCHITECTURE, architecture.strip() + "\n")
+
+    def _save(self, meta: PlanMeta, cost: float) -> None:
+        meta.status = "invalid"
+        meta.cost_usd = cost
+        self.store.save_meta(meta)
+
+    def _raw(self, answers: list[str]) -> list[str]:
+        names = []
+        for n, text in enumerate(a for a in answers if a.strip()):
+            name = f"planner-answer-{n + 1}.txt"
+            self.store.write_text(self.plan_id, name, text if text.endswith("\n") else text + "\n")
+            names.append(name)
+        return names
+
+    def keep_invalid(self, output: PlannerOutput, spec: Spec | None, meta: PlanMeta,
+                     cost: float) -> str:
+        """A plan-shaped draft with problems; returns the file a person should edit."""
+        self.store.write_text(self.plan_id, INVALID_SPEC,
+                              json.dumps(output.spec_data(self.plan_id), indent=2) + "\n")
+        if spec is not None:
+            save_spec(spec, self.store.spec_path(self.plan_id))
+        self._save(meta, cost)
+        return SPEC if spec is not None else INVALID_SPEC
+
+    def keep_unusable(self, exc: OutputFormatError, cost: float) -> SpecError:
+        """An answer that is not the shape of a plan: its JSON (when it is JSON) becomes the
+        draft, and the raw text is kept beside it."""
+        answers = list(getattr(exc, "answers", None) or [exc.raw])
+        data = _json_object(answers[-1]) if answers else None
+        spec_part = data.get("spec") if isinstance(data, dict) else None
+        draft = spec_part if isinstance(spec_part, dict) else data
+        note = data.get("architecture_note") if isinstance(data, dict) else None
+        self.write_request(note if isinstance(note, str) else None)
+        raw = self._raw(answers)
+        what = exc.message
+        if isinstance(draft, dict):
+            self.store.write_text(self.plan_id, INVALID_SPEC,
+                                  json.dumps({**draft, "plan_id": self.plan_id}, indent=2) + "\n")
+            hint = (f"its draft is kept: edit {self.folder}/{INVALID_SPEC}, then run: "
+                    f"hybrid spec check {self.plan_id}")
+        else:
+            shown = f"{self.folder}/{raw[-1]}" if raw else self.folder
+            hint = (f"its answer is kept in {shown}; re-run hybrid plan (if it repeats, check "
+                    "the planner model)")
+        self._save(self.meta(None), cost)
+        return SpecError(f"the planner's answer is not a valid plan: {what}", hint)
+
+    def keep_repair_failure(self, first, spec: Spec | None, issues: list[SpecIssue],
+                            exc: HybridError, cost: float) -> SpecError:
+        output: PlannerOutput = first.parsed
+        meta = self.meta(spec, first.model)
+        self.write_request(output.architecture_note)
+        raw = getattr(exc, "answers", None) or ([exc.raw] if getattr(exc, "raw", "") else [])
+        self._raw(list(raw))
+        edit = self.keep_invalid(output, spec, meta, cost)
+        errors = [i for i in issues if i.is_error]
+        first_issue = errors[0].render() if errors else "the spec is not valid"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        return SpecError(
+            f"the planner's spec has problems and its repair failed ({exc.message}): "
+            f"{first_issue}{more}",
+            f"the first draft is kept: edit {self.folder}/{edit}, then run: "
+            f"hybrid spec check {self.plan_id}")
+
+
+def _json_object(text: str):
+    """The JSON value in ``text`` (also inside a fenced block), or None."""
+    candidate = text.strip()
+    if candidate.startswith("```"):
+        candidate = candidate.split("\n", 1)[-1].rsplit("```", 1)[0]
+    try:
+        return json.loads(candidate)
+    except ValueError:
+        return None
 
 
 __all__ = ["make_plan", "PlanResult", "ItemEstimate", "build_request", "symbol_checker", "META",

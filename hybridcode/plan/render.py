@@ -7,6 +7,7 @@ import re
 
 from hybridcode.errors import SpecError
 from hybridcode.spec import Spec, SpecItem, topological_order
+from hybridcode.text import plural
 
 
 def _cell(text: str) -> str:
@@ -96,7 +97,7 @@ def render_plan_markdown(spec: Spec, architecture: str) -> str:
     lines = [f"# {spec.title}", ""]
     if spec.plan_id:
         lines += [f"Plan `{spec.plan_id}` · spec version {spec.spec_version} · "
-                  f"{len(spec.items)} items", ""]
+                  f"{plural(len(spec.items), 'item')}", ""]
     if spec.summary.strip():
         lines += [spec.summary.strip(), ""]
     note = _nest_headings(architecture.strip()) or "_No architecture note._"

@@ -20,6 +20,7 @@ PLANS = Path(".hybrid") / "plans"
 REQUEST = "request.md"
 ARCHITECTURE = "architecture.md"
 SPEC = "spec.json"
+INVALID_SPEC = "spec.invalid.json"  # a draft that did not validate, kept for a person to fix
 PLAN_MD = "plan.md"
 META = "meta.json"
 

@@ -104,6 +104,14 @@ def _config_layers(main_root: Path) -> list[tuple[str, dict]]:
     ]
 
 
+def _replays(layers: list[tuple[str, dict]]) -> bool:
+    """Whether every tier is served from recordings (``replay.path`` or ``HYBRID_REPLAY``)."""
+    if os.environ.get("HYBRID_REPLAY"):
+        return True
+    found = _setting(layers, "replay")
+    return bool(found and isinstance(found[0], dict) and found[0].get("path"))
+
+
 def _setting(layers: list[tuple[str, dict]], key: str) -> tuple[object, str] | None:
     found = None
     for source, table in layers:
@@ -275,10 +283,19 @@ def hook_check(root: Path | str = ".") -> HookResult:
     origin = f"plan {', '.join(plans)}" if plans else "the configured generated_paths"
     shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
     why = " (its approval predates the current checklist)" if rows else ""
+    if _replays(layers):
+        # Recorded answers (hybrid demo's repository) cannot review a diff nobody recorded:
+        # `hybrid review --staged` would only end in "no recorded response".
+        advice = ("this repository's models are recorded samples ([replay] in its config), "
+                  "which cannot review a new diff: remove [replay] from .hybrid/config.toml to "
+                  "use your own models, then run `hybrid review --staged`")
+    else:
+        advice = ("run `hybrid review --staged` to review it, or `hybrid commit <plan>` for a "
+                  "plan's worktree")
     message = (
         f"generated code from {origin} is staged without an approval of this exact diff "
-        f"(sha256 {sha[:12]}{why}; {shown}); run `hybrid review --staged` to review it, or "
-        "`hybrid commit <plan>` for a plan's worktree; `git commit --no-verify` skips this check")
+        f"(sha256 {sha[:12]}{why}; {shown}); {advice}; `git commit --no-verify` skips this "
+        "check")
     return HookResult(False, message, "blocked", sha, plans, paths)
 
 

@@ -114,16 +114,19 @@ def review_plan(root: Path, plan_ref: str | None = None, settings: Settings | No
 
 def review_staged(root: Path, settings: Settings | None = None, *, fresh: bool = False,
                   review_when_blocked: bool = False, on_stage: Stage = _quiet) -> ReviewOutcome:
-    """Review what is staged (the diff ``git commit`` would record)."""
-    from hybridcode.vcs import repo as gitrepo
+    """Review what is staged (the diff ``git commit`` would record).
+
+    In a linked worktree (a plan's, say) the review is recorded in the project's ledger, the
+    one the pre-commit gate reads, so the gate's advice to run this works where it is given."""
+    from hybridcode.review.hook import project_roots
     from hybridcode.vcs.diff import staged_diff
 
-    root = gitrepo.repo_root(root)
+    top, project = project_roots(Path(root))
     on_stage("computing the diff")
-    diff = staged_diff(root)
+    diff = staged_diff(top)
     if diff.empty:
         raise UsageError("nothing staged to review", "stage changes with git add first")
-    return review_changes(root, root, diff, source="staged", settings=settings, fresh=fresh,
+    return review_changes(project, top, diff, source="staged", settings=settings, fresh=fresh,
                           review_when_blocked=review_when_blocked, on_stage=on_stage)
 
 

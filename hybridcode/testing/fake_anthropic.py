@@ -32,7 +32,8 @@ from typing import Any, Callable, Literal, Union
 __all__ = ["FakeAnthropic", "RecordedRequest", "TextReply", "ErrorReply", "FaultReply"]
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
-FaultKind = Literal["429", "529", "500", "drop", "slow", "malformed", "overloaded_midstream"]
+FaultKind = Literal["429", "529", "500", "drop", "slow", "malformed", "overloaded_midstream",
+                   "truncated"]
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,9 @@ class FakeAnthropic:
         - ``"malformed"``: 200 with a JSON content type and a body that is not JSON.
         - ``"overloaded_midstream"``: a stream that starts, then sends an ``error`` event
           (as the real API does under load); a non-streaming request just gets a reply.
+        - ``"truncated"``: a stream that ends cleanly (no error, the HTTP body complete) after
+          part of the text, before ``message_delta`` and ``message_stop`` — what a proxy that
+          cuts long responses does; a non-streaming request just gets a reply.
         """
         then = TextReply(text) if kind == "slow" else None
         self.enqueue(FaultReply(kind, retry_after, delay, then), times)
@@ -331,14 +335,18 @@ class _Handler(BaseHTTPRequestHandler):
                                drop=True)
         elif fault.kind == "overloaded_midstream":
             self._send_message(TextReply("partial answer"), body, midstream_error=True)
+        elif fault.kind == "truncated":
+            self._send_message(TextReply('{"architecture_note": "a partial ans'), body,
+                               truncated=True)
         else:  # pragma: no cover - FaultKind is closed
             raise ValueError(f"unknown fault {fault.kind!r}")
 
     def _send_message(self, reply: TextReply, body: dict[str, Any], *, drop: bool = False,
-                      midstream_error: bool = False) -> None:
+                      midstream_error: bool = False, truncated: bool = False) -> None:
         message = _message(self.server.fake._message_id(), reply, body)
         if body.get("stream"):
-            self._stream(message, drop=drop, midstream_error=midstream_error)
+            self._stream(message, drop=drop, midstream_error=midstream_error,
+                         truncated=truncated)
             return
         payload = json.dumps(message).encode()
         if drop:
@@ -352,10 +360,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send_json(200, payload)
 
-    def _stream(self, message: dict[str, Any], *, drop: bool, midstream_error: bool) -> None:
+    def _stream(self, message: dict[str, Any], *, drop: bool, midstream_error: bool,
+                truncated: bool = False) -> None:
         events = _stream_events(message, self.server.fake.chunk_size, self.server.fake.ping)
         if drop:
             events = events[: max(3, len(events) // 2)]
+        elif truncated:
+            # every event up to the text, then a clean end: no message_delta, no message_stop
+            events = [e for e in events if e[0] not in ("content_block_stop", "message_delta",
+                                                          "message_stop")]
         elif midstream_error:
             events = events[:3]
             events.append(("error", {"type": "error", "error": {

@@ -1,0 +1,47 @@
+"""What a backend needs before it may send anything, checked without importing an SDK.
+
+Importing the Anthropic SDK takes about a second; a missing key is known from the settings
+alone, so ``hybrid plan`` and ``hybrid doctor`` say so at once. A missing key is a
+configuration error (exit 2), and because nothing was sent it is never recorded as a call.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hybridcode.errors import MissingKeyError
+from hybridcode.models.base import HealthCheck
+
+if TYPE_CHECKING:
+    from hybridcode.config import ModelSpec, Settings
+
+DEFAULT_ANTHROPIC_URL = "https://api.anthropic.com"
+MISSING_ANTHROPIC_KEY_HINT = ("set ANTHROPIC_API_KEY (or anthropic.api_key in "
+                              "~/.config/hybridcode/config.toml)")
+
+
+def anthropic_key(settings: Settings) -> str:
+    secret = settings.anthropic.api_key
+    key = secret.get_secret_value().strip() if secret is not None else ""
+    if not key:
+        raise MissingKeyError("no Anthropic API key", MISSING_ANTHROPIC_KEY_HINT)
+    return key
+
+
+def anthropic_key_check(settings: Settings) -> HealthCheck:
+    """The doctor's line for the key: present or not (offline; no SDK, no request)."""
+    try:
+        anthropic_key(settings)
+    except MissingKeyError as exc:
+        return HealthCheck("Anthropic API key", False, "not set", hint=exc.hint)
+    base_url = settings.anthropic.base_url or DEFAULT_ANTHROPIC_URL
+    return HealthCheck("Anthropic API key", True, f"set; requests go to {base_url}")
+
+
+def require_credentials(spec: ModelSpec, settings: Settings) -> None:
+    """Raise :class:`MissingKeyError` when ``spec``'s backend cannot send without a key that
+    the settings lack. Replayed tiers need none."""
+    if settings.replay.path is not None:
+        return
+    if spec.backend == "anthropic":
+        anthropic_key(settings)

@@ -455,3 +455,97 @@ def test_references_link_within_a_language_family_only(repo: Path) -> None:
     git(repo, "add", "-A")
     ranks = rank_files(build_index(repo, use_cache=False))
     assert ranks["vendor/lib.js"] == pytest.approx(ranks["app/a.py"])  # no edge from Python
+
+
+# Exported constants and variables, in the styles of zod (TypeScript) and cobra (Go).
+ZOD_STYLE = '''import { util } from "./helpers/util";
+
+export const ZodIssueCode = util.arrayToEnum([
+  "invalid_type",
+  "custom",
+]);
+export type ZodIssueCode = keyof typeof ZodIssueCode;
+export let defaultErrorMap = errorMap;
+export var legacy = "x", other = 3;
+export const makeIssue = (params: IssueData) => params;
+const privateHelper = 1;
+'''
+
+COBRA_STYLE = b'''package cobra
+
+type ShellCompDirective int
+
+const (
+	ShellCompDirectiveError ShellCompDirective = 1 << iota
+	ShellCompDirectiveNoSpace
+	ShellCompDirectiveNoFileComp
+)
+
+const BashCompFilenameExt = "cobra_annotation_bash_completion_filename_extensions"
+
+var EnableCommandSorting = true
+
+var (
+	EnablePrefixMatching = false
+	initializers         []func()
+)
+
+func Init() { var inner = 1; const local = 2; _ = inner }
+'''
+
+
+def test_typescript_exported_constants_and_variables() -> None:
+    for language in ("typescript", "tsx"):
+        defs = extract(language, ZOD_STYLE.encode())[0]
+        by_kind = {(d[0], d[1]): d for d in defs}
+        constant = by_kind[("ZodIssueCode", "constant")]
+        assert constant[3:5] == (3, 6)
+        assert constant[5] == "export const ZodIssueCode = util.arrayToEnum(["
+        assert ("ZodIssueCode", "type") in by_kind  # the type of the same name stays
+        assert by_kind[("defaultErrorMap", "variable")][5] == \
+            "export let defaultErrorMap = errorMap"
+        assert by_kind[("other", "variable")][5] == "export var other = 3"
+        # a function-valued binding is still a function, tagged once
+        assert [d[1] for d in defs if d[0] == "makeIssue"] == ["function"]
+        assert "privateHelper" not in {d[0] for d in defs}  # module-private
+
+
+def test_javascript_exported_constants() -> None:
+    source = b'export const NEVER = Object.freeze({ status: "aborted" });\n' \
+             b'export let count = 1;\nconst helper = 2;\n'
+    defs = {d[0]: d for d in extract("javascript", source)[0]}
+    assert defs["NEVER"][1:2] == ("constant",)
+    assert defs["NEVER"][5] == 'export const NEVER = Object.freeze({ status: "aborted" })'
+    assert defs["count"][1] == "variable"
+    assert "helper" not in defs
+
+
+def test_go_package_constants_and_variables() -> None:
+    defs = {d[0]: d for d in extract("go", COBRA_STYLE)[0]}
+    assert defs["ShellCompDirectiveError"][1] == "constant"
+    assert defs["ShellCompDirectiveError"][5] == \
+        "const ShellCompDirectiveError ShellCompDirective = 1 << iota"
+    # an iota continuation shows the type it repeats
+    assert defs["ShellCompDirectiveNoFileComp"][5] == \
+        "const ShellCompDirectiveNoFileComp ShellCompDirective"
+    assert defs["ShellCompDirectiveNoFileComp"][3] == 8
+    assert defs["BashCompFilenameExt"][1] == "constant"
+    assert defs["EnableCommandSorting"][1:2] == ("variable",)
+    assert defs["EnableCommandSorting"][5] == "var EnableCommandSorting = true"
+    assert defs["EnablePrefixMatching"][1] == "variable"
+    assert defs["initializers"][5] == "var initializers []func()"
+    assert "inner" not in defs and "local" not in defs  # function locals are not the package's
+
+
+def test_map_shows_exported_constants(repo: Path) -> None:
+    write(repo, "src/ZodError.ts", ZOD_STYLE)
+    write(repo, "completions.go", COBRA_STYLE)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "bindings")
+    index = build_index(repo)
+    assert [d.path for d in index.lookup("ZodIssueCode")] == ["src/ZodError.ts"] * 2
+    assert index.lookup("EnableCommandSorting")[0].path == "completions.go"
+    text = repo_map(index, ["ShellCompDirectiveNoFileComp", "ZodIssueCode"], 4000).text
+    assert "export const ZodIssueCode = util.arrayToEnum([" in text
+    assert "const ShellCompDirectiveNoFileComp ShellCompDirective" in text
+    assert "var EnableCommandSorting = true" in text

@@ -33,7 +33,7 @@ from hybridcode.context import files as filesel
 from hybridcode.context.languages import language_for_path
 from hybridcode.context.tags import RawTags, extract
 
-SCHEMA = 4
+SCHEMA = 5
 CACHE_DIR = ".hybrid/cache"
 INDEX_FILE = "index.marshal"
 # A file modified within this window of the scan may change again in the same mtime tick

@@ -3,7 +3,8 @@
 The queries are the grammar wheels' own ``queries/tags.scm`` (TypeScript's extends
 JavaScript's, as editors combine them), plus a few patterns each wheel lacks: Python class
 bases, imports and annotations as references; TypeScript type aliases, enums and class-field
-arrow functions; Go interface methods. A file with syntax errors still yields every tag in the
+arrow functions; exported JavaScript/TypeScript constants and variables; Go interface
+methods and package-level constants and variables. A file with syntax errors still yields every tag in the
 parts that parse — tree-sitter recovers locally, so a typo costs one function, not the file.
 """
 
@@ -21,6 +22,19 @@ if TYPE_CHECKING:
 
 MAX_SIGNATURE = 200
 
+# Exported module bindings (``export const ZodIssueCode = util.arrayToEnum([...])``, ``export
+# let``/``var``): the wheels' JavaScript and TypeScript queries only tag function-valued ones.
+# Unexported ones are private to their module, so the map leaves them out. (Go's package-level
+# ``const``/``var`` are all tagged: the whole package sees the lower-case ones too.)
+_EXPORTED_BINDINGS = """
+(export_statement declaration: (lexical_declaration "const"
+  (variable_declarator name: (identifier) @name) @definition.constant))
+(export_statement declaration: (lexical_declaration "let"
+  (variable_declarator name: (identifier) @name) @definition.variable))
+(export_statement declaration: (variable_declaration
+  (variable_declarator name: (identifier) @name) @definition.variable))
+"""
+
 _EXTRA: dict[str, str] = {
     "python": """
 (class_definition superclasses: (argument_list [(identifier) @name
@@ -36,7 +50,7 @@ _EXTRA: dict[str, str] = {
   value: [(arrow_function) (function_expression)]) @definition.method
 (class_heritage (identifier) @name) @reference.class
 (import_specifier name: (identifier) @name) @reference.import
-""",
+""" + _EXPORTED_BINDINGS,
     "typescript": """
 (public_field_definition name: (property_identifier) @name
   value: [(arrow_function) (function_expression)]) @definition.method
@@ -45,12 +59,19 @@ _EXTRA: dict[str, str] = {
 (extends_clause value: (identifier) @name) @reference.class
 (implements_clause (type_identifier) @name) @reference.class
 (import_specifier name: (identifier) @name) @reference.import
-""",
+""" + _EXPORTED_BINDINGS,
     "go": """
 (method_elem name: (field_identifier) @name) @definition.method
 (type_alias name: (type_identifier) @name) @definition.type
+(source_file (const_declaration (const_spec name: (identifier) @name) @definition.constant))
+(source_file (var_declaration (var_spec name: (identifier) @name) @definition.variable))
+(source_file (var_declaration (var_spec_list (var_spec name: (identifier) @name)
+  @definition.variable)))
 """,
 }
+# Kinds a binding gets from these patterns; a function-valued binding (``export const f = () =>
+# …``) is a function first (the wheels' own patterns), so these never replace another kind.
+_BINDING_KINDS = frozenset({"constant", "variable"})
 
 
 class Definition(NamedTuple):
@@ -134,7 +155,10 @@ def extract(language: str, source: bytes) -> RawTags:
             if not nodes:
                 continue
             name = source[first.start_byte:first.end_byte].decode("utf-8", "replace")
-            found.setdefault((nodes[0].start_byte, name), (nodes[0], name, kind))
+            at = (nodes[0].start_byte, name)
+            held = found.get(at)
+            if held is None or (held[2] in _BINDING_KINDS and kind not in _BINDING_KINDS):
+                found[at] = (nodes[0], name, kind)
     refs: dict[str, int] = {}
     for raw, count in Counter(referenced).items():  # first-seen order, as before
         name = raw.decode("utf-8", "replace")
@@ -230,6 +254,10 @@ def signature(language: str, source: bytes, node: Node, *,
     """
     start, end = node.start_byte, node.end_byte
     node_type = node.type
+    if node_type in ("const_spec", "var_spec") or (
+            node_type == "variable_declarator"
+            and getattr(node.child_by_field_name("value"), "type", "") not in _FUNCTION_VALUES):
+        return _binding_signature(source, node)
     body = node.child_by_field_name("body") if node_type in _BODY_FIELD_TYPES else None
     if body is not None:
         end = body.start_byte
@@ -262,6 +290,36 @@ def signature(language: str, source: bytes, node: Node, *,
         if decorators:
             text = " ".join([*decorators, text])
     return _clip(text)
+
+
+_FUNCTION_VALUES = frozenset({"arrow_function", "function_expression", "function",
+                              "generator_function", "class"})
+
+
+def _binding_signature(source: bytes, node: Node) -> str:
+    """``export const ZodIssueCode = util.arrayToEnum([`` or ``const ShellCompDirectiveNoFileComp
+    ShellCompDirective``: the keyword and the binding's first line (one of several in its
+    declaration); a Go constant that repeats the one before it (``iota``) shows that type."""
+    first = _text(source, node).split("\n", 1)[0]
+    declaration = node.parent
+    if declaration is not None and declaration.type == "var_spec_list":
+        declaration = declaration.parent
+    if node.type == "const_spec" and node.child_by_field_name("type") is None \
+            and node.child_by_field_name("value") is None:
+        previous = node.prev_named_sibling
+        while previous is not None and previous.type == "const_spec":
+            kind = previous.child_by_field_name("type")
+            if kind is not None:
+                first += " " + _text(source, kind)
+                break
+            previous = previous.prev_named_sibling
+    keyword = {"const_spec": "const", "var_spec": "var"}.get(node.type, "")
+    if declaration is not None and not keyword:
+        keyword = _text(source, declaration.children[0]) if declaration.children else ""
+    text = f"{keyword} {first}".strip()
+    if declaration is not None and getattr(declaration.parent, "type", "") == "export_statement":
+        text = "export " + text
+    return _clip(" ".join(text.split()))
 
 
 def _clip(text: str) -> str:

@@ -112,7 +112,8 @@ class RoutingThresholds(_Strict):
 
 
 class ReviewSettings(_Strict):
-    """Reviewer tiering: off unless ``cheap_reviewer`` is set."""
+    """Reviewer tiering (off unless ``cheap_reviewer`` is set), and how a large diff is reviewed
+    in parts: how many at once, how many at most, at what cost at most."""
 
     cheap_reviewer: ModelSpec | None = Field(
         default=None, description="A cheaper reviewer for well-established task kinds.")
@@ -121,6 +122,16 @@ class ReviewSettings(_Strict):
     sample_rate: float = Field(
         default=0.15, ge=0, le=1, description="Share of later reviews sampled for the full "
         "reviewer (also always after negative feedback).")
+    parallel: int = Field(
+        default=4, ge=1, le=32, description="Parts of a large diff reviewed at the same time "
+        "(Ollama at most 4).")
+    max_parts: int = Field(
+        default=8, ge=1, le=200, description="Most reviewer calls (parts of the diff) one "
+        "review makes; the parts beyond are not reviewed, and the review cannot approve.")
+    max_cost_usd: float | None = Field(
+        default=None, gt=0, description="Cap on one review's reviewer calls in USD, estimated "
+        "before sending (whole prompt uncached plus the full output allowance); parts beyond "
+        "it are not reviewed, and the review cannot approve.")
 
 
 class AnthropicSettings(_Strict):

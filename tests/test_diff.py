@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hybridcode.errors import GitError
+from hybridcode.errors import GitError, UsageError
 from hybridcode.vcs.diff import (
     commit_diff,
     diff_sha256,
@@ -89,7 +89,9 @@ def test_worktree_diff_parses_every_kind_of_change(base_repo, worktree):
     mode = files["script.sh"]
     assert (mode.old_mode, mode.new_mode) == ("100644", "100755") and mode.mode_changed
     latin = files["latin.txt"]
-    assert not latin.is_text and latin.added == [(1, "caf\ufffd cr\ufffdme")]
+    # not UTF-8: its lines read in the encoding detected from its bytes, which is named
+    assert not latin.is_text and latin.added == [(1, "café crème")]
+    assert latin.encoding == "cp1252" and files["keep.txt"].encoding == "utf-8"
     assert b"caf\xe9 cr\xe8me" in diff.raw  # hashed as bytes, decoded only for display
     new = files[ODD_NAME]
     assert new.status == "added" and new.added == [(1, "x = 1")] and new.new_mode == "100644"
@@ -188,10 +190,13 @@ def test_empty_diff(base_repo):
     assert diff.empty and diff.files == [] and diff.sha256 == diff_sha256(b"")
 
 
-def test_unknown_revision_is_a_git_error_with_a_hint(base_repo):
-    with pytest.raises(GitError) as info:
-        range_diff(base_repo, "no-such-branch")
-    assert "no-such-branch" in info.value.message and info.value.hint
+def test_unknown_revision_is_a_usage_error_with_a_hint(base_repo):
+    """The revisions of a range are the user's: exit 2, as --ci says for the same --base."""
+    for args in (("no-such-branch",), ("HEAD", "no-such-head")):
+        with pytest.raises(UsageError) as info:
+            range_diff(base_repo, *args)
+        assert args[-1] in info.value.message and "fetch" in info.value.hint
+        assert info.value.exit_code == 2
 
 
 def test_staged_diff_honours_the_hook_index(base_repo, tmp_path, monkeypatch):

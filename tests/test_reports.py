@@ -148,7 +148,7 @@ def test_junit_parses_with_a_case_per_check_and_checklist_entry():
 def test_markdown_for_a_pr_comment():
     text = render(_outcome(), "markdown")
     assert text.startswith("## hybridcode review: ❌ changes requested")
-    assert "> Unsafe query \\| fix before merging." in text
+    assert "> Unsafe query | fix before merging." in text  # a quote, not a table
     assert "| tests | ❌ fail (blocking) | 1 failed |" in text
     assert "| ❌ | Any security problems? | SQL is built with an f-string at src/my file.py:3,"\
            "<br>so input reaches the query. |" in text

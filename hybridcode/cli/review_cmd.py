@@ -169,18 +169,30 @@ def _check_usage(plan: str | None, staged: bool, base: str | None, head: str | N
 # ---------------------------------------------------------------------------- rendering
 
 def _esc(value: Any) -> str:
+    """Model and tool text, printable: not rich markup, and valid UTF-8 (a path's undecodable
+    bytes as git's octal escapes, as in every report)."""
+    import re
+
     from rich.markup import escape
 
-    return escape(str(value))
+    from hybridcode.vcs.diff import display_path
+
+    text = re.sub("[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}",
+                  display_path(str(value)))
+    return escape(text)
 
 
 def print_review(outcome: ReviewOutcome) -> None:
     from rich.table import Table
 
     from hybridcode.cli.ui import console, status_mark
+    from hybridcode.review.reports import reviewer_share
 
     out = console()
     diff = outcome.diff
+    if outcome.decision == "nothing_to_review":
+        out.print(f"[bold]{_esc(outcome.notes[0] if outcome.notes else 'nothing to review')}[/]")
+        return
     what = f"plan {outcome.plan_id}" if outcome.plan_id else diff.source
     files = len(diff.files)
     out.print(f"[bold]Review of {_esc(what)}[/] · {files} file{'s' * (files != 1)} · "
@@ -194,7 +206,7 @@ def print_review(outcome: ReviewOutcome) -> None:
     for check in outcome.checks:
         mark = "[dim]skipped[/]" if check.skipped else status_mark(check.ok if check.ok or
                                                                    check.blocking else None)
-        checks.add_row(check.name, mark, _esc(check.summary))
+        checks.add_row(_esc(check.name), mark, _esc(check.summary))
         for finding in check.findings[:10]:
             checks.add_row("", "", f"[dim]{_esc(finding['file'])}:{finding['line']}[/] "
                            f"{_esc(finding['message'])}")
@@ -211,7 +223,8 @@ def print_review(outcome: ReviewOutcome) -> None:
     label = outcome.decision.replace("_", " ").upper()
     by = f" by {_esc(outcome.reviewer_model)}" if outcome.reviewer_model else ""
     cost = f" · ${outcome.cost:.4f}" if outcome.cost else ""
-    out.print(f"[{style}]{label}[/]{by}{cost}")
+    share = reviewer_share(outcome)
+    out.print(f"[{style}]{label}[/]{by}{cost}" + (f" · {share}" if share else ""))
 
 
 def _print_verdict(out, verdict, table_cls) -> None:

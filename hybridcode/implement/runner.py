@@ -9,7 +9,8 @@ How a run goes:
   tests are written into it, and their checksums are checked before and after every test run
   (a change means the model's code touched them: the tests are restored, the output refused).
 - Items run in dependency order. Items whose dependencies have passed are *generated* at the
-  same time on a thread pool (``--parallel N``; Ollama at most :data:`BACKEND_LIMITS`), but
+  same time on a thread pool (``--parallel N``; Ollama at most
+  :data:`~hybridcode.models.registry.BACKEND_LIMITS`), but
   *applied and verified one at a time* on the run's main thread, earliest in dependency order
   first — so every prompt sees a settled worktree and tests never race each other.
 - A failed attempt goes back to the model with the feedback; the ladder (:mod:`.ladder`) decides
@@ -75,6 +76,7 @@ from hybridcode.implement.state import (
     sha256_text,
 )
 from hybridcode.models.base import Usage
+from hybridcode.models.registry import BACKEND_LIMITS  # concurrent calls per backend
 from hybridcode.plan.store import ARCHITECTURE, PlanStore
 from hybridcode.text import plural
 
@@ -86,11 +88,6 @@ if TYPE_CHECKING:
     from hybridcode.spec import Spec, SpecItem
     from hybridcode.vcs.worktree import Worktree
 
-# Concurrent calls per backend, below ``--parallel``. Ollama serves OLLAMA_NUM_PARALLEL requests
-# per model at once (4 at most by default); more would queue on the server, where the wait
-# counts against the request timeout. Anthropic and OpenAI-compatible servers (vLLM batches
-# dozens) are bounded by ``--parallel`` alone. A config key would belong in config.py.
-BACKEND_LIMITS: dict[str, int] = {"ollama": 4}
 # Output allowance for one item's code: enough for a class with its methods, and what the
 # budget estimate reserves per Claude call.
 OUTPUT_TOKENS = 4096

@@ -19,6 +19,18 @@ BACKENDS: dict[str, str] = {
     "replay": "hybridcode.models.replay:ReplayBackend",
 }
 
+# Concurrent calls per backend, whatever a stage's own parallelism. Ollama serves
+# OLLAMA_NUM_PARALLEL requests per model at once (4 at most by default); more would queue on the
+# server, where the wait counts against the request timeout. Anthropic and OpenAI-compatible
+# servers (vLLM batches dozens) are bounded by the stage's setting alone (``parallel``,
+# ``review.parallel``).
+BACKEND_LIMITS: dict[str, int] = {"ollama": 4}
+
+
+def concurrency(backend: str, wanted: int) -> int:
+    """How many calls to ``backend`` may be in flight when a stage wants ``wanted``."""
+    return max(1, min(wanted, BACKEND_LIMITS.get(backend, wanted)))
+
 
 def backend_class(name: str) -> type[Backend]:
     try:

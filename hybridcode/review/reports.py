@@ -7,12 +7,22 @@ The terminal view is the CLI's rich rendering, not this module's.
 
 Each format follows its consumer's rules:
 
-- SARIF: GitHub code scanning wants every result located in a file, so results that concern
-  the change as a whole (a failed checklist entry, a tampered approval) point at the first
-  changed file, line 1. ``partialFingerprints`` hash the rule, file and title — not the line —
-  so an alert survives code moving above it.
+- Locations: a result is located only in a file of the diff. A path the reviewer model wrote
+  that the diff does not change (``/etc/passwd``, ``../../x``) is never put in a SARIF ``uri`` or
+  a ``file=`` property: the result becomes one about the whole change, and its message names
+  the path given. Results that concern the change as a whole (a failed checklist entry, a
+  tampered approval) point at the first changed file that exists after the change and is text,
+  line 1 (GitHub code scanning wants every result in a file).
+- Paths: bytes that are not UTF-8 are shown as git shows them (``caf\\351.py``, see
+  :func:`~hybridcode.vcs.diff.display_path`) in every format; a SARIF ``uri`` percent-encodes
+  the real bytes. Every report is valid UTF-8.
+- SARIF: ``partialFingerprints`` hash the rule, file and title — not the line — so an alert
+  survives code moving above it.
 - GitHub workflow commands: ``%``, CR and LF are escaped in the message, and additionally
   ``:`` and ``,`` in properties (the runner's ``escapeData``/``escapeProperty``).
+- Markdown: text from models and tools is HTML-escaped outside code (``Promise<Response>``
+  stays visible on GitHub); their code spans and blocks are kept, and a table cell shows a
+  block line by line, never a ``<br>`` inside code.
 - JUnit: one testcase per deterministic check and per checklist entry; a failure carries the
   reasoning. Characters XML 1.0 forbids (terminal escapes in test output) are dropped.
 """
@@ -24,12 +34,16 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+import os
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+from hybridcode.vcs.diff import display_path, git_quoted
 
 if TYPE_CHECKING:
     from hybridcode.review.ci import CIResult
     from hybridcode.review.verdict import ReviewOutcome
+    from hybridcode.vcs.diff import Diff
 
 FORMATS = ("json", "markdown", "sarif", "github", "junit")
 
@@ -45,7 +59,7 @@ RULE_APPROVAL = "gate/approval"
 _SARIF_LEVEL = {"critical": "error", "major": "error", "minor": "warning", "info": "note"}
 _GITHUB_LEVEL = {"critical": "error", "major": "error", "minor": "warning", "info": "notice"}
 _DECISION_TITLE = {"approved": "✅ approved", "changes_requested": "❌ changes requested",
-                   "blocked": "⛔ blocked"}
+                   "blocked": "⛔ blocked", "nothing_to_review": "➖ nothing to review"}
 # A PR comment holds at most 65,536 characters; leave room for the truncation note.
 MARKDOWN_LIMIT = 60_000
 
@@ -73,7 +87,16 @@ def render(result: ReviewOutcome | CIResult, fmt: str) -> str:
     if fmt not in renderers:
         raise UsageError(f"unknown report format {fmt!r}",
                          f"use one of: text, {', '.join(FORMATS)}")
-    return renderers[fmt](result)
+    return _valid_utf8(renderers[fmt](result))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_utf8(text: str) -> str:
+    """Lone surrogates (a model's ``"\\udce9"``, an undecodable byte nothing spelled) as
+    ``\\udce9``: whatever reached a report, it prints and parses as UTF-8."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _outcomes(result: Any) -> list[tuple[str | None, ReviewOutcome]]:
@@ -89,7 +112,49 @@ def _is_ci(result: Any) -> bool:
 
 # ---------------------------------------------------------------------- problems
 
-def _check_items(check: Any, first_file: str | None) -> Iterator[_Item]:
+class _Places:
+    """Where a result may point: the files of one diff (see the module docstring)."""
+
+    def __init__(self, diff: Diff | None) -> None:
+        files = diff.files if diff is not None else []
+        self.known: dict[str, str] = {}  # a spelling a model or tool may use → the real path
+        for change in files:
+            for path in (change.path, change.old_path):
+                if path:
+                    for spelling in (path, display_path(path), git_quoted(path)):
+                        self.known.setdefault(spelling, change.path)
+        self.deleted = {c.path for c in files if c.status == "deleted"}
+        present = [c for c in files if c.status != "deleted"]
+        anchor = next((c for c in present if not c.binary), None) or (present or files or [None])[0]
+        self.anchor: str | None = anchor.path if anchor is not None else None
+
+    def real(self, claimed: str | None) -> str | None:
+        """The diff's path ``claimed`` names, or None."""
+        if not claimed:
+            return None
+        text = str(claimed).strip()
+        for candidate in (text, text.strip('"'), text[2:] if text.startswith("./") else "",
+                          text[2:] if text[:2] in ("a/", "b/") else ""):
+            if candidate and candidate in self.known:
+                return self.known[candidate]
+        return None
+
+    def locate(self, claimed: str | None, line: Any) -> tuple[str | None, int, str]:
+        """(file, line, note): the file and line to point at, and what to add to the message
+        when the claimed place is not one of the diff's."""
+        real = self.real(claimed)
+        if real is None:
+            note = (f" (reported at {display_path(str(claimed))}, which this diff does not change)"
+                    if claimed else "")
+            return self.anchor, 1, note
+        try:
+            number = int(line or 1)
+        except (TypeError, ValueError):
+            number = 1
+        return real, 1 if real in self.deleted else max(1, number), ""
+
+
+def _check_items(check: Any, places: _Places) -> Iterator[_Item]:
     """A failed check's findings (``{file, line, message}``), or one item with its summary."""
     rule = f"check/{check.name}"
     level = "error" if check.blocking else "warning"
@@ -99,31 +164,33 @@ def _check_items(check: Any, first_file: str | None) -> Iterator[_Item]:
             continue
         found = True
         message = str(f.get("message") or check.summary or check.name)
+        file, line, note = places.locate(f.get("file"), f.get("line"))
         yield _Item(rule, level, f"{check.name}: {message.splitlines()[0] if message else ''}",
-                    message, f.get("file") or first_file, max(1, int(f.get("line") or 1)))
+                    message + note, file, line)
     if not found:
         yield _Item(rule, level, f"check {check.name} failed", check.summary or check.name,
-                    first_file, 1)
+                    places.anchor, 1)
 
 
 def problems(outcome: ReviewOutcome) -> list[_Item]:
     """Everything that argues against the diff: failed checks, failed checklist entries and
     the reviewer's findings."""
-    first = outcome.diff.files[0].path if outcome.diff.files else None
+    places = _Places(outcome.diff)
     items: list[_Item] = []
     for check in outcome.checks:
         if not check.ok:
-            items.extend(_check_items(check, first))
+            items.extend(_check_items(check, places))
     verdict = outcome.verdict
     if verdict is not None:
         for entry in verdict.checklist:
             if not entry.passed:
                 items.append(_Item(f"checklist/{entry.id}", "error", entry.question,
-                                   entry.reasoning, first, 1))
+                                   entry.reasoning, places.anchor, 1))
         for f in verdict.findings:
+            file, line, note = places.locate(f.file, f.line)
             items.append(_Item(RULE_FINDING, _SARIF_LEVEL.get(f.severity, "warning"), f.title,
-                               f.explanation, f.file or first, max(1, int(f.line or 1)),
-                               f.severity, f.suggested_fix or ""))
+                               f.explanation + note, file, line, f.severity,
+                               f.suggested_fix or ""))
     return items
 
 
@@ -131,9 +198,11 @@ def _ci_items(result: CIResult) -> list[_Item]:
     items: list[_Item] = []
     for c in result.commits:
         if c.status not in ("valid", "reviewed-approved"):
+            anchor = _Places(c.outcome.diff).anchor if c.outcome is not None else (
+                c.files[0] if c.files else None)
             items.append(_Item(RULE_APPROVAL, "error", f"{c.status} approval in {c.sha[:12]}",
                                f"commit {c.sha[:12]} (plan {c.plan_id}): {c.detail}",
-                               c.files[0] if c.files else None, 1))
+                               anchor, 1))
         if c.outcome is not None:
             items.extend(problems(c.outcome))
     return items
@@ -151,9 +220,99 @@ def _json(result: Any) -> str:
 
 # ---------------------------------------------------------------------- Markdown
 
-def _cell(text: Any) -> str:
-    return str(text if text is not None else "").replace("|", "\\|").replace(
-        "\r", "").replace("\n", "<br>").strip()
+_CODE = re.compile(r"```[^\n`]*\n(?P<block>.*?)(?:\n[ \t]*```|\Z)"
+                   r"|(?P<tick>`+)(?P<span>.+?)(?<!`)(?P=tick)(?!`)", re.DOTALL)
+
+
+def _segments(text: str) -> Iterator[tuple[str, str]]:
+    """``text`` as ("text" | "span" | "block", content): prose, inline code, fenced code."""
+    pos = 0
+    for m in _CODE.finditer(text):
+        if m.start() > pos:
+            yield "text", text[pos:m.start()]
+        if m.group("block") is not None:
+            yield "block", m.group("block")
+        else:
+            yield "span", m.group("span")
+        pos = m.end()
+    if pos < len(text):
+        yield "text", text[pos:]
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _code(text: str) -> str:
+    """A code span showing ``text`` literally (a fence longer than any backtick run in it)."""
+    text = text.replace("\n", " ")
+    if not text.strip():
+        return ""
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[0] == "`" or text[-1] == "`" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _cell(text: Any, *, table: bool = True) -> str:
+    """Model or tool text on one line (a table cell): prose HTML-escaped with ``<br>`` for its
+    line breaks; a code block becomes one code span per line, the ``<br>`` between them."""
+    out = []
+    for kind, part in _segments(str(text if text is not None else "").replace("\r", "")):
+        if kind == "text":
+            out.append(_html(part).replace("\n", "<br>" if table else " "))
+        elif kind == "span":
+            out.append(_code(part))
+        else:
+            spans = [c for c in (_code(line) for line in part.split("\n")) if c]
+            out.append(("<br>" if table else " ").join(spans))
+    joined = "".join(out).strip()
+    return joined.replace("|", "\\|") if table else joined
+
+
+def _block(text: Any, indent: str = "  ") -> str:
+    """Model or tool text over several lines (a list item, a quote): prose HTML-escaped, code
+    spans and fenced blocks kept as they are; lines after the first start with ``indent``."""
+    out = []
+    for kind, part in _segments(str(text if text is not None else "").replace("\r", "")):
+        if kind == "text":
+            out.append(_html(part))
+        elif kind == "span":
+            out.append(_code(part))
+        else:
+            fence = "`" * max(3, max((len(r) for r in re.findall("`+", part)), default=0) + 1)
+            out.append(f"\n{fence}\n{part.rstrip()}\n{fence}\n")
+    lines = "".join(out).strip().split("\n")
+    return ("\n" + indent).join(line.rstrip() for line in lines).replace(
+        "\n" + indent + "\n", "\n" + indent.rstrip() + "\n")
+
+
+def reviewer_share(outcome: ReviewOutcome) -> str:
+    """"3 reviewer calls for 3 parts of the diff, 1 hunk cut" — or "" when none was asked."""
+    if not outcome.calls and not outcome.parts:
+        return ""
+    calls, parts = outcome.calls, outcome.parts
+    text = (f"{calls} reviewer call{'s' * (calls != 1)} for "
+            f"{parts} part{'s' * (parts != 1)} of the diff")
+    if outcome.parts_skipped:
+        text += f", {outcome.parts_skipped} not reviewed"
+    if outcome.cut_hunks:
+        text += f", {outcome.cut_hunks} hunk{'s' * (outcome.cut_hunks != 1)} cut"
+    return text
+
+
+def _finding_md(f: Any, places: _Places) -> str:
+    real = places.real(f.file)
+    if real is not None:
+        where = _code(display_path(real) + (f":{f.line}" if f.line > 0 else ""))
+    elif f.file:
+        where = f"whole change (reported at {_code(display_path(f.file))}, not in this diff)"
+    else:
+        where = "whole change"
+    text = f"- **{f.severity}** {where} — **{_cell(f.title, table=False)}**: " \
+           f"{_block(f.explanation)}"
+    if f.suggested_fix:
+        text += f"\n\n  _Fix:_ {_block(f.suggested_fix)}"
+    return text
 
 
 def _outcome_md(outcome: ReviewOutcome, heading: str = "##") -> list[str]:
@@ -161,17 +320,23 @@ def _outcome_md(outcome: ReviewOutcome, heading: str = "##") -> list[str]:
     lines = [f"{heading} hybridcode review: {title}", ""]
     verdict = outcome.verdict
     if verdict is not None and verdict.summary:
-        lines += [f"> {_cell(verdict.summary)}", ""]
+        lines += [f"> {_block(verdict.summary, indent='> ')}", ""]
     facts = [f"diff `{outcome.diff.sha256[:12]}`", f"{len(outcome.diff.files)} file(s)"]
     if outcome.reviewer_model:
-        facts.append(f"reviewer `{outcome.reviewer_model}`")
+        facts.append(f"reviewer {_code(outcome.reviewer_model)}")
+    share = reviewer_share(outcome)
+    if share:
+        facts.append(share)
     if outcome.checklist_version:
         facts.append(f"checklist `{str(outcome.checklist_version)[:12]}`")
     if outcome.cost:
         facts.append(f"cost ${outcome.cost:.4f}")
     if outcome.cached:
-        facts.append("answered from the approval record")
+        facts.append("answered from the approval record" if outcome.approved else
+                     "answered from the record of an earlier review of this diff")
     lines += [" · ".join(facts), ""]
+    if outcome.notes:
+        lines += [f"- {_block(note)}" for note in outcome.notes] + [""]
     if outcome.checks:
         lines += [f"{heading}# Deterministic checks", "", "| Check | Result | Summary |",
                   "|---|---|---|"]
@@ -189,13 +354,9 @@ def _outcome_md(outcome: ReviewOutcome, heading: str = "##") -> list[str]:
                              f"{_cell(e.reasoning)} |")
             lines.append("")
         if verdict.findings:
+            places = _Places(outcome.diff)
             lines += [f"{heading}# Findings", ""]
-            for f in verdict.findings:
-                where = f"`{f.file}:{f.line}`" if f.line else f"`{f.file}`"
-                text = f"- **{f.severity}** {where} — **{_cell(f.title)}**: {_cell(f.explanation)}"
-                if f.suggested_fix:
-                    text += f" _Fix:_ {_cell(f.suggested_fix)}"
-                lines.append(text)
+            lines += [_finding_md(f, places) for f in verdict.findings]
             lines.append("")
         if verdict.grades:
             lines += [f"{heading}# Grades per spec item", "", "| Item | Grade | Failure mode |",
@@ -238,7 +399,7 @@ def markdown(result: Any) -> str:
 # ---------------------------------------------------------------------- SARIF
 
 def _fingerprint(*parts: str) -> str:
-    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _rules(outcomes: Iterable[ReviewOutcome], ci: bool) -> list[dict[str, Any]]:
@@ -286,13 +447,16 @@ def _sarif_result(item: _Item, rule_index: dict[str, int]) -> dict[str, Any]:
         "level": item.level,
         "message": {"text": text},
         "partialFingerprints": {
-            "hybridcodeFinding/v1": _fingerprint(item.rule, item.file or "", item.title)},
+            "hybridcodeFinding/v1": _fingerprint(item.rule, display_path(item.file or ""),
+                                                 item.title)},
     }
     if item.rule in rule_index:
         res["ruleIndex"] = rule_index[item.rule]
     if item.file:
         res["locations"] = [{"physicalLocation": {
-            "artifactLocation": {"uri": quote(item.file, safe="/"), "uriBaseId": "%SRCROOT%"},
+            # the real bytes, percent-encoded: a name that is not UTF-8 still names its file
+            "artifactLocation": {"uri": quote(os.fsencode(item.file), safe="/"),
+                                 "uriBaseId": "%SRCROOT%"},
             "region": {"startLine": item.line},
         }}]
     props = {k: v for k, v in (("severity", item.severity), ("suggestedFix", item.fix)) if v}
@@ -323,7 +487,10 @@ def sarif(result: Any) -> dict[str, Any]:
     else:
         run["properties"] = {"decision": result.decision, "diffSha256": result.diff.sha256,
                              "reviewerModel": result.reviewer_model or "",
-                             "checklistVersion": str(result.checklist_version or "")}
+                             "checklistVersion": str(result.checklist_version or ""),
+                             "reviewerCalls": result.calls, "diffParts": result.parts,
+                             "diffPartsNotReviewed": result.parts_skipped,
+                             "cutHunks": result.cut_hunks}
     return {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
 
 
@@ -346,7 +513,7 @@ def annotation(level: str, message: str, file: str | None = None, line: int | No
     """One ``::level file=…,line=…,title=…::message`` workflow command."""
     props = []
     if file:
-        props.append(f"file={escape_property(file)}")
+        props.append(f"file={escape_property(display_path(file))}")
         if line:
             props.append(f"line={int(line)}")
     if title:
@@ -369,8 +536,13 @@ def github_annotations(result: Any) -> str:
         summary = (f"{len(result.commits)} generated commit(s) in {result.base}..{result.head}: "
                    + ("all approved" if ok else "some lack a valid approval"))
     else:
-        ok = result.decision == "approved"
+        ok = result.decision in ("approved", "nothing_to_review")
         summary = f"review {result.decision.replace('_', ' ')} for diff {result.diff.sha256[:12]}"
+        share = reviewer_share(result)
+        if share:
+            summary += f" ({share})"
+        if result.decision == "nothing_to_review" and result.notes:
+            summary = result.notes[0]
     lines.append(annotation("notice" if ok else "error", summary, title="hybridcode"))
     return "\n".join(lines) + "\n"
 
@@ -395,7 +567,10 @@ def _suite(parent: Any, name: str, outcome: ReviewOutcome | None,
         props = ET.SubElement(suite, "properties")
         for key, value in (("decision", outcome.decision), ("diff_sha256", outcome.diff.sha256),
                            ("reviewer_model", outcome.reviewer_model or ""),
-                           ("checklist_version", outcome.checklist_version or "")):
+                           ("checklist_version", outcome.checklist_version or ""),
+                           ("reviewer_calls", outcome.calls), ("diff_parts", outcome.parts),
+                           ("diff_parts_not_reviewed", outcome.parts_skipped),
+                           ("cut_hunks", outcome.cut_hunks)):
             ET.SubElement(props, "property", name=key, value=_x(value))
         for c in outcome.checks:
             failure = None if c.ok or not c.blocking else "\n\n".join(
@@ -421,8 +596,8 @@ def _suite(parent: Any, name: str, outcome: ReviewOutcome | None,
         out = [f"decision: {outcome.decision}"]
         if outcome.verdict is not None:
             out.append(f"summary: {outcome.verdict.summary}")
-            out += [f"[{f.severity}] {f.file}:{f.line} {f.title} — {f.explanation}"
-                    for f in outcome.verdict.findings]
+            out += [f"[{f.severity}] {display_path(f.file)}:{f.line} {f.title} — "
+                    f"{f.explanation}" for f in outcome.verdict.findings]
         out += [f"check {c.name}: {'ok' if c.ok else 'FAILED'} {c.summary}"
                 for c in outcome.checks if not c.ok and not c.blocking]
         ET.SubElement(suite, "system-out").text = _x("\n".join(out))

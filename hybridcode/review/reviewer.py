@@ -13,19 +13,31 @@ own is split between hunks), one call per part; the verdicts are merged: any req
 changes wins, a checklist entry passes only if it passed in every part, a spec item keeps its
 worst grade. A single hunk over the budget is shown truncated, and then the review cannot
 approve (``ReviewerAnswer.truncated``): nobody approves code they were not shown.
+
+Parts are reviewed concurrently, ``review.parallel`` at a time (a backend's own limit, such as
+Ollama's 4, caps it). One review makes at most ``review.max_parts`` calls and, when
+``review.max_cost_usd`` is set, sends only the parts whose estimated cost fits under it; the
+parts left over are listed in ``ReviewerAnswer.skipped`` and, like a cut hunk, keep the review
+from approving.
+
+A file that is not UTF-8 is shown decoded in the encoding detected from its bytes, and the
+request says so (or says that its undecodable bytes show as U+FFFD).
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from hybridcode.errors import OutputFormatError
+from hybridcode.errors import BudgetExceededError, OutputFormatError
 from hybridcode.models.base import Block, Message, ModelRequest
+from hybridcode.models.registry import concurrency
 from hybridcode.prompts import load_prompt
 from hybridcode.review.verdict import GRADE_ORDER, ChecklistResult, ItemGrade, Verdict
+from hybridcode.vcs.diff import display_path
 
 if TYPE_CHECKING:
     from hybridcode.config import ModelSpec
@@ -33,6 +45,7 @@ if TYPE_CHECKING:
     from hybridcode.models.caller import Caller
     from hybridcode.review.checklist import Checklist
     from hybridcode.review.checks import CheckResult
+    from hybridcode.models.base import ModelResult
     from hybridcode.spec import Spec, SpecItem
     from hybridcode.vcs.diff import Diff
 
@@ -49,6 +62,8 @@ class Part:
     files: list[str]
     text: str
     truncated: bool = False
+    cut_hunks: int = 0  # hunks shown only in part (over the budget on their own)
+    encodings: dict[str, str] = field(default_factory=dict)  # non-UTF-8 file → how decoded
 
 
 @dataclass
@@ -57,7 +72,13 @@ class ReviewerAnswer:
     model: str
     calls: int
     truncated: bool = False
-    parts: list[Part] = field(default_factory=list)
+    parts: list[Part] = field(default_factory=list)  # every part, reviewed or not
+    skipped: list[Part] = field(default_factory=list)  # parts over review.max_parts / cost cap
+    skip_reason: str = ""
+
+    @property
+    def cut_hunks(self) -> int:
+        return sum(p.cut_hunks for p in self.parts)
 
 
 def system_prompt(checklist: Checklist) -> tuple[Block, ...]:
@@ -91,31 +112,38 @@ def _truncate(text: str, budget_chars: int) -> str:
 def split_diff(diff: Diff, budget_tokens: int = DIFF_TOKENS) -> list[Part]:
     """Files packed in order into parts of at most ``budget_tokens``."""
     budget = budget_tokens * _CHARS_PER_TOKEN
-    units: list[tuple[str, str, bool]] = []  # (file, text, truncated)
+    units: list[tuple[str, str, int]] = []  # (file, text, hunks cut)
+    encodings = {c.path: c.encoding for c in diff.files
+                 if not c.binary and c.encoding != "utf-8"}
     for change in diff.files:
         patch = change.patch
         if len(patch) <= budget:
-            units.append((change.path, patch, False))
+            units.append((change.path, patch, 0))
             continue
         header, hunks = _hunks(patch)
-        piece, truncated = header, False
+        piece, cut = header, 0
         for hunk in hunks:
-            if len(hunk) + len(header) > budget:
-                hunk, truncated = _truncate(hunk, budget - len(header)), True
+            over = len(hunk) + len(header) > budget
+            if over:
+                hunk = _truncate(hunk, budget - len(header))
             if len(piece) + len(hunk) > budget and piece != header:
-                units.append((change.path, piece, truncated))
-                piece, truncated = header, False
+                units.append((change.path, piece, cut))
+                piece, cut = header, 0
             piece += hunk
-        units.append((change.path, piece, truncated))
+            cut += over
+        units.append((change.path, piece, cut))
     parts: list[Part] = []
-    for path, text, truncated in units:
+    for path, text, cut in units:
         if not parts or len(parts[-1].text) + len(text) > budget:
             parts.append(Part([], ""))
         part = parts[-1]
         if path not in part.files:
             part.files.append(path)
+            if path in encodings:
+                part.encodings[path] = encodings[path]
         part.text += text
-        part.truncated = part.truncated or truncated
+        part.cut_hunks += cut
+        part.truncated = part.truncated or cut > 0
     return parts or [Part([], "")]
 
 
@@ -171,8 +199,14 @@ def user_message(part: Part, index: int, total: int, spec: Spec | None, architec
     sections = [f"Fence token for this review: {nonce}"]
     if total > 1:
         sections.append(f"This is part {index + 1} of {total} of the diff; it covers: "
-                        f"{', '.join(part.files)}. Judge only these files; grade only the items "
-                        "listed here.")
+                        f"{', '.join(display_path(f) for f in part.files)}. Judge only these "
+                        "files; grade only the items listed here.")
+    if part.encodings:
+        sections.append("## Encodings\n\n" + "\n".join(
+            f"- {display_path(path)} is not UTF-8: " + (
+                f"its lines are shown decoded as {enc} (detected from its bytes)." if enc else
+                "no encoding fits its bytes; those that are not UTF-8 are shown as U+FFFD (�).")
+            for path, enc in part.encodings.items()))
     sections.append("## Spec items\n\n" + ("\n\n".join(_item_text(i) for i in items) if items
                                            else "(none: review against the checklist alone)"))
     sections.append("## Architecture excerpt\n\n" + (excerpt or "(none)"))
@@ -230,28 +264,70 @@ def merge_verdicts(verdicts: list[Verdict], checklist: Checklist) -> Verdict:
 
 # ---------------------------------------------------------------------------- the call
 
+def _within_caps(caller: Caller, settings: Settings, reviewer: ModelSpec,
+                 requests: list[ModelRequest]) -> tuple[int, str]:
+    """How many parts, in order, this review sends; and why the rest are not sent."""
+    limit = settings.review.max_parts
+    count, reason = min(len(requests), limit), ""
+    if count < len(requests):
+        reason = f"review.max_parts is {limit}"
+    cap = settings.review.max_cost_usd
+    if cap is None or reviewer.is_local:
+        return count, reason
+    total = 0.0
+    for n, request in enumerate(requests[:count]):
+        estimate = caller.estimate_usd(reviewer, request)
+        if total + estimate > cap:
+            if n == 0:
+                raise BudgetExceededError(
+                    f"reviewing even the first part of this diff (~${estimate:.4f}) would cross "
+                    f"review.max_cost_usd (${cap:.4f})",
+                    "raise review.max_cost_usd in .hybrid/config.toml, or split the change")
+            return n, f"review.max_cost_usd is ${cap:.4f} (~${total:.4f} estimated for these)"
+        total += estimate
+    return count, reason
+
+
+def _verdict_of(result: ModelResult) -> Verdict:
+    verdict = result.parsed
+    if isinstance(verdict, Verdict):
+        return verdict
+    try:  # a backend without schema support
+        return Verdict.model_validate_json(result.text)
+    except ValueError as exc:
+        raise OutputFormatError(
+            "the reviewer did not return a verdict",
+            "re-run hybrid review; if it repeats, check the reviewer model",
+            raw=result.text) from exc
+
+
 def review_diff(caller: Caller, settings: Settings, diff: Diff, checklist: Checklist,
                 spec: Spec | None, architecture: str, checks: list[CheckResult],
                 budget_tokens: int = DIFF_TOKENS, reviewer: ModelSpec | None = None
                 ) -> ReviewerAnswer:
-    """One reviewer call per part of the diff; the merged verdict. ``reviewer`` overrides the
-    configured reviewer (reviewer tiering, see hybridcode.review.sampling)."""
+    """One reviewer call per part of the diff, ``review.parallel`` at a time; the merged
+    verdict. ``reviewer`` overrides the configured reviewer (reviewer tiering, see
+    hybridcode.review.sampling)."""
     requests, parts = build_requests(diff, checklist, spec, architecture, checks, budget_tokens)
-    verdicts: list[Verdict] = []
     reviewer = reviewer or settings.tiers.reviewer
-    model = reviewer.model
-    for request in requests:
+    sent, reason = _within_caps(caller, settings, reviewer, requests)
+    workers = concurrency(reviewer.backend, min(settings.review.parallel, sent))
+
+    def one(request: ModelRequest) -> tuple[str, Verdict]:
         result = caller.call(reviewer, request, step="review", tier="reviewer")
-        model = result.model
-        verdict = result.parsed
-        if not isinstance(verdict, Verdict):  # a backend without schema support
-            try:
-                verdict = Verdict.model_validate_json(result.text)
-            except ValueError as exc:
-                raise OutputFormatError(
-                    "the reviewer did not return a verdict",
-                    "re-run hybrid review; if it repeats, check the reviewer model",
-                    raw=result.text) from exc
-        verdicts.append(verdict)
-    return ReviewerAnswer(merge_verdicts(verdicts, checklist), model, len(requests),
-                          any(p.truncated for p in parts), parts)
+        return result.model, _verdict_of(result)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="review-part") as pool:
+        futures = [pool.submit(one, request) for request in requests[:sent]]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = next((f for f in futures if f in done and f.exception() is not None), None)
+        if failed is not None:
+            for future in futures:  # parts not started yet are not paid for
+                future.cancel()
+            raise failed.exception()  # type: ignore[misc]
+        answers = [future.result() for future in futures]
+    verdicts = [verdict for _, verdict in answers]
+    model = answers[-1][0] if answers else reviewer.model
+    return ReviewerAnswer(merge_verdicts(verdicts, checklist), model, sent,
+                          any(p.truncated for p in parts[:sent]), parts,
+                          skipped=parts[sent:], skip_reason=reason)

@@ -142,8 +142,7 @@ def review_range(root: Path, base: str, head: str = "HEAD", settings: Settings |
     on_stage("computing the diff")
     diff = range_diff(root, base, head)
     if diff.empty:
-        raise UsageError(f"nothing to review: {head} makes no change to {base}",
-                         "check the --base and --head revisions")
+        return nothing_to_review(diff, f"nothing to review: {head} makes no change to {base}")
     return review_changes(root, root, diff, source="range", settings=settings, fresh=fresh,
                           review_when_blocked=review_when_blocked, on_stage=on_stage)
 
@@ -189,11 +188,13 @@ def _review(ledger: Ledger, run_id: str, root: Path, directory: Path, diff: Diff
     from hybridcode.review.checks import blocking_failures, run_checks
     from hybridcode.review.reviewer import review_diff
     from hybridcode.review.verdict import ReviewOutcome, consistent_decision
+    from hybridcode.vcs.diff import display_path
 
     on_stage("running checks (syntax, tests, lint, secrets)")
     checks = run_checks(directory, diff, spec, settings)
     blocked = blocking_failures(checks)
     verdict, model, notes = None, "", []
+    share: dict[str, int] = {}
     wanted = "request_changes"
     kinds = {item.id: task_kind(item) for item in spec.items} if spec is not None else {}
     if not blocked or review_when_blocked:
@@ -211,13 +212,25 @@ def _review(ledger: Ledger, run_id: str, root: Path, directory: Path, diff: Diff
         answer = review_diff(caller, settings, diff, checklist, spec, architecture, checks,
                              reviewer=choice.spec)
         verdict, model = answer.verdict, answer.model
+        share = {"calls": answer.calls, "parts": len(answer.parts),
+                 "parts_skipped": len(answer.skipped), "cut_hunks": answer.cut_hunks}
         wanted, why = consistent_decision(verdict, checklist.ids)
         if why:
             notes.append(f"the reviewer approved, but {why}")
-        if answer.truncated and wanted == "approve":
+        if answer.truncated:
+            cut = answer.cut_hunks
+            notes.append(f"{cut} hunk{'s' * (cut != 1)} too large to show the reviewer in full "
+                         "(cut at the review budget); split the change so every line can be "
+                         "reviewed")
+        if answer.skipped:
+            files = sorted({display_path(f) for p in answer.skipped for f in p.files})
+            shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5
+                                            else "")
+            notes.append(f"{len(answer.skipped)} of {len(answer.parts)} parts of the diff were "
+                         f"not reviewed ({answer.skip_reason}): {shown}; split the change, or "
+                         "raise the limit in .hybrid/config.toml")
+        if (answer.truncated or answer.skipped) and wanted == "approve":
             wanted = "request_changes"
-            notes.append("part of the diff was too large to show the reviewer; split the "
-                         "change so every line can be reviewed")
     decision: FinalDecision
     if blocked:
         decision = "blocked"
@@ -232,7 +245,7 @@ def _review(ledger: Ledger, run_id: str, root: Path, directory: Path, diff: Diff
     return ReviewOutcome(diff=diff, checks=checks, verdict=verdict, decision=decision,
                          cached=False, review_id=review_id, reviewer_model=model,
                          checklist_version=checklist.version, cost=cost, plan_id=plan_id,
-                         notes=notes)
+                         notes=notes, **share)
 
 
 def _from_record(stored: StoredReview, diff: Diff, plan_id: str | None) -> ReviewOutcome:
@@ -249,16 +262,35 @@ def _from_record(stored: StoredReview, diff: Diff, plan_id: str | None) -> Revie
                "--fresh reviews it again"])
 
 
+def nothing_to_review(diff: Diff, why: str) -> ReviewOutcome:
+    """The outcome of a range without changes: every report format renders it as a valid,
+    empty report (a SARIF log without results, a JUnit file without tests), and it exits 0 —
+    a pull request that changes nothing has nothing to hold against it. Not recorded."""
+    from hybridcode.review.verdict import ReviewOutcome
+
+    return ReviewOutcome(diff=diff, checks=[], verdict=None, decision="nothing_to_review",
+                         notes=[why])
+
+
 # ---------------------------------------------------------------------------- output
 
 def exit_code(outcome: ReviewOutcome) -> int:
-    """What a CI job gates on: 0 approved, 1 changes requested or blocked."""
-    return 0 if outcome.approved else 1
+    """What a CI job gates on: 0 approved (or nothing to review), 1 changes requested or
+    blocked."""
+    return 0 if outcome.approved or outcome.decision == "nothing_to_review" else 1
 
 
 def outcome_to_dict(outcome: ReviewOutcome) -> dict[str, Any]:
-    """The outcome as plain JSON data: ``hybrid review --json`` prints it, reports render it."""
+    """The outcome as plain JSON data: ``hybrid review --json`` prints it, reports render it.
+    Paths are spelled by :func:`~hybridcode.vcs.diff.display_path` (valid UTF-8 always)."""
+    from hybridcode.vcs.diff import display_path
+
     diff = outcome.diff
+    checks = [c.to_dict() for c in outcome.checks]
+    for check in checks:
+        for finding in check.get("findings") or []:
+            if isinstance(finding, dict) and isinstance(finding.get("file"), str):
+                finding["file"] = display_path(finding["file"])
     return {
         "decision": outcome.decision,
         "approved": outcome.approved,
@@ -269,14 +301,20 @@ def outcome_to_dict(outcome: ReviewOutcome) -> dict[str, Any]:
         "diff_sha256": diff.sha256,
         "checklist_version": outcome.checklist_version,
         "reviewer_model": outcome.reviewer_model,
+        "reviewer_calls": outcome.calls,
+        "diff_parts": outcome.parts,
+        "diff_parts_not_reviewed": outcome.parts_skipped,
+        "cut_hunks": outcome.cut_hunks,
         "cost_usd": round(outcome.cost, 6),
         "notes": list(outcome.notes),
         "files": [
-            {"path": f.path, "old_path": f.old_path, "status": f.status, "binary": f.binary,
-             "old_mode": f.old_mode, "new_mode": f.new_mode, "added_lines": len(f.added),
+            {"path": display_path(f.path),
+             "old_path": display_path(f.old_path) if f.old_path else None, "status": f.status,
+             "binary": f.binary, "encoding": f.encoding, "old_mode": f.old_mode,
+             "new_mode": f.new_mode, "added_lines": len(f.added),
              "removed_lines": f.removed_count}
             for f in diff.files
         ],
-        "checks": [c.to_dict() for c in outcome.checks],
+        "checks": checks,
         "verdict": outcome.verdict.model_dump(mode="json") if outcome.verdict else None,
     }

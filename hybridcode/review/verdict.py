@@ -23,6 +23,8 @@ Severity = Literal["info", "minor", "major", "critical"]
 Grade = Literal["poor", "acceptable", "good"]
 Decision = Literal["approve", "request_changes"]
 FinalDecision = Literal["approved", "changes_requested", "blocked"]
+# A range whose head changes nothing is reported too (a valid, empty report), not reviewed.
+OutcomeDecision = Literal["approved", "changes_requested", "blocked", "nothing_to_review"]
 
 # Findings this severe contradict an "approve" (see ``consistent_decision``).
 BLOCKING_SEVERITIES = frozenset({"major", "critical"})
@@ -111,7 +113,7 @@ class ReviewOutcome:
     diff: Diff
     checks: list[CheckResult]
     verdict: Verdict | None
-    decision: FinalDecision
+    decision: OutcomeDecision
     cached: bool = False
     review_id: str = ""
     reviewer_model: str = ""
@@ -119,6 +121,13 @@ class ReviewOutcome:
     cost: float = 0.0
     plan_id: str | None = None
     notes: list[str] = field(default_factory=list)  # why the decision differs from the model's
+    # The reviewer's share: calls made, parts the diff was split into (0 when no reviewer was
+    # asked: blocked, or answered from the record), parts not sent (over review.max_parts or
+    # review.max_cost_usd) and hunks shown only in part.
+    calls: int = 0
+    parts: int = 0
+    parts_skipped: int = 0
+    cut_hunks: int = 0
 
     @property
     def approved(self) -> bool:

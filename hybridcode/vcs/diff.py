@@ -83,8 +83,11 @@ class FileChange:
     new_mode: str | None
     added: list[tuple[int, str]] = field(default_factory=list)  # (new line number, text)
     removed_count: int = 0
-    is_text: bool = True  # not binary and valid UTF-8 (else shown with replacement characters)
+    is_text: bool = True  # not binary and valid UTF-8
     patch: str = ""  # this file's section of the diff, decoded for display
+    # How ``patch`` was decoded: "utf-8"; for other text, the encoding detected from its bytes
+    # (e.g. "cp1252"), or "" when none was found and undecodable bytes show as U+FFFD.
+    encoding: str = "utf-8"
 
     @property
     def mode_changed(self) -> bool:
@@ -107,6 +110,33 @@ class Diff:
     @property
     def text(self) -> str:
         return self.raw.decode("utf-8", "replace")
+
+
+def display_path(path: str) -> str:
+    """``path`` as every report shows it: bytes that are not UTF-8 (kept in the path as surrogate
+    escapes) become git's octal escapes — ``caf\\351.py`` for the Latin-1 name ``café.py`` —
+    so the text is valid UTF-8 and names the file the way ``git status`` does."""
+    if not _UNDECODABLE.search(path):
+        return path
+    return _UNDECODABLE.sub(lambda m: f"\\{ord(m.group()) - 0xDC00:03o}", path)
+
+
+def git_quoted(path: str) -> str:
+    """The body of git's C-quoted spelling of ``path`` (``core.quotepath=on``, as in the diff's
+    headers): every byte outside printable ASCII as an octal escape."""
+    out = []
+    for byte in path.encode("utf-8", "surrogateescape"):
+        ch = chr(byte)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 0x20 <= byte < 0x7F:
+            out.append(ch)
+        else:
+            out.append(f"\\{byte:03o}")
+    return "".join(out)
+
+
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 
 def diff_sha256(raw: bytes) -> str:
@@ -212,9 +242,21 @@ def staged_diff(root: Path) -> Diff:
 
 
 def range_diff(root: Path, base: str, head: str = "HEAD") -> Diff:
-    """``head``'s tree against ``base``'s: the net change a pull request brings."""
+    """``head``'s tree against ``base``'s: the net change a pull request brings. The revisions
+    are the user's: one that names no commit is a usage error (exit 2), as in CI mode."""
+    from hybridcode.errors import UsageError
+
     root = Path(root)
-    return _diff_trees(root, _tree_of(root, base), _tree_of(root, head), "range")
+    trees = []
+    for rev in (base, head):
+        try:
+            trees.append(_tree_of(root, rev))
+        except GitError:
+            _git(root, ["rev-parse", "--git-dir"])  # outside a repository: git's own error
+            raise UsageError(f"unknown revision {rev!r}",
+                             "fetch it first (e.g. git fetch origin main); in GitHub Actions "
+                             "check out with fetch-depth: 0") from None
+    return _diff_trees(root, trees[0], trees[1], "range")
 
 
 def commit_diff(root: Path, sha: str) -> Diff:
@@ -290,12 +332,14 @@ def _header_paths(header: str) -> tuple[str, str]:
 def _file_change(section: bytes) -> FileChange:
     from unidiff import PatchSet
 
-    text = section.decode("utf-8", "replace")
+    encoding = "utf-8"
     try:
-        section.decode("utf-8")
+        text = section.decode("utf-8")
         is_utf8 = True
     except UnicodeDecodeError:
         is_utf8 = False
+        encoding = _detect_encoding(section)
+        text = section.decode(encoding or "utf-8", "replace")
     info: dict[str, str] = {}
     header_lines = text.split("\n")
     for line in header_lines[1:]:
@@ -340,7 +384,41 @@ def _file_change(section: bytes) -> FileChange:
     return FileChange(path=path, old_path=old_path if status == "renamed" else None,
                       status=status, binary=binary, old_mode=old_mode, new_mode=new_mode,
                       added=added, removed_count=removed, is_text=not binary and is_utf8,
-                      patch=text)
+                      patch=text, encoding="" if binary else encoding)
+
+
+def _detect_encoding(section: bytes) -> str:
+    """The encoding of a diff section that is not UTF-8 (Latin-1, cp1252, Shift-JIS …), for
+    showing its lines as the author wrote them; "" when none fits. Only encodings that keep
+    ASCII as ASCII qualify: the section's headers and ``+``/``-`` markers must read the same.
+
+    On a few lines of Western text the detector ranks Baltic or Central European code pages
+    first as often as the right one; when cp1252 (the legacy encoding most source files use)
+    is among its equally single-byte candidates, it wins.
+    """
+    from charset_normalizer import from_bytes
+
+    results = from_bytes(section)
+    best = results.best()
+    if best is None:
+        return ""
+    name = best.encoding
+    if name != "cp1252" and _single_byte(name) and any(
+            match.encoding == "cp1252" for match in results):
+        name = "cp1252"
+    try:
+        if "diff --git +-@".encode(name) != b"diff --git +-@":
+            return ""
+    except (LookupError, UnicodeError):
+        return ""
+    return name
+
+
+def _single_byte(encoding: str) -> bool:
+    try:
+        return len(bytes(range(256)).decode(encoding, "replace")) == 256
+    except LookupError:
+        return False
 
 
 def parse_diff(raw: bytes) -> list[FileChange]:

@@ -16,7 +16,7 @@ generation, and is shown for information only.
 The figure is wall time over ceil(K/P) x latency, where wall time runs from the first
 ``generating`` event to the last item's ``passed`` (worktree creation and writing the acceptance
 tests happen once, before, and are printed apart as "setup"). Goal (issue 5): <= 1.1.
-Ollama takes at most 4 concurrent requests (runner.BACKEND_LIMITS), so P above 4 is capped.
+Ollama takes at most 4 concurrent requests (models.registry.BACKEND_LIMITS), so P above 4 is capped.
 """
 
 from __future__ import annotations

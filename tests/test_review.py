@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -278,3 +279,131 @@ def test_review_staged_and_range(repo, claude):
     ranged = review_range(repo, "HEAD~1", "HEAD")
     # the same change, committed: the same hash, so the approval answers it
     assert ranged.cached and ranged.diff.sha256 == staged.diff.sha256
+
+
+# ---------------------------------------------------------------- large diffs (issue 14, 13)
+
+def _configure(root: Path, text: str) -> None:
+    config = root / ".hybrid" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(text)
+
+
+def _many_parts(planned) -> tuple[Path, object, int]:
+    root, worktree = planned
+    for n in range(6):  # ~1,400 characters each: one file per 600-token part
+        (worktree / "app" / f"extra{n}.py").write_text(
+            "".join(f"X{n}_{i} = {i}\n" for i in range(130)))
+    diff = worktree_diff(worktree, PlanStore(root).meta(PLAN_ID).base_commit)
+    return root, diff, len(split_diff(diff, budget_tokens=600))
+
+
+def test_parts_are_reviewed_concurrently_within_review_parallel(planned, claude):
+    root, diff, total = _many_parts(planned)
+    assert total >= 5
+    _configure(root, "[review]\nparallel = 3\nmax_parts = 50\n")
+    settings = load_settings(root)
+    claude.latency = 0.3  # each answer takes a while: overlapping calls are visible
+    claude.responder = lambda body: json.dumps(verdict())
+    with Ledger.open(root) as ledger:
+        answer = review_diff(Caller(settings, ledger, plan_id=PLAN_ID), settings, diff,
+                             load_checklist(root), None, "", [], budget_tokens=600)
+    assert answer.calls == total == len(messages(claude)) and not answer.skipped
+    assert claude.max_in_flight == 3  # review.parallel, not one after the other, not all
+    assert answer.verdict.decision == "approve"
+
+
+def test_ollama_caps_the_concurrency_of_review_parts():
+    from hybridcode.models.registry import concurrency
+
+    assert concurrency("ollama", 8) == 4 and concurrency("anthropic", 8) == 8
+    assert concurrency("anthropic", 0) == 1
+
+
+def test_review_makes_at_most_max_parts_calls_and_cannot_approve_the_rest(planned, claude):
+    root, diff, total = _many_parts(planned)
+    _configure(root, "[review]\nmax_parts = 2\n")
+    settings = load_settings(root)
+    claude.responder = lambda body: json.dumps(verdict())
+    with Ledger.open(root) as ledger:
+        answer = review_diff(Caller(settings, ledger, plan_id=PLAN_ID), settings, diff,
+                             load_checklist(root), None, "", [], budget_tokens=600)
+    assert answer.calls == 2 == len(messages(claude))
+    assert len(answer.skipped) == total - 2 and "review.max_parts is 2" in answer.skip_reason
+
+
+def test_review_cost_cap_sends_only_the_parts_that_fit(planned, claude):
+    root, diff, total = _many_parts(planned)
+    # opus-5-5: $4/M input, $20/M output; each part's estimate is its prompt plus 8192 output
+    # tokens (~$0.17), so $0.40 fits two parts and not three.
+    _configure(root, "[review]\nmax_parts = 50\nmax_cost_usd = 0.40\n")
+    settings = load_settings(root)
+    claude.responder = lambda body: json.dumps(verdict())
+    with Ledger.open(root) as ledger:
+        answer = review_diff(Caller(settings, ledger, plan_id=PLAN_ID), settings, diff,
+                             load_checklist(root), None, "", [], budget_tokens=600)
+    assert answer.calls == 2 == len(messages(claude))
+    assert len(answer.skipped) == total - 2 and "review.max_cost_usd" in answer.skip_reason
+
+
+def test_review_cost_cap_below_one_part_is_refused_before_any_call(planned, claude):
+    from hybridcode.errors import BudgetExceededError
+
+    root, diff, _ = _many_parts(planned)
+    _configure(root, "[review]\nmax_cost_usd = 0.01\n")
+    settings = load_settings(root)
+    with Ledger.open(root) as ledger, pytest.raises(BudgetExceededError) as info:
+        review_diff(Caller(settings, ledger, plan_id=PLAN_ID), settings, diff,
+                    load_checklist(root), None, "", [], budget_tokens=600)
+    assert "review.max_cost_usd" in info.value.hint and messages(claude) == []
+
+
+def _big_range(repo: Path, files: int = 3) -> None:
+    """``files`` new files, each a single hunk over the reviewer's per-call budget."""
+    for n in range(files):
+        (repo / f"data{n}.txt").write_text("".join(f"row {n}-{i} of the table\n"
+                                                   for i in range(6_000)))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "big")
+
+
+def test_a_large_range_reports_calls_parts_and_cut_hunks_in_every_format(repo, claude):
+    from hybridcode.review.reports import render
+
+    _big_range(repo)
+    _configure(repo, "[review]\nmax_parts = 2\n")
+    claude.responder = lambda body: json.dumps(verdict(ids=None) | {"grades": []})
+    outcome = review_range(repo, "HEAD~1", "HEAD")
+    assert (outcome.calls, outcome.parts, outcome.parts_skipped, outcome.cut_hunks) == \
+        (2, 3, 1, 2)
+    assert outcome.decision == "changes_requested"  # not every line was shown
+    assert any("1 of 3 parts of the diff were not reviewed (review.max_parts is 2): data2.txt"
+               in n for n in outcome.notes)
+    assert any(n.startswith("2 hunks too large to show the reviewer in full")
+               for n in outcome.notes)
+    data = json.loads(render(outcome, "json"))
+    assert (data["reviewer_calls"], data["diff_parts"], data["diff_parts_not_reviewed"],
+            data["cut_hunks"]) == (2, 3, 1, 2)
+    props = json.loads(render(outcome, "sarif"))["runs"][0]["properties"]
+    assert (props["reviewerCalls"], props["diffParts"], props["diffPartsNotReviewed"],
+            props["cutHunks"]) == (2, 3, 1, 2)
+    share = "2 reviewer calls for 3 parts of the diff, 1 not reviewed, 2 hunks cut"
+    assert share in render(outcome, "markdown")
+    assert share in render(outcome, "github").splitlines()[-1]
+    junit = render(outcome, "junit")
+    for name, value in (("reviewer_calls", 2), ("diff_parts", 3), ("cut_hunks", 2)):
+        assert f'<property name="{name}" value="{value}" />' in junit
+
+
+# ---------------------------------------------------------------- encodings (issue 13)
+
+def test_the_reviewer_is_told_a_files_encoding(repo, claude):
+    latin = os.fsdecode(b"caf\xe9.py")
+    (repo / latin).write_bytes('MESSAGE = "Déjà vu: ça marche très bien"\n'.encode("latin-1"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "latin")
+    claude.enqueue_json(verdict(ids=None) | {"grades": []})
+    review_range(repo, "HEAD~1", "HEAD")
+    sent = json.dumps(messages(claude)[0].json["messages"], ensure_ascii=False)
+    assert "caf\\\\351.py is not UTF-8: its lines are shown decoded as cp1252" in sent
+    assert "Déjà vu: ça marche très bien" in sent and "\ufffd" not in sent

@@ -78,7 +78,8 @@ class ReviewerAnswer:
 
     @property
     def cut_hunks(self) -> int:
-        return sum(p.cut_hunks for p in self.parts)
+        """Hunks the reviewer was shown only in part (in the parts sent)."""
+        return sum(p.cut_hunks for p in self.parts[:self.calls])
 
 
 def system_prompt(checklist: Checklist) -> tuple[Block, ...]:

@@ -9,6 +9,9 @@ Point the official SDK (or ``hybrid``) at ``fake.base_url`` and script what it a
         ...                                  # run the code under test
         assert fake.requests[0].json["model"] == "claude-sonnet-5-5"
 
+Concurrency is observable: ``fake.latency = 0.2`` makes every message wait that long before it
+is answered, and ``fake.max_in_flight`` is the most messages the fake was answering at once.
+
 It speaks the wire protocol, not Python objects: ``POST /v1/messages`` answers with the JSON
 body of the real API, or with its server-sent events when the request asks ``"stream": true``.
 Errors use the real envelope (``{"type": "error", "error": {...}}``) and status codes (429 with
@@ -104,6 +107,9 @@ class FakeAnthropic:
         self.ping = ping
         self.api_key = api_key
         self.responder: Responder | None = None
+        self.latency = 0.0  # seconds every message waits before its reply
+        self._in_flight = 0
+        self._max_in_flight = 0
         self._queue: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -195,6 +201,12 @@ class FakeAnthropic:
             return list(self._requests)
 
     @property
+    def max_in_flight(self) -> int:
+        """The most ``/v1/messages`` requests being answered at the same time so far."""
+        with self._lock:
+            return self._max_in_flight
+
+    @property
     def pending(self) -> int:
         """Scripted replies not yet served."""
         with self._lock:
@@ -217,6 +229,15 @@ class FakeAnthropic:
                           "FakeAnthropic has no scripted response for this request; call "
                           "enqueue_text()/enqueue_json()/enqueue_error() or set fake.responder",
                           {"x-should-retry": "false"})
+
+    def _begin(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+
+    def _end(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def _message_id(self) -> str:
         return f"msg_fake{next(self._ids):06d}"
@@ -272,13 +293,20 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             self._send_error(ErrorReply(400, "invalid_request_error", "request body is not JSON"))
             return
-        reply = fake._next_reply(body)
-        if isinstance(reply, ErrorReply):
-            self._send_error(reply)
-        elif isinstance(reply, FaultReply):
-            self._send_fault(reply, body)
-        else:
-            self._send_message(reply, body)
+        fake._begin()
+        try:
+            if fake.latency and fake._closing.wait(fake.latency):
+                self.close_connection = True
+                return
+            reply = fake._next_reply(body)
+            if isinstance(reply, ErrorReply):
+                self._send_error(reply)
+            elif isinstance(reply, FaultReply):
+                self._send_fault(reply, body)
+            else:
+                self._send_message(reply, body)
+        finally:
+            fake._end()
 
     def _read_and_record(self) -> Any:
         length = int(self.headers.get("content-length") or 0)

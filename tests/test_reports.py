@@ -165,3 +165,111 @@ def test_json_is_the_services_dict():
 def test_unknown_format_is_a_usage_error():
     with pytest.raises(UsageError):
         render(_outcome(), "html")
+
+
+# ------------------------------------------------------- where results point (issue 15)
+
+def _change(path: str, status: str = "modified", binary: bool = False) -> FileChange:
+    return FileChange(path=path, old_path=None, status=status, binary=binary,
+                      old_mode=None if status == "added" else "100644",
+                      new_mode=None if status == "deleted" else "100644")
+
+
+def _hostile_outcome() -> ReviewOutcome:
+    diff = Diff(raw=b"diff --git ...", sha256=SHA, source="range", files=[
+        _change("old/gone.py", "deleted"), _change("assets/logo.png", binary=True),
+        _change("src/app.py")])
+    findings = [Finding(file=path, line=4, severity="major", title=f"about {path}",
+                        explanation="x", suggested_fix="")
+                for path in ("/etc/passwd", "../../x", "src/app.py", "./src/app.py",
+                             "old/gone.py", "")]
+    v = Verdict(checklist=[ChecklistResult(id="security", question="Secure?", reasoning="no",
+                                           passed=False)],
+                findings=findings, grades=[], decision="request_changes", summary="s")
+    return ReviewOutcome(diff=diff, checks=[], verdict=v, decision="changes_requested")
+
+
+def test_results_point_only_at_files_of_the_diff():
+    outcome = _hostile_outcome()
+    data = json.loads(render(outcome, "sarif"))
+    _validate(data)
+    where = {}
+    for r in data["runs"][0]["results"]:
+        loc = r["locations"][0]["physicalLocation"]
+        where[r["message"]["text"].split(":")[0] if r["ruleId"] != "review/finding"
+              else r["message"]["text"].split(": ")[0]] = (
+            loc["artifactLocation"]["uri"], loc["region"]["startLine"], r["message"]["text"])
+    uris = {uri for uri, _, _ in where.values()}
+    assert uris <= {"src/app.py", "old/gone.py"}
+    # the model's paths outside the diff become whole-change results that name what was given
+    assert where["about /etc/passwd"][:2] == ("src/app.py", 1)
+    assert "reported at /etc/passwd, which this diff does not change" in \
+        where["about /etc/passwd"][2]
+    assert where["about ../../x"][:2] == ("src/app.py", 1)
+    assert where["about ./src/app.py"][:2] == ("src/app.py", 4)  # the same file, spelled so
+    assert where["about old/gone.py"][:2] == ("old/gone.py", 1)  # no lines left to point at
+    # whole-change results: the first file that still exists and is text, not files[0]
+    assert where["Secure?"][:2] == ("src/app.py", 1)
+    lines = render(outcome, "github").splitlines()
+    files = {part.split(",")[0] for line in lines for part in line.split("file=")[1:]}
+    assert files <= {"src/app.py", "old/gone.py"}
+    passwd = next(line for line in lines if "title=about /etc/passwd" in line)
+    assert passwd.startswith("::error file=src/app.py,line=1,")
+
+
+def test_a_diff_of_deleted_and_binary_files_anchors_on_a_present_file():
+    diff = Diff(raw=b"x", sha256=SHA, source="range", files=[
+        _change("gone.py", "deleted"), _change("logo.png", binary=True)])
+    v = Verdict(checklist=[ChecklistResult(id="c", question="Q?", reasoning="r", passed=False)],
+                findings=[], grades=[], decision="request_changes", summary="s")
+    result = json.loads(render(ReviewOutcome(diff=diff, checks=[], verdict=v,
+                                             decision="changes_requested"), "sarif"))
+    [res] = result["runs"][0]["results"]
+    assert res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "logo.png"
+
+
+# ---------------------------------------------------------------- Markdown (issue 16)
+
+def test_markdown_escapes_html_and_keeps_code():
+    diff = Diff(raw=b"x", sha256=SHA, source="range", files=[_change("src/api.ts")])
+    v = Verdict(
+        checklist=[ChecklistResult(
+            id="types", question="Types <right>?", passed=False,
+            reasoning="fetch returns Promise<Response>; e.g.\n```ts\nconst r: Promise<A> = f()"
+                      "\nreturn r\n```\nthen `a | b`")],
+        findings=[
+            Finding(file="src/api.ts", line=-3, severity="major",
+                    title="Returns Promise<Response> & <script>",
+                    explanation="Callers get Promise<Response>:\n```ts\nconst x = await f();\n"
+                                "x.json()\n```", suggested_fix="return `Promise<User>`"),
+            Finding(file="", line=0, severity="minor", title="No file", explanation="e",
+                    suggested_fix="")],
+        grades=[], decision="request_changes", summary="Uses Promise<Response> <b>bold</b>")
+    text = render(ReviewOutcome(diff=diff, checks=[], verdict=v, decision="changes_requested"),
+                  "markdown")
+    assert "Promise&lt;Response&gt;" in text and "Promise<Response>" not in text.replace(
+        "`Promise<Response>`", "")
+    assert "<script>" not in text and "<b>" not in text
+    assert "&lt;script&gt;" in text and "Types &lt;right&gt;?" in text
+    assert "``" not in text.replace("```", "")  # no empty code span
+    assert ":-3" not in text and "`src/api.ts`" in text  # no negative line
+    assert "- **minor** whole change — **No file**" in text
+    # a fenced block in a list item stays a fenced block, on its own lines
+    assert "\n  ```\n  const x = await f();\n  x.json()\n  ```" in text
+    assert "_Fix:_ return `Promise<User>`" in text  # code spans are shown literally
+    # in a table cell, a block is one code span per line with the <br> between them
+    assert "`const r: Promise<A> = f()`<br>`return r`" in text
+    assert "`a \\| b`" in text
+    for block in text.split("```")[1::2]:
+        assert "<br>" not in block
+
+
+def test_markdown_of_a_cached_review_says_which_record():
+    asked = _outcome("changes_requested")
+    asked.cached = True
+    assert "approval record" not in render(asked, "markdown")
+    assert "answered from the record of an earlier review of this diff" in render(asked,
+                                                                                  "markdown")
+    approved = _outcome("approved")
+    approved.cached = True
+    assert "answered from the approval record" in render(approved, "markdown")

@@ -303,7 +303,8 @@ def reviewer_share(outcome: ReviewOutcome) -> str:
 def _finding_md(f: Any, places: _Places) -> str:
     real = places.real(f.file)
     if real is not None:
-        where = _code(display_path(real) + (f":{f.line}" if f.line > 0 else ""))
+        line = f":{f.line}" if f.line > 0 and real not in places.deleted else ""
+        where = _code(display_path(real) + line)
     elif f.file:
         where = f"whole change (reported at {_code(display_path(f.file))}, not in this diff)"
     else:

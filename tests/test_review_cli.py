@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,118 @@ def test_range_review(repo, claude):
     result = review(repo, "--base", "HEAD~1", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["source"] == "range"
+
+
+# ---------------------------------------------------------- file names and encodings (13)
+
+LATIN_NAME = b"caf\xe9.py"
+
+
+def _latin_range(repo: Path) -> None:
+    (repo / os.fsdecode(LATIN_NAME)).write_bytes(
+        'MESSAGE = "Déjà vu: ça marche"\n'.encode("latin-1"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "latin-1 name and content")
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif", "github", "markdown", "junit", "text"])
+def test_a_file_name_that_is_not_utf8_prints_valid_reports(repo, claude, fmt):
+    _latin_range(repo)
+    # the model names the file as the diff's header spells it; a failed checklist entry is a
+    # whole-change result pinned to the same file
+    claude.enqueue_json(verdict("request_changes", failed=("security",), ids=None,
+                                findings=[finding(file="caf\\351.py", line=1)])
+                        | {"grades": []})
+    result = review(repo, "--base", "HEAD~1", "--format", fmt)
+    assert result.exit_code == 1, result.output
+    text = result.stdout_bytes.decode("utf-8")  # strict: valid UTF-8
+    assert "\udce9" not in text
+    if fmt not in ("json", "sarif"):
+        assert "caf\\351.py" in text  # as git spells it
+    if fmt == "json":
+        data = json.loads(text)
+        assert data["files"][0]["path"] == "caf\\351.py"
+        assert data["files"][0]["encoding"] == "cp1252"
+    elif fmt == "sarif":
+        from gate_helpers import sarif_schema
+        import jsonschema
+
+        data = json.loads(text)
+        jsonschema.validate(data, sarif_schema())
+        uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                for r in data["runs"][0]["results"]}
+        assert uris == {"caf%E9.py"}  # the real bytes, percent-encoded
+    elif fmt == "github":
+        assert "file=caf\\351.py,line=1" in text
+    elif fmt == "junit":
+        import xml.etree.ElementTree as ET
+
+        ET.fromstring(result.stdout_bytes)
+
+
+def test_a_file_name_that_is_not_utf8_in_a_subprocess_sarif_file(repo, claude, tmp_path):
+    """The way CI runs it: a real process whose stdout is a file (no terminal, C locale)."""
+    import subprocess
+    import sys
+
+    _latin_range(repo)
+    claude.enqueue_json(verdict("request_changes", failed=("security",), ids=None)
+                        | {"grades": []})
+    out = tmp_path / "report.sarif"
+    with out.open("wb") as sink:
+        proc = subprocess.run([sys.executable, "-m", "hybridcode", "review", "--base", "HEAD~1",
+                               "--format", "sarif"], cwd=repo, stdout=sink,
+                              stderr=subprocess.PIPE, env={**os.environ, "LC_ALL": "C"})
+    assert proc.returncode == 1, proc.stderr.decode()
+    assert b"Traceback" not in proc.stderr
+    data = json.loads(out.read_bytes().decode("utf-8"))
+    assert data["runs"][0]["results"][0]["locations"][0]["physicalLocation"][
+        "artifactLocation"]["uri"] == "caf%E9.py"
+
+
+# ---------------------------------------------------- exit codes and empty ranges (17)
+
+@pytest.mark.parametrize("extra", [[], ["--ci"]])
+def test_an_unknown_base_is_a_usage_error_with_and_without_ci(repo, extra):
+    result = review(repo, "--base", "no-such-branch", *extra)
+    assert result.exit_code == 2, result.output
+    assert "unknown revision 'no-such-branch'" in result.output and "fetch" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["sarif", "json", "junit", "markdown", "github", "text"])
+def test_an_empty_range_prints_a_valid_empty_report(repo, fmt, tmp_path):
+    git(repo, "commit", "-q", "--allow-empty", "-m", "nothing")
+    out = tmp_path / f"report.{fmt}"
+    result = review(repo, "--base", "HEAD~1", "--format", fmt, "-o", str(out))
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert text.strip()
+    if fmt == "sarif":
+        from gate_helpers import sarif_schema
+        import jsonschema
+
+        data = json.loads(text)
+        jsonschema.validate(data, sarif_schema())
+        assert data["runs"][0]["results"] == []
+        assert data["runs"][0]["properties"]["decision"] == "nothing_to_review"
+    elif fmt in ("json", "text"):  # with -o, text writes JSON to the file
+        data = json.loads(text)
+        assert data["decision"] == "nothing_to_review" and data["files"] == []
+        assert data["reviewer_calls"] == 0
+    elif fmt == "junit":
+        import xml.etree.ElementTree as ET
+
+        root = ET.fromstring(text.encode())
+        assert root.get("tests") == "0" and root.get("failures") == "0"
+    elif fmt == "markdown":
+        assert text.startswith("## hybridcode review: ➖ nothing to review")
+        assert "nothing to review: HEAD makes no change to HEAD~1" in text
+    else:
+        assert text.strip() == ("::notice title=hybridcode::nothing to review: HEAD makes no "
+                                "change to HEAD~1")
+
+
+def test_an_empty_range_says_so_on_the_terminal(repo):
+    result = review(repo, "--base", "HEAD")
+    assert result.exit_code == 0, result.output
+    assert "nothing to review: HEAD makes no change to HEAD" in result.stdout

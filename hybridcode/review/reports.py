@@ -212,7 +212,10 @@ def _ci_items(result: CIResult) -> list[_Item]:
 
 def _json(result: Any) -> str:
     if _is_ci(result):
-        return json.dumps(result.to_dict(), indent=2, ensure_ascii=False)
+        data = result.to_dict()
+        for commit in data.get("commits", []):
+            commit["files"] = [display_path(f) for f in commit.get("files") or []]
+        return json.dumps(data, indent=2, ensure_ascii=False)
     from hybridcode.review.service import outcome_to_dict
 
     return json.dumps(outcome_to_dict(result), indent=2, ensure_ascii=False)

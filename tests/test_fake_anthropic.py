@@ -218,3 +218,16 @@ def test_the_real_sdk_reads_json_and_streams(fake):
     assert final.content[1].text == "streamed text"
     assert final.usage.cache_creation_input_tokens == 11
     assert fake.requests[1].json["stream"] is True
+
+
+def test_latency_and_max_in_flight_show_concurrent_clients(fake):
+    fake.latency = 0.3
+    fake.responder = lambda body: "ok"
+    threads = [threading.Thread(target=post, args=(fake,)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert fake.max_in_flight == 3
+    post(fake)  # alone: the maximum stays what it was
+    assert fake.max_in_flight == 3 and len(fake.requests) == 4

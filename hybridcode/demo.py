@@ -76,8 +76,13 @@ class DemoError(HybridError):
 def demo_settings() -> Settings:
     """Settings for the demo: the bundled recordings for every tier, fixed attempts and order."""
     from hybridcode.config import DEFAULT_PRICES, Settings
+    from hybridcode.judge import detect
 
+    # The demo's code is the bundled recordings, not a live model's: on a fresh machine without
+    # bubblewrap it still runs (its run and review say the sandbox was off).
+    sandbox = "auto" if detect("auto").usable else "off"
     return Settings.model_validate({
+        "sandbox": {"mode": sandbox},
         "tiers": TIERS,
         "prices": DEFAULT_PRICES,
         "attempts": ATTEMPTS,
@@ -163,7 +168,8 @@ class DemoResult:
                        "reviewer_model": review["reviewer_model"],
                        "findings": len(verdict.get("findings", [])),
                        # as the terminal shows them: ok / failed / skipped
-                       "checks": {c["name"]: _check_word(c) for c in review["checks"]}},
+                       "checks": {c["name"]: _check_word(c) for c in review["checks"]},
+                       "notes": review["notes"]},
             "commit": self.commit.to_dict(),
             "totals": {"calls": totals.calls, "local_calls": totals.local_calls,
                        "cost_usd": round(cf["actual_usd"], 6),

@@ -508,3 +508,18 @@ def test_doctor_without_bubblewrap_says_what_to_install(repo, tmp_path):
     assert "bubblewrap" in box["detail"] and "apt-get install bubblewrap" in box["hint"]
 
 
+
+
+def test_the_demo_still_runs_on_a_machine_without_bubblewrap(tmp_path):
+    """The demo's code is the bundled recordings: it runs unsandboxed there, and says so."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ANTHROPIC_", "OLLAMA_", "HYBRID_", "OPENAI_"))}
+    env.update({"PATH": _path_without_bwrap(tmp_path), "OLLAMA_HOST": "http://127.0.0.1:9",
+                "ANTHROPIC_BASE_URL": "http://127.0.0.1:9", "NO_COLOR": "1",
+                "HYBRID_USER_CONFIG": str(tmp_path / "none.toml")})
+    proc = subprocess.run([sys.executable, "-m", "hybridcode", "demo", "--json"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    review = json.loads(proc.stdout)["review"]
+    assert review["decision"] == "approved"
+    assert any('[sandbox] mode = "off"' in note for note in review["notes"])

@@ -10,7 +10,9 @@ A snapshot holds the bytes (and mode) of every file in the worktree except ``.gi
 ``conftest.py``, ``pyproject.toml`` edit, ``sitecustomize.py``, ``*.pth`` or bytecode would
 change what the *next* test run means, so nothing outside the allowed set may appear, change
 or disappear — whatever its name. Symbolic links are recorded as links. Worktrees hold source,
-not data, so keeping the bytes in memory is cheap next to a test run.
+not data, so keeping the bytes in memory is cheap next to a test run. A comparison reads only
+the files whose size, mtime, ctime or inode moved (ctime cannot be set back from user space,
+so ``os.utime`` does not hide a change), and then compares bytes.
 """
 
 from __future__ import annotations
@@ -27,12 +29,15 @@ _SKIP_DIRS = frozenset({".git"})
 
 @dataclass(frozen=True)
 class _Entry:
-    kind: str  # file / link
+    kind: str  # file / link / other
     data: bytes  # file bytes, or the link's target
     mode: int
+    sig: tuple[int, ...] = field(default=(), compare=False)  # size, mtime, ctime, inode
 
 
-def _walk(root: Path) -> tuple[dict[str, _Entry], set[str]]:
+def _walk(root: Path, known: dict[str, _Entry] | None = None
+          ) -> tuple[dict[str, _Entry], set[str]]:
+    """Every file's entry; with ``known``, an unmoved file's entry is reused, not reread."""
     files: dict[str, _Entry] = {}
     dirs: set[str] = set()
     for current, subdirs, names in os.walk(root):
@@ -56,11 +61,16 @@ def _walk(root: Path) -> tuple[dict[str, _Entry], set[str]]:
             rel = (name if rel_dir == "." else f"{rel_dir}/{name}").replace(os.sep, "/")
             try:
                 info = os.lstat(full)
-                if stat.S_ISLNK(info.st_mode):
-                    files[rel] = _Entry("link", os.readlink(full).encode(), 0)
+                sig = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino,
+                       info.st_mode)
+                old = known.get(rel) if known else None
+                if old is not None and old.sig == sig:
+                    files[rel] = old
+                elif stat.S_ISLNK(info.st_mode):
+                    files[rel] = _Entry("link", os.readlink(full).encode(), 0, sig)
                 elif stat.S_ISREG(info.st_mode):
                     with open(full, "rb") as fh:
-                        files[rel] = _Entry("file", fh.read(), stat.S_IMODE(info.st_mode))
+                        files[rel] = _Entry("file", fh.read(), stat.S_IMODE(info.st_mode), sig)
                 else:  # a fifo or socket a test left behind
                     files[rel] = _Entry("other", b"", stat.S_IMODE(info.st_mode))
             except OSError:
@@ -83,7 +93,7 @@ class Snapshot:
                 ) -> list[str]:
         """Paths created, changed or deleted since the snapshot, outside ``allowed``, each
         with what happened (``created conftest.py``), sorted."""
-        now, _dirs = _walk(Path(root or self.root))
+        now, _dirs = _walk(Path(root or self.root), self.files)
         found = []
         for path in sorted(set(now) | set(self.files)):
             if path in allowed:
@@ -101,7 +111,7 @@ class Snapshot:
         """Put the worktree back exactly as it was: created files and folders go, changed and
         deleted ones come back with their bytes and mode."""
         root = Path(root or self.root)
-        now, dirs = _walk(root)
+        now, dirs = _walk(root, self.files)
         for path in now:
             if path not in self.files or now[path] != self.files[path]:
                 target = root / path

@@ -33,8 +33,9 @@ _EXACT = frozenset({"KUBECONFIG", "NETRC", "PGPASSFILE", "BOTO_CONFIG", "GIT_ASK
                     "SSH_ASKPASS", "SUDO_ASKPASS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
                     "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "POETRY_HTTP_BASIC_PYPI_PASSWORD"})
 # The runner decides these; a value from the caller's shell would change what runs.
+# (PYTEST_DISABLE_PLUGIN_AUTOLOAD passes: loading fewer plugins never makes a test pass.)
 _RUNNER_OWNED = frozenset({"PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_CURRENT_TEST",
-                           "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PYTHONSTARTUP", "PYTHONHOME",
+                           "PYTHONSTARTUP", "PYTHONHOME",
                            "PYTHONINSPECT", "PYTHONBREAKPOINT", "PYTHONUSERBASE",
                            "VIRTUAL_ENV", "TMPDIR", "TEMP", "TMP", "LD_PRELOAD",
                            "LD_LIBRARY_PATH", "LD_AUDIT", "DYLD_INSERT_LIBRARIES",

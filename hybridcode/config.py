@@ -59,22 +59,26 @@ class Price(_Strict):
     cache_write_1h: float = Field(default=0.0, ge=0)
     cache_read: float = Field(default=0.0, ge=0)
     hourly: float = Field(default=0.0, ge=0)
+    # Not a price, but a fact of the same model page: a cache breakpoint whose prefix is
+    # shorter than this is silently not cached (the API reports no write and no read).
+    min_cache_tokens: int = Field(default=0, ge=0)
 
 
 # Source: platform.claude.com/docs/en/models/opus-5-5/overview and the models & pricing
 # table (checked 2026-11-23). Cache writes are 1.25x (5 min) and 2x (1 h) input; cache reads
-# on the 5.5 generation are 0.05x input. See docs/costs.md.
+# on the 5.5 generation are 0.05x input. Minimum cacheable prompt lengths from the prompt
+# caching page of the same docs (1,024 to 4,096 tokens by model). See docs/costs.md.
 DEFAULT_PRICES: dict[str, dict[str, float]] = {
     "claude-opus-5-5": {"input": 4.0, "output": 20.0, "cache_write_5m": 5.0,
-                        "cache_write_1h": 8.0, "cache_read": 0.20},
+                        "cache_write_1h": 8.0, "cache_read": 0.20, "min_cache_tokens": 4096},
     "claude-sonnet-5-5": {"input": 2.0, "output": 10.0, "cache_write_5m": 2.50,
-                          "cache_write_1h": 4.0, "cache_read": 0.10},
+                          "cache_write_1h": 4.0, "cache_read": 0.10, "min_cache_tokens": 2048},
     "claude-opus-5": {"input": 5.0, "output": 25.0, "cache_write_5m": 6.25,
-                      "cache_write_1h": 10.0, "cache_read": 0.50},
+                      "cache_write_1h": 10.0, "cache_read": 0.50, "min_cache_tokens": 4096},
     "claude-sonnet-5": {"input": 2.0, "output": 10.0, "cache_write_5m": 2.50,
-                        "cache_write_1h": 4.0, "cache_read": 0.20},
+                        "cache_write_1h": 4.0, "cache_read": 0.20, "min_cache_tokens": 1024},
     "claude-haiku-4-5": {"input": 1.0, "output": 5.0, "cache_write_5m": 1.25,
-                         "cache_write_1h": 2.0, "cache_read": 0.10},
+                         "cache_write_1h": 2.0, "cache_read": 0.10, "min_cache_tokens": 4096},
 }
 
 
@@ -161,8 +165,10 @@ class AnthropicSettings(_Strict):
     timeout_s: float = Field(default=600.0, gt=0, description="Per-request timeout in seconds.")
     max_retries: int = Field(default=2, ge=0, le=10,
                              description="SDK retries for 408/409/429/5xx/529.")
-    cache_ttl: Literal["5m", "1h"] = Field(
-        default="5m", description="Prompt-cache lifetime for the stable prefix.")
+    cache_ttl: Literal["auto", "5m", "1h"] = Field(
+        default="auto", description="Prompt-cache lifetime for the stable prefix: `auto` "
+        "picks 1h when the usual gap between a plan's Claude calls exceeds 5 minutes "
+        "(docs/costs.md has the break-even), else 5m.")
 
 
 class OllamaSettings(_Strict):

@@ -60,7 +60,11 @@ def planner_answer(mutate=None) -> dict[str, Any]:
         data = {k: v for k, v in it.items()
                 if k not in ("route", "route_reason", "route_overridden")}
         data["symbol"] = data.get("symbol") or ""
-        data["examples"] = [{**e, "note": e.get("note") or ""} for e in data.get("examples", [])]
+        # Spec version 2: examples are tests, so a planner writes only runnable ones.
+        data["examples"] = [{"input": e["input"], "expected": e["expected"]}
+                            for e in data.get("examples", []) if _runnable(e)]
+        data["example_setup"] = ""
+        data["code"] = ""
         tests = data.get("tests")
         data["tests"] = ({"code": tests["code"], "path": tests.get("path") or ""}
                          if tests else {"code": "", "path": ""})
@@ -70,6 +74,17 @@ def planner_answer(mutate=None) -> dict[str, Any]:
     if mutate:
         mutate(answer)
     return answer
+
+
+def _runnable(example: dict[str, Any]) -> bool:
+    from hybridcode.examples import parse_expected
+
+    try:
+        compile(example["input"], "<example>", "eval")
+        parse_expected(example["expected"])
+    except (SyntaxError, ValueError):
+        return False
+    return True
 
 
 def item_of(answer: dict[str, Any], item_id: str) -> dict[str, Any]:

@@ -70,9 +70,15 @@ def test_request_caches_the_stable_prefix_and_fences_nothing_secret(app_repo, cl
     assert result.exit_code == 0, result.output
     body = messages(claude)[0].json
     system = body["system"]
-    assert isinstance(system, list) and len(system) == 2
-    assert all(block.get("cache_control", {}).get("type") == "ephemeral" for block in system)
-    assert "Repository map" in system[1]["text"] and "app/auth.py" in system[1]["text"]
+    # The shared prefix: instructions, schema, repository map (breakpoint), then the role.
+    assert isinstance(system, list) and len(system) == 4
+    assert [("cache_control" in block) for block in system] == [False, False, True, True]
+    assert "Instructions of the reviewer" in system[0]["text"]
+    assert "Repository map" in system[2]["text"] and "app/auth.py" in system[2]["text"]
+    assert "Your role in this call: planner" in system[3]["text"]
+    folder = app_repo / ".hybrid" / "plans"
+    stored = next(folder.iterdir()) / "repomap.md"
+    assert stored.read_text().strip() in system[2]["text"]  # later calls send the same map
     user = json.dumps(body["messages"])
     assert "def login(" in user  # the focused file's source is sent
     assert "hunter2" not in json.dumps(body)  # secrets never leave the machine

@@ -151,7 +151,7 @@ LOAD_ERRORS = [
     (("items", 0, "risk", "security_sensitive"), "very",
      'item "ratelimit-store" field "risk.security_sensitive"'),
     (("title",), _DELETE, 'spec.json: field "title": missing (required)'),
-    (("spec_version",), 2, 'field "spec_version": is 2; this version of hybrid reads'),
+    (("spec_version",), 3, 'field "spec_version": is 3; this version of hybrid reads'),
     (("items",), "all of them", 'field "items": Input should be a valid list'),
 ]
 
@@ -238,7 +238,7 @@ VALIDATION = [
      "tests.code", "does not parse: line 1"),
     (_tests_code("ratelimit-store", "import pytest\n\ndef helper():\n    pass\n"),
      "ratelimit-store", "tests.code", "contains no test function"),
-    (_set("ratelimit-store", tests=None), "ratelimit-store", "tests", "missing"),
+    (_set("ratelimit-store", tests=None, examples=[]), "ratelimit-store", "tests", "missing"),
     (_set("ratelimit-store", symbol="add", kind="method"), "ratelimit-store", "symbol",
      "must be qualified with its class"),
     (_set("ratelimit-client-ip", symbol=None), "ratelimit-client-ip", "symbol",
@@ -319,7 +319,7 @@ def test_adding_to_a_file_another_item_writes_whole_needs_the_dependency(
 @pytest.mark.parametrize("route, severity", [(None, "error"), ("local", "error"),
                                              ("claude", "warning")])
 def test_missing_tests_severity_follows_the_route(app_repo: Path, route, severity) -> None:
-    spec = spec_with(_set("ratelimit-store", tests=None, route=route))
+    spec = spec_with(_set("ratelimit-store", tests=None, examples=[], route=route))
     issues = validate_spec(spec, app_repo)
     assert [(i.field, i.severity) for i in issues] == [("tests", severity)]
     if severity == "warning":
@@ -390,13 +390,23 @@ def test_topological_order_reports_unknown_dependencies() -> None:
 
 # ------------------------------------------------------------------------------- planner output
 
+def planner_spec(spec: Spec) -> Spec:
+    """``spec`` as a planner writes it: runnable examples only, without notes."""
+    items = [it.model_copy(update={"examples": [
+        e.model_copy(update={"note": None}) for e in it.examples if e.run]})
+        for it in spec.items]
+    return spec.model_copy(update={"items": items})
+
+
 def planner_output_for(spec: Spec) -> PlannerOutput:
     """What a planner would have returned for ``spec`` (empty strings for absent values)."""
     items = []
     for it in spec.items:
         data = it.model_dump(mode="json", exclude={"route", "route_reason", "route_overridden"})
         data["symbol"] = data["symbol"] or ""
-        data["examples"] = [{**e, "note": e["note"] or ""} for e in data["examples"]]
+        data["code"] = data["code"] or ""
+        data["examples"] = [{"input": e["input"], "expected": e["expected"]}
+                            for e in data["examples"] if e["run"]]
         data["tests"] = ({"code": data["tests"]["code"], "path": data["tests"]["path"] or ""}
                          if data["tests"] else {"code": "", "path": ""})
         items.append(data)
@@ -409,7 +419,7 @@ def test_planner_output_converts_into_the_strict_spec() -> None:
     spec = load_spec(FIXTURE)
     converted, issues = spec_from_planner(planner_output_for(spec), plan_id=spec.plan_id)
     assert issues == []
-    assert converted == spec
+    assert converted == planner_spec(spec)
 
 
 def test_planner_output_with_a_bad_id_reports_issues_instead_of_raising() -> None:

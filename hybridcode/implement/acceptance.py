@@ -4,7 +4,8 @@ The implementer never writes these files (``apply_item`` refuses them), and befo
 and each verification the caller compares them with the checksums taken when they were
 written: a changed or missing file is tampering (or a stray edit) and is restored from the spec.
 
-Each item's ``tests.code`` goes to ``item.test_path``. When several items name the same path
+Each item's acceptance code — its ``tests.code`` followed by the tests generated from its
+examples (:func:`hybridcode.examples.acceptance_code`) — goes to ``item.test_path``. When several items name the same path
 (spec validation reports that as an error, but a hand-edited spec may still get here), their
 tests are concatenated in spec order into that one file, each part under a comment naming its
 item; test functions with the same name would then shadow each other, so keep paths distinct.
@@ -16,6 +17,7 @@ import hashlib
 from pathlib import Path
 
 from hybridcode.errors import SpecError
+from hybridcode.examples import acceptance_code
 from hybridcode.implement.apply import RefusedOutputError, safe_path, write_bytes_atomic
 from hybridcode.spec import Spec
 
@@ -28,9 +30,10 @@ def acceptance_files(spec: Spec) -> dict[str, bytes]:
     parts: dict[str, list[tuple[str, str]]] = {}
     for item in spec.items:
         path = item.test_path
-        if item.tests is None or path is None:
+        code = acceptance_code(item)
+        if code is None or path is None:
             continue
-        parts.setdefault(path, []).append((item.id, item.tests.code))
+        parts.setdefault(path, []).append((item.id, code))
     files: dict[str, bytes] = {}
     for path, codes in parts.items():
         if len(codes) == 1:

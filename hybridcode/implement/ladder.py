@@ -108,8 +108,9 @@ class Ladder:
 
     def first_index(self, item: SpecItem) -> int:
         """Where the item's ladder starts: the first Claude rung for items routed to Claude
-        (the strongest rung when the ladder has none), else the bottom."""
-        if item.route == "claude":
+        (the strongest rung when the ladder has none), else the bottom. Items written in the
+        plan count as Claude's: when the planner's code fails, a Claude rung fixes it."""
+        if item.route in ("claude", "plan"):
             for rung in self.rungs:
                 if rung.is_claude:
                     return rung.index

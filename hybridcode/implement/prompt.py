@@ -19,7 +19,10 @@ view on every retry and rung of the round (a retry's feedback is about the tests
 
 Caching: the system prompt is the same for every item and the first user message is the same
 for every attempt of an item; both end a cache breakpoint, so Claude rungs pay full price for
-them once. Retries continue the conversation: the previous answer as the assistant's turn, then
+them once. Claude rungs get the plan's shared prefix (``prefix``, hybridcode.plan.prefix) as
+their system prompt — the same bytes the planner and the reviewer send — with the role after
+it; the architecture note is then in the prefix, so the user message leaves out its excerpt.
+Local rungs keep the short implementer prompt: their window is small and their tokens free. Retries continue the conversation: the previous answer as the assistant's turn, then
 the feedback (``prompts/implement_feedback.md``).
 """
 
@@ -62,11 +65,20 @@ class _Section:
 def build_item_request(item: SpecItem, spec: Spec, architecture: str, worktree: Path, *,
                        feedback: str | None = None, previous_output: str | None = None,
                        review: str | None = None, window_tokens: int | None = None,
-                       output_tokens: int = 4096) -> ModelRequest:
-    """``review``: the reviewer's findings for this item in a fix round (see the docstring)."""
+                       output_tokens: int = 4096,
+                       prefix: tuple[Block, ...] = ()) -> ModelRequest:
+    """``review``: the reviewer's findings for this item in a fix round (see the docstring).
+    ``prefix``: the plan's shared prompt prefix, for Claude rungs."""
     worktree = Path(worktree)
-    system = (Block(load_prompt("implementer.md").strip(), cache=True),)
+    if prefix:
+        from hybridcode.plan.prefix import role_block
+
+        system: tuple[Block, ...] = (*prefix, role_block("implementer"))
+    else:
+        system = (Block(load_prompt("implementer.md").strip(), cache=True),)
     sections = _sections(item, spec, architecture, worktree, review)
+    if prefix and any("# Architecture note of this plan" in b.text for b in prefix):
+        sections = [s for s in sections if s.key != "architecture"]
     drop_order = ["example", "architecture"] + [
         s.key for s in reversed(sections) if s.key.startswith("context:")] + ["skeleton", "tests"]
     dropped: list[str] = []

@@ -328,6 +328,7 @@ class _Run:
             self.unavailable[rung.index] = f"{rung.label} is not ready ({rung.reason})"
             self.note(f"{rung.label} is not ready ({rung.reason}); its items start on the next "
                       f"rung up ({ALLOW_FLAG})")
+        self._shared_prefix: tuple | None = None
 
     # ------------------------------------------------------------------ the run
 
@@ -486,6 +487,9 @@ class _Run:
                 self.emit(item, "queued", message="verifying the output saved by the last run")
                 changed = True
                 continue
+            if self._queue_planned(item):
+                changed = True
+                continue
             step = self._current_step(item)
             if step is None:
                 self._fail(item, "no rung of the implementer ladder is left on in this run "
@@ -511,6 +515,38 @@ class _Run:
             self.in_flight[pool.submit(self._generate, job)] = job
             self.emit(item, "generating")
         return changed
+
+    def _prefix(self):
+        """The plan's shared prompt prefix (built once), for Claude rungs."""
+        if self._shared_prefix is None:
+            from hybridcode.plan.prefix import plan_prefix
+
+            self._shared_prefix = plan_prefix(self.state.dir, self.architecture)
+        return self._shared_prefix
+
+    def _queue_planned(self, item: _Item) -> bool:
+        """An item written in the plan: its code is the first attempt, verified like a model's
+        answer but with no call. It counts as attempt 0 of the item's first rung, so when it
+        fails, that rung's attempts follow with the test output as feedback."""
+        code = item.spec.code
+        if item.spec.route != "plan" or not (code or "").strip() or item.step is not None:
+            return False
+        rung = self.ladder.live_from(self.ladder.first_index(item.spec))
+        if rung is None:
+            return False
+        item.step = Step(rung, 0)
+        item.attempts += 1
+        if item.started_at is None:
+            item.started_at = _now()
+        self.state.update_item(item.id, state="running", started_at=item.started_at,
+                               run_id=self.state.run_id, error=None)
+        text = f"```{_fence_tag(item.spec.file)}\n{code.strip()}\n```\n"
+        attempt_id = self.state.save_output(item.id, rung.index, 0, "plan", text, "", 0)
+        self._start_clock(item)
+        self.queued.append(_Generated(item.id, item.step, attempt_id, text))
+        item.state = "queued"
+        self.emit(item, "queued", message="verifying the code written in the plan")
+        return True
 
     def _current_step(self, item: _Item) -> Step | None:
         """The item's next step, moved past rungs the breaker switched off since it was set."""
@@ -551,7 +587,8 @@ class _Run:
                                       review=item.review,
                                       window_tokens=window,
                                       output_tokens=min(OUTPUT_TOKENS,
-                                                        step.rung.spec.max_output_tokens))
+                                                        step.rung.spec.max_output_tokens),
+                                      prefix=self._prefix() if step.rung.is_claude else ())
         except UsageError:
             raise
         except ContextOverflowError as exc:  # too big for this rung's window: climb
@@ -901,6 +938,12 @@ class _Run:
             worktree=self.worktree.path, branch=self.worktree.branch, items=outcomes,
             claude_usd=self.caller.spent, local_tokens=tokens.get(True, 0),
             claude_tokens=tokens.get(False, 0), wall_s=wall_s, messages=list(self.messages))
+
+
+def _fence_tag(path: str) -> str:
+    from hybridcode.context.languages import language_for_path
+
+    return language_for_path(path) or ""
 
 
 def _now() -> str:

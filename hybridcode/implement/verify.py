@@ -54,7 +54,7 @@ def verify_item(worktree: Path, item: SpecItem, spec: Spec, passed_items: list[s
     if problem:
         return result(False, "syntax", problem)
     outputs: list[str] = []
-    own = item.test_path if item.tests is not None else None
+    own = item.test_path
     last: TestRun | None = None
     if own is not None and adapter_for(own) is not None:
         if not (worktree / own).is_file():
@@ -73,7 +73,7 @@ def verify_item(worktree: Path, item: SpecItem, spec: Spec, passed_items: list[s
             other = spec.item(item_id)
         except KeyError:
             continue
-        path = other.test_path if other.tests is not None else None
+        path = other.test_path
         if path and adapter_for(path) is not None and path != own and path not in related \
                 and (worktree / path).is_file():
             related.append(path)

@@ -41,6 +41,10 @@ METHOD = ("each local call priced as if {model} had read the same input (uncache
           "written the same output; Claude calls at their recorded cost; saving = "
           "counterfactual − actual; Claude itself would have used other token counts and "
           "attempts")
+DIRECT_METHOD = ("Claude implementing the request itself: the planner's context (its first "
+                 "call's whole input) as input and the final diff's added lines as output, "
+                 "uncached at {model}'s price, plus one review (the last review's recorded "
+                 "cost); saving = direct − actual")
 
 _GROUP_SQL = {
     "tier": "c.tier",
@@ -78,6 +82,7 @@ class Stats:
     by_tier: list[Spend]
     cache: dict[str, Any]
     counterfactual: dict[str, Any]
+    direct: dict[str, Any]
     kinds: list[dict[str, Any]]
     breaker_trips: list[dict[str, Any]]
     misroutes: list[dict[str, Any]]
@@ -138,8 +143,26 @@ def _cache(ledger: Ledger, since: str | None, plan_id: str | None) -> dict[str, 
         "TOTAL(c.input_tokens + c.cache_write_tokens + c.cache_read_tokens) AS cacheable "
         f"FROM calls c{where} AND c.backend = 'anthropic'", params)[0]
     read, cacheable = int(row["read"]), int(row["cacheable"])
+    # What the Anthropic backend recorded about its breakpoints (calls made before it did
+    # have no such facts and are not counted here).
+    facts = ledger.query(
+        "SELECT c.model, json_extract(c.extra, '$.cache_min_tokens') AS minimum, "
+        "COUNT(*) AS calls, "
+        "TOTAL(json_extract(c.extra, '$.cache_short_breakpoints')) AS short, "
+        "SUM(json_extract(c.extra, '$.cache_uncached') = 1) AS uncached "
+        f"FROM calls c{where} AND json_extract(c.extra, '$.cache_breakpoints') > 0 "
+        "GROUP BY c.model ORDER BY c.model", params)
+    not_cached = [{"model": r["model"], "min_cache_tokens": r["minimum"] or 0,
+                   "calls": r["calls"], "short_breakpoints": int(r["short"]),
+                   "calls_without_cache": int(r["uncached"] or 0)}
+                  for r in facts if r["short"] or r["uncached"]]
+    ttls = {r[0]: r[1] for r in ledger.query(
+        "SELECT json_extract(c.extra, '$.cache_ttl') AS ttl, COUNT(*) "
+        f"FROM calls c{where} AND json_extract(c.extra, '$.cache_ttl') IS NOT NULL "
+        "GROUP BY ttl", params)}
     return {"anthropic_calls": row["calls"], "cache_read_tokens": read,
-            "input_tokens": cacheable, "hit_rate": read / cacheable if cacheable else None}
+            "input_tokens": cacheable, "hit_rate": read / cacheable if cacheable else None,
+            "ttl_calls": ttls, "not_cached": not_cached}
 
 
 def _counterfactual(settings: Settings, totals: Spend) -> dict[str, Any]:
@@ -150,6 +173,79 @@ def _counterfactual(settings: Settings, totals: Spend) -> dict[str, Any]:
             "saving_pct": saving / cf * 100 if cf else None, "estimate": True,
             "method": METHOD.format(model=settings.counterfactual),
             "unpriced_calls_excluded": totals.unpriced_calls}
+
+
+def _direct(ledger: Ledger, settings: Settings, since: str | None, plan_id: str | None,
+            actual_usd: float) -> dict[str, Any]:
+    """Counterfactual (b), per plan with a review: what Claude implementing the request itself
+    would have cost. Plans without a recorded review (no final diff yet) are left out."""
+    where, params = _where(since, plan_id)
+    price = settings.price_for(settings.counterfactual)
+    model = settings.counterfactual
+    plans = [r[0] for r in ledger.query(
+        f"SELECT DISTINCT c.plan_id FROM calls c{where} AND c.plan_id IS NOT NULL "
+        "ORDER BY 1", params)]
+    input_tokens = output_tokens = 0
+    review_usd = 0.0
+    covered: list[str] = []
+    for plan in plans:
+        first = ledger.query(
+            "SELECT input_tokens + cache_write_tokens + cache_read_tokens FROM calls "
+            "WHERE plan_id = ? AND tier = 'planner' AND outcome != 'budget' "
+            "ORDER BY id LIMIT 1", (plan,))
+        last_review = ledger.query(
+            "SELECT run_id FROM calls WHERE plan_id = ? AND tier = 'reviewer' AND "
+            "json_extract(extra, '$.diff_tokens') IS NOT NULL ORDER BY id DESC LIMIT 1", (plan,))
+        if not first or not last_review:
+            continue
+        review = ledger.query(
+            "SELECT TOTAL(json_extract(extra, '$.diff_tokens')) AS diff, TOTAL(cost_usd) AS usd "
+            "FROM calls WHERE plan_id = ? AND tier = 'reviewer' AND run_id IS ?",
+            (plan, last_review[0][0]))[0]
+        covered.append(plan)
+        input_tokens += int(first[0][0])
+        output_tokens += int(review["diff"])
+        review_usd += float(review["usd"])
+    if not covered or price is None:
+        return {"model": model, "plans": len(covered), "plans_without_review":
+                len(plans) - len(covered), "direct_usd": None, "actual_usd": actual_usd,
+                "saving_usd": None, "saving_pct": None, "estimate": True,
+                "method": DIRECT_METHOD.format(model=model)}
+    writing = (input_tokens * price.input + output_tokens * price.output) / 1_000_000
+    direct = writing + review_usd
+    actual = _plans_cost(ledger, covered)
+    return {"model": model, "plans": len(covered),
+            "plans_without_review": len(plans) - len(covered),
+            "input_tokens": input_tokens, "output_tokens": output_tokens,
+            "writing_usd": writing, "review_usd": review_usd, "direct_usd": direct,
+            "actual_usd": actual, "saving_usd": direct - actual,
+            "saving_pct": (direct - actual) / direct * 100 if direct else None,
+            "estimate": True, "method": DIRECT_METHOD.format(model=model)}
+
+
+def _plans_cost(ledger: Ledger, plans: list[str]) -> float:
+    marks = ", ".join("?" for _ in plans)
+    return float(ledger.query(
+        f"SELECT TOTAL(cost_usd) FROM calls WHERE outcome != 'budget' AND plan_id IN ({marks})",
+        plans)[0][0])
+
+
+def usual_claude_gap_s(ledger: Ledger, last: int = 200) -> float | None:
+    """The median gap in seconds between consecutive Claude calls of the same plan, over the
+    ledger's most recent ``last`` Claude calls; None without two such calls. It is the
+    expected gap that ``anthropic.cache_ttl = "auto"`` chooses the cache lifetime from."""
+    rows = ledger.query(
+        "SELECT plan_id, ts FROM (SELECT plan_id, ts, id FROM calls WHERE backend = 'anthropic' "
+        "AND plan_id IS NOT NULL ORDER BY id DESC LIMIT ?) ORDER BY plan_id, ts", (last,))
+    gaps: list[float] = []
+    for a, b in zip(rows, rows[1:]):
+        if a["plan_id"] == b["plan_id"]:
+            gaps.append((datetime.fromisoformat(b["ts"])
+                         - datetime.fromisoformat(a["ts"])).total_seconds())
+    if not gaps:
+        return None
+    gaps.sort()
+    return gaps[len(gaps) // 2]
 
 
 # ---------------------------------------------------------------------------- task kinds
@@ -334,6 +430,7 @@ def compute_stats(ledger: Ledger, settings: Settings, since: datetime | None = N
         by_tier=_spend(ledger, "tier", since_iso, plan_id),
         cache=_cache(ledger, since_iso, plan_id),
         counterfactual=_counterfactual(settings, totals),
+        direct=_direct(ledger, settings, since_iso, plan_id, totals.cost_usd),
         kinds=_kinds(ledger, items, grades, plan_id),
         breaker_trips=breaker_trips(ledger, since_iso, plan_id),
         misroutes=misroutes(items),

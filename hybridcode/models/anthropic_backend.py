@@ -3,7 +3,11 @@
 What this module adds to a plain ``messages.create``:
 
 - cache breakpoints: a :class:`Block` with ``cache=True`` gets ``cache_control`` so the stable
-  prefix (instructions, checklist, repository map) is written once and read cheaply after;
+  prefix (instructions, schema, repository map, architecture note) is written once and read
+  cheaply after. A breakpoint whose prefix is shorter than the model's minimum cacheable
+  length is silently not cached by the API; each call records in its ledger ``extra`` how
+  many breakpoints it sent, how many fell short by estimate, the minimum, and whether the
+  reply showed no cache activity at all (``cache_uncached``) — ``hybrid stats`` reports them;
 - structured output through the API's JSON-schema output (``output_config.format``), validated
   here with pydantic, with exactly one repair round that quotes the validation errors;
 - streaming with progress callbacks;
@@ -48,6 +52,7 @@ from hybridcode.models.base import (
 )
 from hybridcode.models.credentials import (DEFAULT_ANTHROPIC_URL, anthropic_key,
                                            anthropic_key_check)
+from hybridcode.models.pricing import configured_ttl
 from hybridcode.prompts import load_prompt
 
 if TYPE_CHECKING:
@@ -140,13 +145,17 @@ class AnthropicBackend(Backend):
     ) -> ModelResult:
         client = self._get_client()
         started = time.monotonic()
-        params = self._params(request)
-        messages = [_message_param(m.role, m.content, self.settings.anthropic.cache_ttl)
-                    for m in request.messages]
+        ttl = configured_ttl(self.settings, request.cache_ttl)
+        params = self._params(request, ttl)
+        messages = [_message_param(m.role, m.content, ttl) for m in request.messages]
         _cap_breakpoints(params, messages)
+        cache_facts = self._cache_facts(params, messages, ttl)
         response = self._send(client, {**params, "messages": messages}, on_progress)
         text = response_text(response)
         usage = usage_of(response)
+        if cache_facts.get("cache_breakpoints"):
+            cache_facts["cache_uncached"] = not (usage.cache_write_tokens
+                                                 or usage.cache_read_tokens)
         parsed = None
         repairs = 0
         if request.schema is not None:
@@ -190,17 +199,30 @@ class AnthropicBackend(Backend):
             latency_ms=int((time.monotonic() - started) * 1000),
             parsed=parsed,
             stop_reason=response.stop_reason,
-            extra={"repairs": repairs, "message_id": response.id},
+            extra={"repairs": repairs, "message_id": response.id, **cache_facts},
         )
 
-    def _params(self, request: ModelRequest) -> dict[str, Any]:
+    def _cache_facts(self, params: dict[str, Any], messages: list[dict[str, Any]],
+                     ttl: str) -> dict[str, Any]:
+        """Breakpoints sent, and how many sit after a prefix shorter (by estimate) than the
+        model's minimum cacheable length — the ones the API will silently not cache."""
+        sizes = _breakpoint_prefix_tokens(params, messages)
+        if not sizes:
+            return {}
+        price = self.settings.price_for(self.model)
+        minimum = price.min_cache_tokens if price is not None else 0
+        return {"cache_breakpoints": len(sizes), "cache_ttl": ttl,
+                "cache_min_tokens": minimum,
+                "cache_short_breakpoints": sum(1 for n in sizes if n < minimum)}
+
+    def _params(self, request: ModelRequest, ttl: str = "5m") -> dict[str, Any]:
         """Everything but the messages. ``spec.options`` go into the body verbatim (e.g.
         ``top_p`` or ``thinking``), so new API fields need no code change here."""
         params: dict[str, Any] = {
             "model": self.model,
             "max_tokens": request.max_tokens or self.spec.max_output_tokens,
         }
-        system = _content_param(request.system, self.settings.anthropic.cache_ttl)
+        system = _content_param(request.system, ttl)
         if system:
             params["system"] = system
         if request.schema is not None:
@@ -289,6 +311,24 @@ def _cap_breakpoints(params: dict[str, Any], messages: list[dict[str, Any]]) -> 
               for block in content if "cache_control" in block]
     for block in marked[:-MAX_CACHE_BREAKPOINTS]:
         del block["cache_control"]
+
+
+def _breakpoint_prefix_tokens(params: dict[str, Any],
+                              messages: list[dict[str, Any]]) -> list[int]:
+    """Estimated tokens of the prefix before each breakpoint, in request order (system, then
+    messages). The estimate is models.base.estimate_tokens's conservative one."""
+    sizes: list[int] = []
+    chars = 0
+    contents = [params.get("system"), *(m["content"] for m in messages)]
+    for content in contents:
+        if isinstance(content, str):
+            chars += len(content)
+            continue
+        for block in content or []:
+            chars += len(block.get("text", ""))
+            if "cache_control" in block:
+                sizes.append(int(chars / CHARS_PER_TOKEN))
+    return sizes
 
 
 def _message_param(role: str, content: str | tuple[Block, ...], ttl: str) -> dict[str, Any]:

@@ -46,6 +46,7 @@ class ModelRequest:
     system: str | tuple[Block, ...] = ""
     schema: type[BaseModel] | None = None
     max_tokens: int | None = None  # None: the ModelSpec's max_output_tokens
+    cache_ttl: str | None = None  # "5m" / "1h" for this call's breakpoints; None: settings
 
     @property
     def system_text(self) -> str:

@@ -81,6 +81,7 @@ class Caller:
         self._secrets = secret_values(settings)
         self._factory = backend_factory
         self.door = Door(root, self._secrets)
+        self._ttl: str | None = None
 
     @property
     def spent(self) -> float:
@@ -139,9 +140,11 @@ class Caller:
 
     def call(self, spec: ModelSpec, request: ModelRequest, *, step: str, tier: str,
              item_id: str | None = None, rung: int | None = None,
-             on_progress: ProgressCallback | None = None) -> ModelResult:
+             on_progress: ProgressCallback | None = None,
+             extra: dict | None = None) -> ModelResult:
         """Vet one request, run it and record it; project errors are recorded, then re-raised
-        as is."""
+        as is. ``extra``: facts the stage records with the call (e.g. the reviewed diff's
+        size)."""
         request, redacted = self.vet(request)
         backend = self.backend_for(spec)
         # Per instance, not per class: a replayed or recorded tier is as local as the tier.
@@ -155,7 +158,11 @@ class Caller:
             base = replace(base, extra={**base.extra, "redacted": redacted})
             log.info("removed %s secret(s) from a %s request: %s", sum(redacted.values()),
                      step, ", ".join(f"{k} ×{n}" for k, n in sorted(redacted.items())))
+        if extra:
+            base = replace(base, extra={**base.extra, **extra})
 
+        if request.cache_ttl is None and backend.supports_cache:
+            request = replace(request, cache_ttl=self.cache_ttl())
         held = self._reserve(spec, request, base)
         started = time.monotonic()
         try:
@@ -170,7 +177,8 @@ class Caller:
             self._settle(held, 0.0)
             raise
 
-        cost = call_cost(self.settings, result.model, result.usage, result.latency_ms, is_local)
+        cost = call_cost(self.settings, result.model, result.usage, result.latency_ms, is_local,
+                         result.extra.get("cache_ttl"))
         self._settle(held, 0.0 if is_local else (cost or 0.0))
         u = result.usage
         self.ledger.record_call(replace(
@@ -182,6 +190,19 @@ class Caller:
             extra={**base.extra, **result.extra},
         ))
         return result
+
+    def cache_ttl(self) -> str:
+        """The cache lifetime for this run's calls: the configured one, or with ``auto`` the
+        one the ledger's usual gap between a plan's Claude calls calls for (computed once)."""
+        if self._ttl is None:
+            ttl = self.settings.anthropic.cache_ttl
+            if ttl == "auto":
+                from hybridcode.ledger.stats import usual_claude_gap_s
+                from hybridcode.models.pricing import choose_cache_ttl
+
+                ttl = choose_cache_ttl(usual_claude_gap_s(self.ledger))
+            self._ttl = ttl
+        return self._ttl
 
     # ------------------------------------------------------------------ budget
 

@@ -46,15 +46,15 @@ class _Planner(BaseModel):
 
 
 class PlannerExample(_Planner):
+    # No note: every output token costs, and a case that needs explaining is a requirement.
     input: str = Field(description=_doc(Example, "input"))
     expected: str = Field(description=_doc(Example, "expected"))
-    note: str = Field(description=_doc(Example, "note", "Empty string when there is none."))
 
 
 class PlannerTests(_Planner):
     path: str = Field(description=_doc(AcceptanceTests, "path"))
     code: str = Field(description=_doc(AcceptanceTests, "code",
-                                       "Empty string only for test, doc and config items."))
+                                       "Empty string when the examples say it all."))
 
 
 class PlannerRisk(_Planner):
@@ -77,7 +77,9 @@ class PlannerItem(_Planner):
     requirements: list[str] = Field(description=_doc(SpecItem, "requirements"))
     constraints: list[str] = Field(description=_doc(SpecItem, "constraints"))
     examples: list[PlannerExample] = Field(description=_doc(SpecItem, "examples"))
+    example_setup: str = Field(description=_doc(SpecItem, "example_setup"))
     tests: PlannerTests = Field(description=_doc(SpecItem, "tests"))
+    code: str = Field(description=_doc(SpecItem, "code"))
     context: list[str] = Field(description=_doc(SpecItem, "context"))
     depends_on: list[str] = Field(description=_doc(SpecItem, "depends_on"))
     risk: PlannerRisk = Field(description=_doc(SpecItem, "risk"))
@@ -103,12 +105,11 @@ class PlannerOutput(_Planner):
         """The strict spec's JSON shape: empty strings become absent values."""
         items = []
         for item in self.spec.items:
-            data = item.model_dump(exclude={"examples", "tests", "symbol"})
+            data = item.model_dump(exclude={"examples", "tests", "symbol", "code"})
             data["symbol"] = item.symbol.strip() or None
-            data["examples"] = [
-                {"input": e.input, "expected": e.expected, "note": e.note.strip() or None}
-                for e in item.examples
-            ]
+            data["examples"] = [{"input": e.input, "expected": e.expected}
+                                for e in item.examples]
+            data["code"] = item.code if item.code.strip() else None
             data["tests"] = ({"code": item.tests.code, "path": item.tests.path.strip() or None}
                              if item.tests.code.strip() else None)
             items.append(data)

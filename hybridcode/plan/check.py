@@ -69,7 +69,7 @@ def check_plan(root: Path, ref: str | None) -> CheckResult:
     if meta.status in ("planned", "invalid") and meta.status != new_status:
         meta.status = new_status
         meta.items = len(spec.items)
-        meta.routes = {r: sum(1 for i in spec.items if i.route == r) for r in ("local", "claude")}
+        meta.routes = {r: sum(1 for i in spec.items if i.route == r) for r in ("local", "claude", "plan")}
         store.save_meta(meta)
     return CheckResult(plan_id, spec, issues, path.name, promoted)
 

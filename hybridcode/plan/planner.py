@@ -1,7 +1,9 @@
 """``hybrid plan``: one planner call turns a request into an architecture note and a spec.
 
-The stable prefix (instructions, then the repository map) carries cache breakpoints, so a
-second plan in the same repository reads it from Claude's prompt cache. The spec comes back as
+The system prompt is the plan's shared stable prefix (hybridcode.plan.prefix: every role's
+instructions, the spec's schema, the repository map), stored so that the implement and review
+stages send the same bytes: every Claude call after this one reads it from the prompt cache.
+The repository map is sized so that the prefix clears the models' minimum cacheable length. The spec comes back as
 structured output, is validated against the repository, gets one repair call when invalid, and
 is routed item by item. Everything is written to ``.hybrid/plans/<plan-id>/``.
 """
@@ -16,16 +18,17 @@ from typing import TYPE_CHECKING, Callable
 from hybridcode.config import Settings, load_settings
 from hybridcode.errors import (BudgetExceededError, ContextError, HybridError, ModelError,
                                OutputFormatError, SpecError, UsageError)
-from hybridcode.models.base import Block, Message, ModelRequest, Progress, estimate_tokens
+from hybridcode.models.base import Message, ModelRequest, Progress, estimate_tokens
 from hybridcode.models.credentials import require_credentials
 from hybridcode.plan import PlannerOutput, spec_from_planner
+from hybridcode.plan.prefix import REPO_MAP, map_budget
 from hybridcode.plan.render import render_plan_markdown
 from hybridcode.plan.routing import (DEFAULT_THRESHOLDS, RouteDecision, route_decisions,
                                      route_spec, task_kind)
 from hybridcode.plan.store import (ARCHITECTURE, INVALID_SPEC, META, PLAN_MD, REQUEST, SPEC,
                                    PlanMeta, PlanStore, now_iso)
 from hybridcode.prompts import render_prompt
-from hybridcode.spec import (MAX_ITEMS, TEST_DIR, Spec, SpecIssue, render_issues, save_spec,
+from hybridcode.spec import (MAX_ITEMS, Spec, SpecIssue, render_issues, save_spec,
                              validate_spec)
 
 if TYPE_CHECKING:
@@ -115,11 +118,9 @@ def _focus_sources(root: Path, focus: list[str], index: RepoIndex) -> tuple[str,
 
 
 def build_request(request: str, repo_map: str, sources: str) -> ModelRequest:
-    instructions = render_prompt("planner.md", max_items=MAX_ITEMS, test_dir=TEST_DIR)
-    system = (
-        Block(instructions, cache=True),
-        Block("\n\n## Repository map\n\n" + repo_map, cache=True),
-    )
+    from hybridcode.plan.prefix import role_block, shared_prefix
+
+    system = (*shared_prefix(repo_map), role_block("planner"))
     user = f"## Request\n\n{request.strip()}\n"
     if sources:
         user += f"\n## Sources of the files named for this request\n\n{sources}\n"
@@ -170,7 +171,8 @@ def write_routed_plan(store: PlanStore, meta: PlanMeta, spec: Spec, architecture
     store.write_text(plan_id, ROUTING, _routing_log(spec, decisions, history, thresholds))
     store.write_text(plan_id, PLAN_MD, render_plan_markdown(spec, architecture))
     meta.items = len(spec.items)
-    meta.routes = {r: sum(1 for i in spec.items if i.route == r) for r in ("local", "claude")}
+    meta.routes = {r: sum(1 for i in spec.items if i.route == r)
+                   for r in ("local", "claude", "plan")}
 
 
 def estimate_items(spec: Spec, settings: Settings, root: Path) -> list[ItemEstimate]:
@@ -227,7 +229,8 @@ def make_plan(
 
     stage("mapping the repository")
     index = build_index(root)
-    map_text = repo_map(index, focus=[request, *focus], tokens=map_tokens).text
+    map_text = repo_map(index, focus=[request, *focus],
+                        tokens=map_budget(settings, map_tokens)).text
     sources, skipped = _focus_sources(root, focus, index)
     exists = symbol_checker(root)
 
@@ -270,6 +273,7 @@ def make_plan(
             errors = [i for i in issues if i.is_error]
             meta = draft.meta(spec, result.model)
             draft.write_request(output.architecture_note)
+            store.write_text(plan_id, REPO_MAP, map_text)
             if errors or spec is None:
                 # Keep the draft so nothing paid for is lost; a person can fix and re-check it.
                 status = "invalid"

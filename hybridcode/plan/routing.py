@@ -5,6 +5,9 @@ Every decision carries the rule that fired, a one-line reason and the evidence (
 counts behind it), so the ledger can log it and ``hybrid stats --routing`` can explain it.
 
     1. user override (--route ITEM=…, or route_overridden in the spec)  → as chosen
+    1b. the planner wrote the item's code in the spec                   → plan (no model call;
+        the code is placed, tested and reviewed like any other; the reason records code size
+        against spec size, the trade the planner weighed)
     2. security-sensitive flag or security category                     → claude (always)
     3. Claude signals: multi-step reasoning, broad knowledge, cross-file,
        more than N constraints, algorithm/integration/architecture      → claude
@@ -38,7 +41,8 @@ LOCAL_CATEGORIES = frozenset({
 CLAUDE_CATEGORIES = frozenset({"algorithm", "integration", "architecture"})
 LOCAL_KINDS = frozenset({"doc", "test", "config"})
 SIGNATURE_KINDS = frozenset({"function", "method"})
-ROUTES: tuple[Route, ...] = ("local", "claude")
+ROUTES: tuple[Route, ...] = ("local", "claude")  # what --route may choose
+ALL_ROUTES: tuple[Route, ...] = ("local", "claude", "plan")
 
 
 DEFAULT_THRESHOLDS = RoutingThresholds()
@@ -85,6 +89,18 @@ def _tree(item: SpecItem, t: RoutingThresholds) -> tuple[Route, str, str]:
     return "claude", "default", "no local signal; Claude is the safe default"
 
 
+def written_in_plan(item: SpecItem) -> tuple[str, str] | None:
+    """(rule, reason) when the planner wrote the item's code: code size against spec size."""
+    if not (item.code or "").strip():
+        return None
+    code, spec = item.code_size(), item.spec_size()
+    if code <= spec:
+        return "written-in-plan", (f"written in the plan: ~{code} tokens of code, cheaper than "
+                                   f"the ~{spec} tokens its spec would need on its own")
+    return "written-in-plan", (f"written in the plan: ~{code} tokens of code against a "
+                               f"~{spec}-token spec (a spec alone would have been cheaper)")
+
+
 def route_item(item: SpecItem, history: KindStats | None = None, override: str | None = None,
                thresholds: RoutingThresholds = DEFAULT_THRESHOLDS) -> RouteDecision:
     """Decide one item's route. ``history`` is the item's task kind's record, if any."""
@@ -98,7 +114,12 @@ def route_item(item: SpecItem, history: KindStats | None = None, override: str |
         "tree": {"route": route, "rule": rule},
         "history": history.as_dict() if history else None,
         "thresholds": t.model_dump(),
+        "spec_tokens": item.spec_size(),
+        "code_tokens": item.code_size(),
     }
+    if override is not None and override == "plan" and (item.code or "").strip():
+        return RouteDecision("plan", "override by user: the code written in the plan",
+                             "override", evidence, overridden=True)
     if override is not None:
         if override not in ROUTES:
             raise UsageError(f'route "{override}" for item "{item.id}" is not local or claude',
@@ -106,6 +127,9 @@ def route_item(item: SpecItem, history: KindStats | None = None, override: str |
         chosen: Route = "local" if override == "local" else "claude"
         return RouteDecision(chosen, f"override by user (routing said {route}: {reason})",
                              "override", evidence, overridden=True)
+    planned = written_in_plan(item)
+    if planned is not None:
+        return RouteDecision("plan", planned[1], planned[0], evidence)
     if history is None:
         return RouteDecision(route, reason, rule, evidence)
     kind = task_kind(item)

@@ -130,13 +130,16 @@ def check_acceptance_tests(directory: Path, spec: Spec) -> CheckResult:
     sharing a path share the file, each item's code somewhere in it)."""
     findings = []
     for item in spec.items:
+        from hybridcode.examples import acceptance_code
+
         path = item.test_path
-        if path is None or item.tests is None:
+        code = acceptance_code(item)
+        if path is None or code is None:
             continue
         target = directory / path
         if not target.is_file():
             findings.append(_finding(path, 0, f"acceptance tests of item {item.id} are missing"))
-        elif _normal(item.tests.code) not in \
+        elif _normal(code) not in \
                 _normal(target.read_text(encoding="utf-8", errors="replace")):
             findings.append(_finding(path, 0, f"acceptance tests of item {item.id} differ "
                                      "from the spec"))

@@ -82,7 +82,13 @@ class ReviewerAnswer:
         return sum(p.cut_hunks for p in self.parts[:self.calls])
 
 
-def system_prompt(checklist: Checklist) -> tuple[Block, ...]:
+def system_prompt(checklist: Checklist, prefix: tuple[Block, ...] = ()) -> tuple[Block, ...]:
+    """The reviewer's own system prompt, or — for a plan's review on Claude — the plan's shared
+    prefix (which holds the reviewer's instructions) with the role and checklist after it."""
+    if prefix:
+        from hybridcode.plan.prefix import role_block
+
+        return (*prefix, role_block("reviewer", checklist.text))
     return (Block(load_prompt("reviewer.md").rstrip() + "\n\n" + checklist.text, cache=True),)
 
 
@@ -160,9 +166,10 @@ def items_for(spec: Spec | None, files: list[str]) -> list[SpecItem]:
 
 def _item_text(item: SpecItem) -> str:
     data = item.model_dump(mode="json", exclude={"tests", "route", "route_reason",
-                                                 "route_overridden", "context", "risk"})
+                                                 "route_overridden", "context", "risk", "code"},
+                           exclude_defaults=True)
     data["acceptance_tests"] = item.test_path
-    return json.dumps(data, indent=1, ensure_ascii=False)
+    return json.dumps(data, ensure_ascii=False)
 
 
 def _checks_text(checks: list[CheckResult]) -> str:
@@ -182,6 +189,15 @@ def _fence(label: str, nonce: str, body: str) -> str:
             f"<<<UNTRUSTED-{label}-{nonce} END>>>")
 
 
+def diff_tokens(text: str) -> int:
+    """Tokens Claude would write to produce ``text`` itself: the added lines only (context and
+    removed lines are not written), at 3.5 characters a token — a little under what tokenizers
+    count for code, so the direct counterfactual is not flattered."""
+    added = [line[1:] for line in text.splitlines()
+             if line.startswith("+") and not line.startswith("+++")]
+    return int(sum(len(line) + 1 for line in added) / 3.5)
+
+
 def new_nonce(*texts: str) -> str:
     """A token that occurs in none of ``texts`` (so no fenced text can fake a marker)."""
     while True:
@@ -191,7 +207,7 @@ def new_nonce(*texts: str) -> str:
 
 
 def user_message(part: Part, index: int, total: int, spec: Spec | None, architecture: str,
-                 checks: list[CheckResult], nonce: str) -> str:
+                 checks: list[CheckResult], nonce: str, in_prefix: bool = False) -> str:
     items = items_for(spec, part.files)
     arch_chars = ARCHITECTURE_TOKENS * _CHARS_PER_TOKEN
     excerpt = architecture.strip()
@@ -210,7 +226,11 @@ def user_message(part: Part, index: int, total: int, spec: Spec | None, architec
             for path, enc in part.encodings.items()))
     sections.append("## Spec items\n\n" + ("\n\n".join(_item_text(i) for i in items) if items
                                            else "(none: review against the checklist alone)"))
-    sections.append("## Architecture excerpt\n\n" + (excerpt or "(none)"))
+    if in_prefix:
+        sections.append("## Architecture\n\n(the plan's architecture note is in the system "
+                        "prompt)")
+    else:
+        sections.append("## Architecture excerpt\n\n" + (excerpt or "(none)"))
     sections.append("## Check results\n\n" + _fence("CHECKS", nonce, _checks_text(checks)))
     sections.append("## Diff\n\n" + _fence("DIFF", nonce, part.text))
     sections.append("Review the diff between the DIFF markers against the checklist and answer "
@@ -220,13 +240,15 @@ def user_message(part: Part, index: int, total: int, spec: Spec | None, architec
 
 def build_requests(diff: Diff, checklist: Checklist, spec: Spec | None, architecture: str,
                    checks: list[CheckResult], budget_tokens: int = DIFF_TOKENS,
+                   prefix: tuple[Block, ...] = (),
                    ) -> tuple[list[ModelRequest], list[Part]]:
     parts = split_diff(diff, budget_tokens)
     nonce = new_nonce(diff.text, _checks_text(checks), architecture)
-    system = system_prompt(checklist)
+    system = system_prompt(checklist, prefix)
+    in_prefix = any("# Architecture note of this plan" in b.text for b in prefix)
     requests = [
         ModelRequest(messages=(Message("user", user_message(
-            part, n, len(parts), spec, architecture, checks, nonce)),),
+            part, n, len(parts), spec, architecture, checks, nonce, in_prefix)),),
             system=system, schema=Verdict)
         for n, part in enumerate(parts)
     ]
@@ -304,22 +326,29 @@ def _verdict_of(result: ModelResult) -> Verdict:
 
 def review_diff(caller: Caller, settings: Settings, diff: Diff, checklist: Checklist,
                 spec: Spec | None, architecture: str, checks: list[CheckResult],
-                budget_tokens: int = DIFF_TOKENS, reviewer: ModelSpec | None = None
-                ) -> ReviewerAnswer:
+                budget_tokens: int = DIFF_TOKENS, reviewer: ModelSpec | None = None,
+                prefix: tuple[Block, ...] = ()) -> ReviewerAnswer:
     """One reviewer call per part of the diff, ``review.parallel`` at a time; the merged
     verdict. ``reviewer`` overrides the configured reviewer (reviewer tiering, see
-    hybridcode.review.sampling)."""
-    requests, parts = build_requests(diff, checklist, spec, architecture, checks, budget_tokens)
+    hybridcode.review.sampling). ``prefix``: the plan's shared prompt prefix
+    (hybridcode.plan.prefix), for a plan reviewed on Claude.
+
+    Each call records the size of its share of the diff (``diff_tokens``): ``hybrid stats``
+    prices Claude writing that diff itself (the *direct* counterfactual) from it."""
+    requests, parts = build_requests(diff, checklist, spec, architecture, checks, budget_tokens,
+                                     prefix)
     reviewer = reviewer or settings.tiers.reviewer
     sent, reason = _within_caps(caller, settings, reviewer, requests)
     workers = concurrency(reviewer.backend, min(settings.review.parallel, sent))
 
-    def one(request: ModelRequest) -> tuple[str, Verdict]:
-        result = caller.call(reviewer, request, step="review", tier="reviewer")
+    def one(request: ModelRequest, part: Part) -> tuple[str, Verdict]:
+        result = caller.call(reviewer, request, step="review", tier="reviewer",
+                             extra={"diff_tokens": diff_tokens(part.text)})
         return result.model, _verdict_of(result)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="review-part") as pool:
-        futures = [pool.submit(one, request) for request in requests[:sent]]
+        futures = [pool.submit(one, request, part)
+                   for request, part in zip(requests[:sent], parts)]
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         failed = next((f for f in futures if f in done and f.exception() is not None), None)
         if failed is not None:

@@ -211,8 +211,14 @@ def _review(ledger: Ledger, run_id: str, root: Path, directory: Path, diff: Diff
             notes.append(f"reviewed by the cheaper reviewer: {choice.reason}")
         on_stage(f"reviewing with {choice.spec.model}")
         caller = Caller(settings, ledger, run_id=run_id, plan_id=plan_id, root=root)
+        prefix = ()
+        if plan_id is not None and choice.spec.backend == "anthropic":
+            from hybridcode.plan.prefix import plan_prefix
+            from hybridcode.plan.store import PlanStore
+
+            prefix = plan_prefix(PlanStore(root).dir(plan_id), architecture)
         answer = review_diff(caller, settings, diff, checklist, spec, architecture, checks,
-                             reviewer=choice.spec)
+                             reviewer=choice.spec, prefix=prefix)
         verdict, model = answer.verdict, answer.model
         share = {"calls": answer.calls, "parts": len(answer.parts),
                  "parts_skipped": len(answer.skipped), "cut_hunks": answer.cut_hunks}

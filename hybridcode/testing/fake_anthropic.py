@@ -18,15 +18,26 @@ Errors use the real envelope (``{"type": "error", "error": {...}}``) and status 
 ``retry-after``, 529 overloaded). Faults cover what the network does to clients: a dropped
 connection, a reply slower than the client's timeout, a body that is not JSON.
 
+Prompt caching behaves like the real API's, so cache behaviour is tested over the wire: a
+``cache_control`` breakpoint writes the prefix up to it (system blocks, then messages) to a
+per-model cache for its ``ttl`` (5 minutes, or ``"1h"``), and a later request whose prompt
+starts with a cached prefix reads it (``cache_read_input_tokens``; a read refreshes the entry).
+A breakpoint whose prefix is shorter than the model's minimum cacheable length
+(``min_cache_tokens``, by longest model-id prefix) is silently ignored, as the API does.
+Tokens are counted as four characters each. ``fake.advance(seconds)`` moves the cache's clock.
+Usage fields a test scripts with ``enqueue_text(usage=…)`` always win.
+
 Only the standard library is used, so users' own test suites can import it freely.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import socket
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +46,10 @@ from typing import Any, Callable, Literal, Union
 __all__ = ["FakeAnthropic", "RecordedRequest", "TextReply", "ErrorReply", "FaultReply"]
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
+# The same minimums as hybridcode's price table (tests check they agree); unknown models 1024.
+MIN_CACHE_TOKENS = {"claude-opus-5-5": 4096, "claude-sonnet-5-5": 2048, "claude-opus-5": 4096,
+                    "claude-sonnet-5": 1024, "claude-haiku-4-5": 4096}
+_TTL_S = {"5m": 300.0, "1h": 3600.0}
 FaultKind = Literal["429", "529", "500", "drop", "slow", "malformed", "overloaded_midstream",
                    "truncated"]
 
@@ -100,12 +115,18 @@ class FakeAnthropic:
     """The fake server. Thread-safe: the SDK may call it from several threads at once."""
 
     def __init__(self, *, chunk_size: int = 12, ping: bool = True,
-                 api_key: str | None = None) -> None:
+                 api_key: str | None = None,
+                 min_cache_tokens: dict[str, int] | None = None) -> None:
         """``chunk_size``: characters per streamed delta. ``ping``: send a ping event after
-        ``message_start`` as the real API does. ``api_key``: when set, other keys get a 401."""
+        ``message_start`` as the real API does. ``api_key``: when set, other keys get a 401.
+        ``min_cache_tokens``: minimum cacheable length per model id prefix."""
         self.chunk_size = max(1, chunk_size)
         self.ping = ping
         self.api_key = api_key
+        self.min_cache_tokens = dict(MIN_CACHE_TOKENS if min_cache_tokens is None
+                                     else min_cache_tokens)
+        self._cache: dict[str, float] = {}  # prefix key → expiry on the cache clock
+        self._clock_offset = 0.0
         self.responder: Responder | None = None
         self.latency = 0.0  # seconds every message waits before its reply
         self._in_flight = 0
@@ -193,6 +214,61 @@ class FakeAnthropic:
         """
         then = TextReply(text) if kind == "slow" else None
         self.enqueue(FaultReply(kind, retry_after, delay, then), times)
+
+    def advance(self, seconds: float) -> None:
+        """Move the prompt cache's clock forward (entries expire as if time had passed)."""
+        with self._lock:
+            self._clock_offset += seconds
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def _now(self) -> float:
+        return time.monotonic() + self._clock_offset
+
+    def _minimum(self, model: str) -> int:
+        best = ""
+        for name in self.min_cache_tokens:
+            if model.startswith(name) and len(name) > len(best):
+                best = name
+        return self.min_cache_tokens[best] if best else 1024
+
+    def cache_usage(self, body: dict[str, Any]) -> dict[str, int]:
+        """Cache reads and writes for ``body``, updating the cache as the API would."""
+        model = str(body.get("model") or DEFAULT_MODEL)
+        segments = _segments(body)
+        minimum = self._minimum(model)
+        digest = hashlib.sha256(model.encode())
+        bounds: list[tuple[int, str, str | None]] = []  # (tokens so far, key, ttl if marked)
+        tokens = 0
+        for text, ttl in segments:
+            digest.update(b"\x00" + text.encode())
+            tokens += _tokens(text)
+            bounds.append((tokens, digest.hexdigest(), ttl))
+        marked = [(n, key, ttl) for n, key, ttl in bounds if ttl is not None and n >= minimum]
+        with self._lock:
+            now = self._now()
+            # Reads are looked up from the request's breakpoints backwards: none, no read.
+            last = max((n for n, _key, ttl in bounds if ttl is not None), default=0)
+            read = 0
+            for n, key, _ttl in bounds:
+                if n <= last:
+                    expiry = self._cache.get(key)
+                    if expiry is not None and expiry > now:
+                        read = max(read, n)
+            written = 0
+            for n, key, ttl in marked:
+                lifetime = _TTL_S.get(str(ttl), 300.0)
+                self._cache[key] = max(self._cache.get(key, 0.0), now + lifetime)
+                written = max(written, n)
+            for n, key, _ttl in bounds:  # a read refreshes the entry it used
+                if n == read and read and key in self._cache:
+                    self._cache[key] = max(self._cache[key], now + 300.0)
+        creation = max(0, written - read)
+        one_hour = creation if marked and marked[-1][2] == "1h" else 0
+        return {"cache_read_input_tokens": read, "cache_creation_input_tokens": creation,
+                "ephemeral_1h": one_hour, "prompt_tokens": tokens}
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -371,7 +447,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_message(self, reply: TextReply, body: dict[str, Any], *, drop: bool = False,
                       midstream_error: bool = False, truncated: bool = False) -> None:
-        message = _message(self.server.fake._message_id(), reply, body)
+        fake = self.server.fake
+        message = _message(fake._message_id(), reply, body, fake.cache_usage(body))
         if body.get("stream"):
             self._stream(message, drop=drop, midstream_error=midstream_error,
                          truncated=truncated)
@@ -428,24 +505,58 @@ def _estimate_input_tokens(body: dict[str, Any]) -> int:
     return max(1, size // 4)
 
 
-def _usage(reply: TextReply, body: dict[str, Any]) -> dict[str, Any]:
+def _tokens(text: str) -> int:
+    return len(text) // 4
+
+
+def _segments(body: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """The prompt as (text, ttl of its cache breakpoint or None), in the API's cache order:
+    system, then each message's blocks (role boundaries are part of the text)."""
+    out: list[tuple[str, str | None]] = []
+
+    def add(content: Any, prefix: str) -> None:
+        if isinstance(content, str):
+            out.append((prefix + content, None))
+            return
+        for n, block in enumerate(content or []):
+            if not isinstance(block, dict):
+                continue
+            text = block.get("text") or json.dumps(block, sort_keys=True)
+            control = block.get("cache_control")
+            ttl = (control.get("ttl") or "5m") if isinstance(control, dict) else None
+            out.append(((prefix if n == 0 else "") + text, ttl))
+
+    add(body.get("system") or [], "")
+    for message in body.get("messages") or []:
+        if isinstance(message, dict):
+            add(message.get("content"), f"\n[{message.get('role')}]\n")
+    return out
+
+
+def _usage(reply: TextReply, body: dict[str, Any],
+           cache: dict[str, int] | None = None) -> dict[str, Any]:
     scripted = dict(reply.usage or {})
+    cache = cache or {"cache_read_input_tokens": 0, "cache_creation_input_tokens": 0,
+                      "ephemeral_1h": 0}
+    cached = cache["cache_read_input_tokens"] + cache["cache_creation_input_tokens"]
     usage: dict[str, Any] = {
-        "input_tokens": _estimate_input_tokens(body),
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "input_tokens": max(1, _estimate_input_tokens(body) - cached),
+        "cache_creation_input_tokens": cache["cache_creation_input_tokens"],
+        "cache_read_input_tokens": cache["cache_read_input_tokens"],
         "output_tokens": max(1, (len(reply.text) + len(reply.thinking or "")) // 4),
     }
     usage.update(scripted)
+    one_hour = 0 if "cache_creation_input_tokens" in scripted else cache["ephemeral_1h"]
     usage.setdefault("cache_creation", {
-        "ephemeral_5m_input_tokens": usage["cache_creation_input_tokens"],
-        "ephemeral_1h_input_tokens": 0,
+        "ephemeral_5m_input_tokens": usage["cache_creation_input_tokens"] - one_hour,
+        "ephemeral_1h_input_tokens": one_hour,
     })
     usage.setdefault("service_tier", "standard")
     return usage
 
 
-def _message(message_id: str, reply: TextReply, body: dict[str, Any]) -> dict[str, Any]:
+def _message(message_id: str, reply: TextReply, body: dict[str, Any],
+             cache: dict[str, int] | None = None) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
     if reply.thinking is not None:
         content.append({"type": "thinking", "thinking": reply.thinking,
@@ -459,7 +570,7 @@ def _message(message_id: str, reply: TextReply, body: dict[str, Any]) -> dict[st
         "content": content,
         "stop_reason": reply.stop_reason,
         "stop_sequence": None,
-        "usage": _usage(reply, body),
+        "usage": _usage(reply, body, cache),
     }
 
 

@@ -75,3 +75,13 @@ def test_broken_task_folders_are_usage_errors(tmp_path):
         'signature = "def f() -> int"\nrequest = "r"\n')
     with pytest.raises(UsageError, match="differs from its folder name"):
         load_suite(tmp_path / "suite")
+
+
+def test_tests_generated_from_the_examples_pass_the_reference_and_fail_broken_code(tasks):
+    """For every bundled task, the parametrized tests the tool writes from the task's examples
+    (at zero tokens) pass the reference solution and fail both broken variants (a stub that
+    raises NotImplementedError, one that returns None)."""
+    from hybridcode.bench.score import check_examples
+
+    problems = {c.task_id: c.problems for c in check_examples(tasks) if not c.ok}
+    assert problems == {}

@@ -71,7 +71,7 @@ def test_passing_item(wt: Path):
     spec = load_spec()
     result = verify_item(wt, spec.item("ratelimit-store"), spec, [], JudgeConfig(timeout_s=60))
     assert result.ok and result.stage == "ok", result.output
-    assert "4 test(s) passed" in result.output
+    assert "5 test(s) passed" in result.output  # 4 written + 1 generated from an example
     assert result.duration_ms > 0
 
 
@@ -142,7 +142,7 @@ class RateLimiter:
     (wt / "app" / "ratelimit.py").write_text(broken + limiter)
     result = verify_item(wt, spec.item("ratelimit-limiter"), spec, ["ratelimit-store"],
                          JudgeConfig(timeout_s=60))
-    assert (result.ok, result.stage) == (False, "related")
+    assert (result.ok, result.stage) == (False, "related"), result.output
     assert "test_ratelimit_store.py" in result.output
     (wt / "app" / "ratelimit.py").write_text(STORE + limiter)
     fixed = verify_item(wt, spec.item("ratelimit-limiter"), spec, ["ratelimit-store"],

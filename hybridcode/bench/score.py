@@ -105,7 +105,8 @@ def _prepare(root: Path, task: BenchTask, variant: str, code: str,
     place_code(scratch, task, code)
     names = []
     for path in tests:
-        name = HIDDEN_NAME if path == task.hidden_path else ACCEPTANCE_NAME
+        name = (HIDDEN_NAME if path == task.hidden_path else
+                ACCEPTANCE_NAME if path == task.acceptance_path else path.name)
         shutil.copyfile(path, scratch / name)
         names.append(name)
     return scratch, names
@@ -144,6 +145,40 @@ def _run_batch(jobs: list[tuple[Path, list[str]]], timeout_s: float) -> list[Tes
         # The batch's log interleaves every session: show its tail only when a session failed.
         runs.append(TestRun(total - failed, total, output[-OUTPUT_LIMIT:]))
     return runs
+
+
+def check_examples(tasks: list[BenchTask], timeout_s: float = 600.0) -> list[TaskCheck]:
+    """The tests the tool generates from each task's examples (hybridcode.examples) pass the
+    reference and fail every stub — examples alone catch wrong code."""
+    from hybridcode.bench.suite import task_spec
+    from hybridcode.examples import example_tests
+
+    checks = [TaskCheck(task.id) for task in tasks]
+    with tempfile.TemporaryDirectory(prefix="hybrid-bench-examples-") as tmp:
+        root = Path(tmp)
+        jobs: list[tuple[Path, list[str]]] = []
+        plan: list[tuple[int, str]] = []
+        for index, task in enumerate(tasks):
+            generated = example_tests(task_spec(task).items[0])
+            if generated is None or task.reference_path is None:
+                checks[index].problems.append("no runnable examples or no reference.py")
+                continue
+            tests = root / f"test_examples_{index}.py"
+            tests.write_text(generated, encoding="utf-8")
+            variants = {"reference": task.reference_path.read_text(encoding="utf-8"),
+                        **stubs(task)}
+            for name, code in variants.items():
+                jobs.append(_prepare(root, task, f"examples-{name}", code, [tests]))
+                plan.append((index, name))
+        runs = _run_batch(jobs, timeout_s)
+    for (index, variant), run in zip(plan, runs):
+        if variant == "reference" and not (run.ok and run.total):
+            checks[index].problems.append(f"the reference fails the tests generated from the "
+                                          f"examples ({run.passed}/{run.total}):\n{run.output}")
+        elif variant != "reference" and run.ok:
+            checks[index].problems.append(f"the {variant} stub passes the tests generated "
+                                          "from the examples")
+    return checks
 
 
 def check_suite(tasks: list[BenchTask], timeout_s: float = 600.0) -> list[TaskCheck]:

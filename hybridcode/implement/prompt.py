@@ -217,10 +217,14 @@ def _render_item(item: SpecItem, spec: Spec, tag: str) -> str:
         if entries:
             lines += ["", f"## {title}", ""] + [f"- {e}" for e in entries]
     if item.examples:
-        lines += ["", "## Examples", ""]
+        tested = bool(item.runnable_examples)
+        lines += ["", "## Examples" + (" (each is an acceptance test: `call` → `expected`, "
+                                       "compared with ==)" if tested else ""), ""]
         for ex in item.examples:
             note = f"  ({ex.note})" if ex.note else ""
             lines.append(f"- `{ex.input}` → `{ex.expected}`{note}")
+        if item.example_setup.strip():
+            lines += ["", "The example tests first run:", "", _fence(item.example_setup, tag)]
     return "\n".join(lines)
 
 

@@ -178,6 +178,9 @@ class DemoResult:
                        "saving_pct": (None if cf["saving_pct"] is None
                                       else round(cf["saving_pct"], 2)),
                        "counterfactual_model": cf["model"],
+                       "direct_usd": _round(self.stats.direct.get("direct_usd")),
+                       "direct_saving_usd": _round(self.stats.direct.get("saving_usd")),
+                       "direct_saving_pct": _round(self.stats.direct.get("saving_pct"), 2),
                        "cache_hit_rate": self.stats.cache["hit_rate"]},
             "stats": self.stats.as_dict(),
             "wall_s": round(self.wall_s, 2),
@@ -363,6 +366,10 @@ class Demo:
             commit=self._need(self.commit_result, "commit"), stats=stats,
             routes={i.id: i.route or "" for i in plan.spec.items},
             wall_s=time.monotonic() - self._started, stage_s=dict(self.stage_s))
+
+
+def _round(value: float | None, digits: int = 6) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 _SAMPLES_HINT = ("the bundled sample responses no longer fit this version of hybrid; "

@@ -18,8 +18,8 @@ The generated module, for an item ``parse-duration`` targeting ``scheduling/dura
     @pytest.mark.parametrize("call, error, message", [...])
     def test_example_raises(call, error, message): ...  # type, and message contained in str()
 
-Names the examples use that are neither builtins nor bound by ``example_setup`` are imported
-from the target module, the way a caller would import them. When an item has ``tests.code``
+Names the examples (or ``example_setup``) use that are neither builtins nor bound by
+``example_setup`` are imported from the target module, the way a caller would import them. When an item has ``tests.code``
 too, the planner's code comes first (a ``from __future__`` import must open the file) and the
 generated part follows under a comment.
 """
@@ -131,7 +131,16 @@ def _bound(setup: str) -> set[str]:
             names.add(node.name)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
     return names
+
+
+def _setup_uses(setup: str) -> set[str]:
+    if not setup.strip():
+        return set()
+    return {n.id for n in ast.walk(ast.parse(setup))
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 def _free_names(texts: list[str]) -> set[str]:
@@ -164,7 +173,8 @@ def example_tests(item: SpecItem) -> str | None:
         return None
     texts = [e.input for _, e, _ in cases] + [o.value or o.error or "" for _, _, o in cases]
     own = (item.symbol or "").split(".")[0]
-    free = _free_names(texts) - _bound(item.example_setup) - {"pytest"}
+    free = (_free_names(texts) | _setup_uses(item.example_setup)) \
+        - _bound(item.example_setup) - {"pytest"}
     names = sorted(n for n in free if n not in _BUILTINS or n == own)
     lines = [HEADER.format(id=item.id), "import pytest"]
     if names:

@@ -146,6 +146,11 @@ def _print_ending(result: DemoResult) -> None:
               f"after feedback: {retried} · escalated to Claude: {escalated} · "
               f"{result.review.decision} by {result.review.reviewer_model} · "
               f"committed {result.commit.commit[:12]}")
+    from hybridcode.cli.stats_cmd import savings_lines
+
+    for line in savings_lines(result.stats.as_dict()):  # spent and saved, both counterfactuals
+        if not line.startswith("[dim]"):
+            out.print(line)
     plan_id = result.plan.plan_id
     if result.kept:
         out.print(f"the repository is kept at {result.root}; look around:")

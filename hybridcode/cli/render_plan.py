@@ -19,6 +19,7 @@ def plan_summary_json(result) -> dict[str, Any]:
                 "id": item.id, "kind": item.kind, "action": item.action,
                 "target": item.target, "route": item.route, "route_reason": item.route_reason,
                 "overridden": item.route_overridden, "depends_on": item.depends_on,
+                "spec_tokens": item.spec_size(), "code_tokens": item.code_size(),
                 "estimated_input_tokens": estimates[item.id].input_tokens,
                 "estimated_output_tokens": estimates[item.id].output_tokens,
                 "estimated_cost_usd": round(estimates[item.id].cost_usd, 6),
@@ -56,7 +57,7 @@ def print_plan_summary(result) -> None:
         if item.route_overridden:
             route += " (override)"
         target = item.file + (f"\n::{item.symbol}" if item.symbol else "")
-        table.add_row(item.id, item.kind, target, f"{route}\n[dim]{item.route_reason}[/]",
+        table.add_row(item.id, item.kind, target, f"{route} · ~{item.spec_size():,} spec tokens\n[dim]{item.route_reason}[/]",
                       f"{est.input_tokens + est.output_tokens:,}", f"${est.cost_usd:.4f}")
     out.print(table)
     cost = result.meta.cost_usd

@@ -165,11 +165,8 @@ def render_stats(data: dict[str, Any]) -> None:
     _figure_table(table, [by, "calls", "in", "out", "cache w", "cache r", "cost", "all-Claude"],
                   rows, bold_last=True)
     con.print(table)
-    cf = data["counterfactual"]
-    pct = "" if cf["saving_pct"] is None else f" ({cf['saving_pct']:.1f}%)"
-    con.print(f"all-Claude counterfactual {usd(cf['counterfactual_usd'])}, spent "
-              f"{usd(cf['actual_usd'])}, saved [bold green]{usd(cf['saving_usd'])}{pct}[/]")
-    con.print(f"[dim]estimate: {cf['method']}.[/]")
+    for line in savings_lines(data):
+        con.print(line)
     agent = data.get("agent_estimate")
     if agent:
         con.print(f"plans a coding agent wrote over MCP ({agent['plans']}): estimated saving "
@@ -192,10 +189,34 @@ def render_stats(data: dict[str, Any]) -> None:
         con.print(f"Claude prompt-cache hit rate {_pct(cache['hit_rate'])} "
                   f"({cache['cache_read_tokens']:,} of {cache['input_tokens']:,} input tokens "
                   "read from the cache)")
+    for miss in cache.get("not_cached", []):
+        con.print(f"[yellow]{miss['model']}: {miss['short_breakpoints']} cache breakpoints "
+                  f"could not cache (prefix under the model's minimum of "
+                  f"{miss['min_cache_tokens']:,} tokens); {miss['calls_without_cache']} of "
+                  f"{miss['calls']} calls cached nothing — the API does not say so[/]")
     con.print(_bars("spend by day (UTC)", [(g["key"], g["cost_usd"]) for g in data["by_day"]]))
     con.print(_bars("spend by tier", [(g["key"], g["cost_usd"]) for g in data["by_tier"]]))
     _render_kinds(data["kinds"])
     _render_quality(data)
+
+
+def savings_lines(data: dict[str, Any]) -> list[str]:
+    """Spent and saved against both counterfactuals (also the demo's last screen)."""
+    cf = data["counterfactual"]
+    lines = []
+    direct = data.get("direct") or {}
+    if direct.get("direct_usd") is not None:
+        pct = "" if direct["saving_pct"] is None else f" ({direct['saving_pct']:.1f}%)"
+        lines.append(f"against Claude implementing it directly {usd(direct['direct_usd'])}: "
+                     f"spent {usd(direct['actual_usd'])}, saved "
+                     f"[bold green]{usd(direct['saving_usd'])}{pct}[/]")
+        lines.append(f"[dim]estimate (direct): {direct['method']}.[/]")
+    pct = "" if cf["saving_pct"] is None else f" ({cf['saving_pct']:.1f}%)"
+    lines.append(f"against the same pipeline all on Claude {usd(cf['counterfactual_usd'])}: "
+                 f"spent {usd(cf['actual_usd'])}, saved "
+                 f"[bold green]{usd(cf['saving_usd'])}{pct}[/]")
+    lines.append(f"[dim]estimate (all-Claude): {cf['method']}.[/]")
+    return lines
 
 
 def _figure_table(table: Any, headers: list[str], rows: list[list[str]],

@@ -63,6 +63,8 @@ def _item_section(n: int, item: SpecItem) -> list[str]:
                  f"· category {item.category}")
     reason = f" — {item.route_reason}" if item.route_reason else ""
     lines.append(f"- **Route:** {route}{reason}")
+    lines.append(f"- **Spec size:** ~{item.spec_size()} tokens" +
+                 (f" · code written in the plan: ~{item.code_size()} tokens" if item.code else ""))
     if item.depends_on:
         lines.append("- **Depends on:** " + ", ".join(f"`{d}`" for d in item.depends_on))
     risks = item.risk.raised()
@@ -79,14 +81,23 @@ def _item_section(n: int, item: SpecItem) -> list[str]:
         if entries:
             lines += [f"**{heading}**", ""] + [f"- {e}" for e in entries] + [""]
     if item.examples:
-        lines += ["**Examples**", "", "| Input | Expected | Note |", "|---|---|---|"]
-        lines += [f"| `{_cell(e.input)}` | `{_cell(e.expected)}` | {_cell(e.note or '')} |"
+        tested = [e for e in item.runnable_examples]
+        title = (f"**Examples** ({len(tested)} run as tests → `{item.test_path}`)" if tested
+                 else "**Examples**")
+        lines += [title, "", "| Input | Expected | Note |", "|---|---|---|"]
+        lines += [f"| `{_cell(e.input)}` | `{_cell(e.expected)}` | "
+                  f"{_cell(e.note or ('' if e.run or not tested else 'illustration only'))} |"
                   for e in item.examples]
         lines.append("")
+        if item.example_setup.strip():
+            lines += ["Example setup:", "", _fence(item.example_setup, "python"), ""]
     if item.tests is not None:
         where = item.test_path or "(no path)"
         lines += [f"**Acceptance tests** → `{where}`", "",
                   _fence(item.tests.code, _language(where)), ""]
+    if item.code:
+        lines += ["**Code written in the plan**", "", _fence(item.code, _language(item.file)),
+                  ""]
     return lines
 
 
@@ -102,13 +113,17 @@ def render_plan_markdown(spec: Spec, architecture: str) -> str:
         lines += [spec.summary.strip(), ""]
     note = _nest_headings(architecture.strip()) or "_No architecture note._"
     lines += ["## Architecture", "", note, ""]
-    lines += ["## Items", "", "| # | Item | Kind | Target | Action | Route | Depends on |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["## Items", "",
+              "| # | Item | Kind | Target | Action | Route | Spec tokens | Depends on |",
+              "|---|---|---|---|---|---|---|---|"]
     for n, item in enumerate(items, 1):
+        size = f"~{item.spec_size()}" + (f" (+{item.code_size()} code)" if item.code else "")
         lines.append(
             f"| {n} | `{item.id}` {_cell(item.title)} | {item.kind} | `{_cell(item.target)}` | "
-            f"{item.action} | {item.route or '—'} | {', '.join(item.depends_on) or '—'} |")
-    lines.append("")
+            f"{item.action} | {item.route or '—'} | {size} | "
+            f"{', '.join(item.depends_on) or '—'} |")
+    total = sum(i.spec_size() + i.code_size() for i in items)
+    lines += ["", f"The spec is ~{total} tokens of planner output in all (estimated).", ""]
     for n, item in enumerate(items, 1):
         lines += _item_section(n, item)
     return "\n".join(lines).rstrip() + "\n"

@@ -43,7 +43,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Literal, Union
 
-__all__ = ["FakeAnthropic", "RecordedRequest", "TextReply", "ErrorReply", "FaultReply"]
+__all__ = ["FakeAnthropic", "PromptCache", "RecordedRequest", "TextReply", "ErrorReply",
+           "FaultReply"]
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 # The same minimums as hybridcode's price table (tests check they agree); unknown models 1024.
@@ -123,9 +124,7 @@ class FakeAnthropic:
         self.chunk_size = max(1, chunk_size)
         self.ping = ping
         self.api_key = api_key
-        self.min_cache_tokens = dict(MIN_CACHE_TOKENS if min_cache_tokens is None
-                                     else min_cache_tokens)
-        self._cache: dict[str, float] = {}  # prefix key → expiry on the cache clock
+        self.cache = PromptCache(min_cache_tokens)
         self._clock_offset = 0.0
         self.responder: Responder | None = None
         self.latency = 0.0  # seconds every message waits before its reply
@@ -222,53 +221,15 @@ class FakeAnthropic:
 
     def clear_cache(self) -> None:
         with self._lock:
-            self._cache.clear()
+            self.cache.entries.clear()
 
     def _now(self) -> float:
         return time.monotonic() + self._clock_offset
 
-    def _minimum(self, model: str) -> int:
-        best = ""
-        for name in self.min_cache_tokens:
-            if model.startswith(name) and len(name) > len(best):
-                best = name
-        return self.min_cache_tokens[best] if best else 1024
-
     def cache_usage(self, body: dict[str, Any]) -> dict[str, int]:
         """Cache reads and writes for ``body``, updating the cache as the API would."""
-        model = str(body.get("model") or DEFAULT_MODEL)
-        segments = _segments(body)
-        minimum = self._minimum(model)
-        digest = hashlib.sha256(model.encode())
-        bounds: list[tuple[int, str, str | None]] = []  # (tokens so far, key, ttl if marked)
-        tokens = 0
-        for text, ttl in segments:
-            digest.update(b"\x00" + text.encode())
-            tokens += _tokens(text)
-            bounds.append((tokens, digest.hexdigest(), ttl))
-        marked = [(n, key, ttl) for n, key, ttl in bounds if ttl is not None and n >= minimum]
         with self._lock:
-            now = self._now()
-            # Reads are looked up from the request's breakpoints backwards: none, no read.
-            last = max((n for n, _key, ttl in bounds if ttl is not None), default=0)
-            read = 0
-            for n, key, _ttl in bounds:
-                if n <= last:
-                    expiry = self._cache.get(key)
-                    if expiry is not None and expiry > now:
-                        read = max(read, n)
-            written = 0
-            for n, key, ttl in marked:
-                lifetime = _TTL_S.get(str(ttl), 300.0)
-                self._cache[key] = max(self._cache.get(key, 0.0), now + lifetime)
-                written = max(written, n)
-            for n, key, _ttl in bounds:  # a read refreshes the entry it used
-                if n == read and read and key in self._cache:
-                    self._cache[key] = max(self._cache[key], now + 300.0)
-        creation = max(0, written - read)
-        one_hour = creation if marked and marked[-1][2] == "1h" else 0
-        return {"cache_read_input_tokens": read, "cache_creation_input_tokens": creation,
-                "ephemeral_1h": one_hour, "prompt_tokens": tokens}
+            return self.cache.usage(body, self._now())
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -317,6 +278,64 @@ class FakeAnthropic:
 
     def _message_id(self) -> str:
         return f"msg_fake{next(self._ids):06d}"
+
+
+class PromptCache:
+    """The API's prompt cache, without the server: per model, keyed by the exact prefix up to
+    each block, with a minimum cacheable length per model and a TTL per breakpoint. Not
+    thread-safe on its own (FakeAnthropic holds its lock around it). ``chars_per_token`` sets
+    how text is counted (the fake's 4; hybrid's demo recordings use 3.3)."""
+
+    def __init__(self, min_cache_tokens: dict[str, int] | None = None,
+                 chars_per_token: float = 4.0) -> None:
+        self.min_cache_tokens = dict(MIN_CACHE_TOKENS if min_cache_tokens is None
+                                     else min_cache_tokens)
+        self.chars_per_token = chars_per_token
+        self.entries: dict[str, float] = {}  # prefix key → expiry on the caller's clock
+
+    def tokens(self, text: str) -> int:
+        return int(len(text) / self.chars_per_token)
+
+    def _minimum(self, model: str) -> int:
+        best = ""
+        for name in self.min_cache_tokens:
+            if model.startswith(name) and len(name) > len(best):
+                best = name
+        return self.min_cache_tokens[best] if best else 1024
+
+    def usage(self, body: dict[str, Any], now: float) -> dict[str, int]:
+        """Cache reads and writes for ``body`` at time ``now``, updating the entries."""
+        model = str(body.get("model") or DEFAULT_MODEL)
+        segments = _segments(body)
+        minimum = self._minimum(model)
+        digest = hashlib.sha256(model.encode())
+        bounds: list[tuple[int, str, str | None]] = []  # (tokens so far, key, ttl if marked)
+        tokens = 0
+        for text, ttl in segments:
+            digest.update(b"\x00" + text.encode())
+            tokens += self.tokens(text)
+            bounds.append((tokens, digest.hexdigest(), ttl))
+        marked = [(n, key, ttl) for n, key, ttl in bounds if ttl is not None and n >= minimum]
+        # Reads are looked up from the request's breakpoints backwards: none, no read.
+        last = max((n for n, _key, ttl in bounds if ttl is not None), default=0)
+        read = 0
+        for n, key, _ttl in bounds:
+            if n <= last:
+                expiry = self.entries.get(key)
+                if expiry is not None and expiry > now:
+                    read = max(read, n)
+        written = 0
+        for n, key, ttl in marked:
+            lifetime = _TTL_S.get(str(ttl), 300.0)
+            self.entries[key] = max(self.entries.get(key, 0.0), now + lifetime)
+            written = max(written, n)
+        for n, key, _ttl in bounds:  # a read refreshes the entry it used
+            if n == read and read and key in self.entries:
+                self.entries[key] = max(self.entries[key], now + 300.0)
+        creation = max(0, written - read)
+        one_hour = creation if marked and marked[-1][2] == "1h" else 0
+        return {"cache_read_input_tokens": read, "cache_creation_input_tokens": creation,
+                "ephemeral_1h": one_hour, "prompt_tokens": tokens}
 
 
 class _Server(ThreadingHTTPServer):

@@ -648,7 +648,8 @@ class _Checker:
         if item.kind == "method" and item.symbol and "." not in item.symbol:
             self.add(item, "symbol", f'"{item.symbol}" must be qualified with its class, '
                      f"e.g. MyClass.{item.symbol}")
-        if item.kind in SYMBOL_KINDS and not item.signature.strip():
+        # Code written in the plan carries its own signature.
+        if item.kind in SYMBOL_KINDS and not item.signature.strip() and not item.code:
             self.add(item, "signature", "empty; give the exact signature with type annotations")
         problem = _path_problem(item.file, self.root)
         if problem:

@@ -64,6 +64,7 @@ def planner_answer(mutate=None) -> dict[str, Any]:
         data["examples"] = [{"input": e["input"], "expected": e["expected"]}
                             for e in data.get("examples", []) if _runnable(e)]
         data["example_setup"] = ""
+        data["risk"] = [name for name, raised in data.get("risk", {}).items() if raised]
         data["code"] = ""
         tests = data.get("tests")
         data["tests"] = ({"code": tests["code"], "path": tests.get("path") or ""}

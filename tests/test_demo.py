@@ -105,6 +105,8 @@ def test_display_labels_the_samples_and_shows_every_stage(demo):
     assert "APPROVED by claude-opus-5-5" in out
     assert "Hybrid-Review: approved" in out
     assert "saved" in out
+    assert "against Claude implementing it directly" in out  # the last screen: both
+    assert "against the same pipeline all on Claude" in out
     # the implement stage's live table and run messages go to stderr
     assert ("login-throttled-error: escalating from ollama:qwen2.5-coder:32b to "
             "anthropic:claude-sonnet-5-5") in demo.proc.stderr
@@ -133,7 +135,10 @@ def test_plan_artifacts(demo):
     spec = json.loads((demo.plan_dir / "spec.json").read_text())
     routes = {item["id"]: item["route"] for item in spec["items"]}
     assert len(routes) >= 4
-    assert set(routes.values()) == {"local", "claude"}
+    assert set(routes.values()) == {"local", "claude", "plan"}
+    # plan.md shows each item's spec size beside its route
+    plan_md = (demo.plan_dir / "plan.md").read_text()
+    assert "| Route | Spec tokens |" in plan_md and "Code written in the plan" in plan_md
     assert json.loads((demo.plan_dir / "meta.json").read_text())["status"] == "committed"
 
 
@@ -142,7 +147,7 @@ def test_commit_on_the_plan_branch_carries_valid_trailers(demo):
     trailers = parse_trailers(git(demo.root, "log", "-1", "--format=%B", sha))
     assert trailers["Hybrid-Plan"] == demo.plan_id
     assert {m.strip() for m in trailers["Hybrid-Implementer"].split(",")} == {
-        "ollama:qwen2.5-coder:32b", "anthropic:claude-sonnet-5-5"}
+        "ollama:qwen2.5-coder:32b", "anthropic:claude-sonnet-5-5", "plan:claude-opus-5-5"}
     review = parse_review_trailer(trailers["Hybrid-Review"])
     assert review is not None
     approved_sha, reviewer = review
@@ -192,7 +197,8 @@ def test_stats_figures_are_present_and_consistent(demo):
     assert totals["input_tokens"] == sum(u["input_tokens"] for u in recorded)
     assert totals["output_tokens"] == sum(u["output_tokens"] for u in recorded)
     assert totals["cache_write_tokens"] == sum(u["cache_write_tokens"] for u in recorded)
-    assert totals["local_calls"] == 6
+    assert totals["local_calls"] == 5
+    assert totals["cache_read_tokens"] == sum(u["cache_read_tokens"] for u in recorded)
     cf = stats["counterfactual"]
     assert cf["saving_usd"] > 0
     assert cf["counterfactual_usd"] == pytest.approx(cf["actual_usd"] + cf["saving_usd"])
@@ -201,6 +207,16 @@ def test_stats_figures_are_present_and_consistent(demo):
     kinds = {k["kind"]: k for k in stats["kinds"]}
     assert kinds["boilerplate/class"]["escalation_rate"] == 1.0
     assert stats["breaker_trips"] == []
+    # the shared prefix is read from the cache, and both counterfactuals are there
+    claude_input = stats["cache"]["input_tokens"]
+    assert stats["cache"]["cache_read_tokens"] >= 0.3 * claude_input
+    assert stats["cache"]["not_cached"] == []
+    direct = stats["direct"]
+    assert direct["plans"] == 1 and direct["output_tokens"] > 0
+    assert direct["direct_usd"] == pytest.approx(direct["writing_usd"] + direct["review_usd"])
+    # the planner writes a compact spec: examples are data, not test code
+    by_tier = {g["key"]: g for g in stats["by_tier"]}
+    assert by_tier["planner"]["output_tokens"] < 3000
 
 
 def test_json_figures_without_keep(tmp_path, closed_port):

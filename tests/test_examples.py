@@ -139,7 +139,7 @@ def test_the_plans_code_is_placed_and_tested_without_a_model_call(tmp_path):
     assert {i.item_id: i.state for i in result.items} == {"add": "passed", "plus": "passed"}
     assert calls_per_item(root).get("add") is None  # no model was asked
     assert [(a["attempt"], a["model"], a["outcome"]) for a in attempts_of(root, "add")] == [
-        (0, "plan", "passed")]
+        (0, "plan", "passed")]  # a plan written by hand names no planner model
     # The plan's code failed its tests: the Claude rung fixed it with the test output
     plus = attempts_of(root, "plus")
     assert [(a["model"], a["outcome"]) for a in plus][0] == ("plan", "test_failed")

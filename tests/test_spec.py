@@ -405,6 +405,7 @@ def planner_output_for(spec: Spec) -> PlannerOutput:
         data = it.model_dump(mode="json", exclude={"route", "route_reason", "route_overridden"})
         data["symbol"] = data["symbol"] or ""
         data["code"] = data["code"] or ""
+        data["risk"] = [name for name, raised in data["risk"].items() if raised]
         data["examples"] = [{"input": e["input"], "expected": e["expected"]}
                             for e in data["examples"] if e["run"]]
         data["tests"] = ({"code": data["tests"]["code"], "path": data["tests"]["path"] or ""}

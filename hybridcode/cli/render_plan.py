@@ -57,7 +57,8 @@ def print_plan_summary(result) -> None:
         if item.route_overridden:
             route += " (override)"
         target = item.file + (f"\n::{item.symbol}" if item.symbol else "")
-        table.add_row(item.id, item.kind, target, f"{route} · ~{item.spec_size():,} spec tokens\n[dim]{item.route_reason}[/]",
+        table.add_row(item.id, item.kind, target,
+                      f"{route} · ~{item.spec_size():,} spec tokens\n[dim]{item.route_reason}[/]",
                       f"{est.input_tokens + est.output_tokens:,}", f"${est.cost_usd:.4f}")
     out.print(table)
     cost = result.meta.cost_usd

@@ -242,6 +242,7 @@ def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | N
         run.switch_off(missing)
         if not sandbox.isolates:
             run.note(f"sandbox {sandbox.describe()}")
+        run.planner_model = meta.planner_model or ""
         status = "interrupted"  # anything that escapes (Ctrl-C, a git or ledger error)
         meta.status = "implementing"
         store.save_meta(meta)
@@ -329,6 +330,7 @@ class _Run:
             self.note(f"{rung.label} is not ready ({rung.reason}); its items start on the next "
                       f"rung up ({ALLOW_FLAG})")
         self._shared_prefix: tuple | None = None
+        self.planner_model = ""  # names the code an item's plan carried (attempt "model")
 
     # ------------------------------------------------------------------ the run
 
@@ -541,7 +543,8 @@ class _Run:
         self.state.update_item(item.id, state="running", started_at=item.started_at,
                                run_id=self.state.run_id, error=None)
         text = f"```{_fence_tag(item.spec.file)}\n{code.strip()}\n```\n"
-        attempt_id = self.state.save_output(item.id, rung.index, 0, "plan", text, "", 0)
+        label = f"plan:{self.planner_model}" if self.planner_model else "plan"
+        attempt_id = self.state.save_output(item.id, rung.index, 0, label, text, "", 0)
         self._start_clock(item)
         self.queued.append(_Generated(item.id, item.step, attempt_id, text))
         item.state = "queued"

@@ -18,7 +18,7 @@ Descriptions are shared with the strict model, so the planner and docs/spec.md s
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,10 +58,18 @@ class PlannerTests(_Planner):
 
 
 class PlannerRisk(_Planner):
+    """Kept for readers of the flag descriptions; the planner answers with the raised names
+    only (``PlannerItem.risk``), which costs a fraction of four booleans per item."""
+
     security_sensitive: bool = Field(description=_doc(RiskFlags, "security_sensitive"))
     cross_file: bool = Field(description=_doc(RiskFlags, "cross_file"))
     multi_step_reasoning: bool = Field(description=_doc(RiskFlags, "multi_step_reasoning"))
     broad_knowledge: bool = Field(description=_doc(RiskFlags, "broad_knowledge"))
+
+
+RiskName = Literal["security_sensitive", "cross_file", "multi_step_reasoning", "broad_knowledge"]
+_RISK_HELP = "The risk flags that are true, by name (empty when none): " + " ".join(
+    f"`{name}`: {PlannerRisk.model_fields[name].description}" for name in get_args(RiskName))
 
 
 class PlannerItem(_Planner):
@@ -82,7 +90,7 @@ class PlannerItem(_Planner):
     code: str = Field(description=_doc(SpecItem, "code"))
     context: list[str] = Field(description=_doc(SpecItem, "context"))
     depends_on: list[str] = Field(description=_doc(SpecItem, "depends_on"))
-    risk: PlannerRisk = Field(description=_doc(SpecItem, "risk"))
+    risk: list[RiskName] = Field(description=_RISK_HELP)
 
 
 class PlannerSpec(_Planner):
@@ -105,7 +113,8 @@ class PlannerOutput(_Planner):
         """The strict spec's JSON shape: empty strings become absent values."""
         items = []
         for item in self.spec.items:
-            data = item.model_dump(exclude={"examples", "tests", "symbol", "code"})
+            data = item.model_dump(exclude={"examples", "tests", "symbol", "code", "risk"})
+            data["risk"] = {name: name in item.risk for name in get_args(RiskName)}
             data["symbol"] = item.symbol.strip() or None
             data["examples"] = [{"input": e.input, "expected": e.expected}
                                 for e in item.examples]

@@ -52,7 +52,8 @@ def instructions() -> str:
     for role, text in (
             ("planner", render_prompt("planner.md", max_items=MAX_ITEMS, test_dir=TEST_DIR)),
             ("implementer", load_prompt("implementer.md")),
-            ("reviewer", load_prompt("reviewer.md"))):
+            # The checklist follows in the reviewer's role block, under this same heading.
+            ("reviewer", load_prompt("reviewer.md").rstrip().removesuffix("## Checklist"))):
         parts.append(f"# Instructions of the {role}\n\n{text.strip()}")
     return "\n\n".join(parts) + "\n"
 
@@ -61,8 +62,20 @@ def instructions() -> str:
 def schema_text() -> str:
     from hybridcode.plan import planner_output_schema
 
-    schema = json.dumps(planner_output_schema(), separators=(",", ":"), ensure_ascii=False)
+    # Structure only: the descriptions restate the planner's instructions (above) and reach
+    # the planner in full through the structured-output format anyway.
+    schema = json.dumps(_structure(planner_output_schema()), separators=(",", ":"),
+                        ensure_ascii=False)
     return f"\n# The spec's JSON schema (the planner's answer)\n\n{schema}\n"
+
+
+def _structure(node):
+    if isinstance(node, dict):
+        return {k: _structure(v) for k, v in node.items()
+                if k not in ("description", "additionalProperties", "required")}
+    if isinstance(node, list):
+        return [_structure(v) for v in node]
+    return node
 
 
 def _map_section(repo_map: str) -> str:
@@ -87,7 +100,8 @@ def role_block(role: str, extra: str = "") -> Block:
     for every call of that role (the reviewer's checklist). Cached: a role's later calls read it."""
     text = "\n" + render_prompt("roles.md", role=role).strip() + "\n"
     if extra.strip():
-        text += "\n" + extra.strip() + "\n"
+        heading = "## Checklist\n\n" if role == "reviewer" else ""
+        text += "\n" + heading + extra.strip() + "\n"
     return Block(text, cache=True)
 
 

@@ -257,6 +257,15 @@ def build_requests(diff: Diff, checklist: Checklist, spec: Spec | None, architec
 
 # ---------------------------------------------------------------------------- merging
 
+def _with_questions(verdict: Verdict, checklist: Checklist) -> Verdict:
+    """The reviewer leaves each entry's question empty (copying it costs output tokens for
+    nothing); the report shows the checklist's own text."""
+    questions = {entry.id: entry.question for entry in checklist.items}
+    entries = [c if c.question.strip() else c.model_copy(update={
+        "question": questions.get(c.id, "")}) for c in verdict.checklist]
+    return verdict.model_copy(update={"checklist": entries})
+
+
 def merge_verdicts(verdicts: list[Verdict], checklist: Checklist) -> Verdict:
     if len(verdicts) == 1:
         return verdicts[0]
@@ -344,7 +353,7 @@ def review_diff(caller: Caller, settings: Settings, diff: Diff, checklist: Check
     def one(request: ModelRequest, part: Part) -> tuple[str, Verdict]:
         result = caller.call(reviewer, request, step="review", tier="reviewer",
                              extra={"diff_tokens": diff_tokens(part.text)})
-        return result.model, _verdict_of(result)
+        return result.model, _with_questions(_verdict_of(result), checklist)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="review-part") as pool:
         futures = [pool.submit(one, request, part)

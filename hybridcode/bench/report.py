@@ -35,6 +35,9 @@ class TaskResult:
     claude_usd: float = 0.0
     claude_tokens: int = 0
     local_tokens: int = 0
+    claude_output_tokens: int = 0  # what Claude wrote for the task (the expensive tokens)
+    spec_tokens: int = 0  # the spec item the implementer got (hybridcode.spec.SpecItem.spec_size)
+    code_tokens: int = 0  # the accepted code (0 when nothing was accepted)
     wall_s: float = 0.0
     error: str | None = None
     hidden_output: str | None = None  # pytest's output when a hidden test failed
@@ -98,6 +101,21 @@ class ModeReport:
     def wall_s(self) -> float:
         return sum(t.wall_s for t in self.tasks)
 
+    @property
+    def claude_output_per_accepted(self) -> float | None:
+        """Claude output tokens per accepted item: what each item that passed cost in the
+        most expensive tokens (all of the mode's Claude output, over the accepted items)."""
+        accepted = self.accepted
+        return sum(t.claude_output_tokens for t in self.tasks) / accepted if accepted else None
+
+    @property
+    def spec_to_code(self) -> float | None:
+        """Spec tokens over accepted-code tokens, over the accepted items: below 1 the spec
+        costs less than the code it replaces."""
+        done = [t for t in self.tasks if t.implemented and t.code_tokens]
+        code = sum(t.code_tokens for t in done)
+        return sum(t.spec_tokens for t in done) / code if code else None
+
     def summary(self) -> dict[str, Any]:
         return {
             "mode": self.mode, "tasks": self.total, "passed": self.passed,
@@ -105,7 +123,13 @@ class ModeReport:
             "claude_usd": round(self.claude_usd, 6), "claude_tokens": self.claude_tokens,
             "local_tokens": self.local_tokens, "wall_s": round(self.wall_s, 3),
             "escalated": self.escalated, "escalation_rate": round(self.escalation_rate, 4),
+            "claude_output_tokens_per_accepted": _round(self.claude_output_per_accepted, 1),
+            "spec_to_code_ratio": _round(self.spec_to_code, 3),
         }
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,10 @@ def run_task(task: BenchTask, mode: str, settings: Settings, *, keep: Path | Non
             return TaskResult(task.id, task.category, mode, route=route, route_reason=reason,
                               start_rung=start_rung, wall_s=time.monotonic() - started,
                               error=str(exc))
-        return _scored(task, mode, route, reason, start_rung, implemented, settings)
+        result = _scored(task, mode, route, reason, start_rung, implemented, settings)
+        result.spec_tokens = spec.items[0].spec_size()
+        result.claude_output_tokens, result.code_tokens = _written(repo, plan_id)
+        return result
     finally:
         if keep is not None:
             destination = keep / mode / task.id
@@ -162,6 +165,28 @@ def _scored(task: BenchTask, mode: str, route: str, reason: str, start_rung: int
         local_tokens=implemented.local_tokens, wall_s=implemented.wall_s, error=error,
         hidden_output=None if run.ok else run.output,
     )
+
+
+def _written(repo: Path, plan_id: str) -> tuple[int, int]:
+    """(Claude output tokens, tokens of the accepted code) from the task's ledger."""
+    from hybridcode.ledger import Ledger
+    from hybridcode.models.base import estimate_tokens
+
+    with Ledger.open(repo) as ledger:
+        claude = ledger.query("SELECT TOTAL(output_tokens) FROM calls WHERE plan_id = ? AND "
+                              "is_local = 0 AND outcome != 'budget'", (plan_id,))[0][0]
+        kept = ledger.query("SELECT output FROM attempts WHERE plan_id = ? AND "
+                            "outcome = 'passed' ORDER BY id DESC LIMIT 1", (plan_id,))
+    code = _code_of(kept[0][0]) if kept and kept[0][0] else ""
+    return int(claude), estimate_tokens(code) if code else 0
+
+
+def _code_of(answer: str) -> str:
+    """The code of a model's answer: its fenced blocks, else the whole text."""
+    import re
+
+    blocks = re.findall(r"```[^\n]*\n(.*?)```", answer, re.S)
+    return "\n".join(blocks) if blocks else answer
 
 
 def _build_repo(task: BenchTask, repo: Path, spec: Any) -> str:

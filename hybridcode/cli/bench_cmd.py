@@ -80,18 +80,26 @@ def _print_report(report: BenchReport) -> None:
     table = Table(title=f"hybrid bench · {len(report.task_ids)} tasks", box=box.SIMPLE_HEAD,
                   pad_edge=False)
     table.add_column("mode", min_width=10)
-    for column in ("pass rate", "Claude tok", "Claude $", "local tok", "wall", "escalated"):
+    for column in ("pass rate", "Claude tok", "Claude $", "local tok", "wall", "escalated",
+                   "out/acc", "spec:code"):
         table.add_column(column, justify="right", min_width=len(column))
     for name, m in report.modes.items():
+        per = m.claude_output_per_accepted
+        ratio = m.spec_to_code
         table.add_row(name, f"{m.pass_rate:.0%} ({m.passed}/{m.total})",
                       f"{m.claude_tokens:,}", _usd(m.claude_usd), f"{m.local_tokens:,}",
-                      f"{m.wall_s:.1f}s", f"{m.escalation_rate:.0%} ({m.escalated})")
+                      f"{m.wall_s:.1f}s", f"{m.escalation_rate:.0%} ({m.escalated})",
+                      "-" if per is None else f"{per:,.0f}",
+                      "-" if ratio is None else f"{ratio:.2f}")
     out = console()
     out.print(table)
     failed = [(name, t) for name, m in report.modes.items() for t in m.tasks if not t.passed]
     if failed:
         out.print("Failed on hidden tests: " + ", ".join(
             f"{t.task_id} ({name})" for name, t in failed), soft_wrap=True)
+    out.print("out/acc: Claude output tokens per accepted item; spec:code: spec tokens over "
+              "the accepted code's tokens (below 1, the spec costs less than the code)",
+              soft_wrap=True)
     # soft_wrap: one line however narrow the terminal, so scripts can grep for it.
     out.print(f"PGR (performance gap recovered, RouteLLM): {report.pgr.render()}",
               soft_wrap=True)

@@ -58,7 +58,7 @@ def configuration_md() -> str:
     env_rows = [f"| `{name}` | `{'.'.join(path)}` |" for name, path in _ENV_ALIASES.items()]
     price_rows = [
         f"| `{model}` | {p['input']:g} | {p['output']:g} | {p['cache_write_5m']:g} | "
-        f"{p['cache_write_1h']:g} | {p['cache_read']:g} |"
+        f"{p['cache_write_1h']:g} | {p['cache_read']:g} | {p.get('min_cache_tokens', 0):,} |"
         for model, p in DEFAULT_PRICES.items()
     ]
     tiers = _default_tiers()
@@ -123,8 +123,9 @@ def configuration_md() -> str:
         "",
         "## Default prices (USD per million tokens)",
         "",
-        "| model | input | output | cache write 5 min | cache write 1 h | cache read |",
-        "|---|---|---|---|---|---|",
+        "| model | input | output | cache write 5 min | cache write 1 h | cache read | "
+        "min. cacheable tokens |",
+        "|---|---|---|---|---|---|---|",
         *price_rows,
         "",
         "Local models cost 0 unless you set `prices.\"<model>\".hourly`, a running cost per hour "

@@ -62,20 +62,11 @@ def instructions() -> str:
 def schema_text() -> str:
     from hybridcode.plan import planner_output_schema
 
-    # Structure only: the descriptions restate the planner's instructions (above) and reach
-    # the planner in full through the structured-output format anyway.
-    schema = json.dumps(_structure(planner_output_schema()), separators=(",", ":"),
-                        ensure_ascii=False)
+    # With its descriptions: they tell the implementer and the reviewer what each field of
+    # the spec means, and they keep the prefix over the models' minimum cacheable length even
+    # in a small repository whose map is short (structure alone left it under 4,096 tokens).
+    schema = json.dumps(planner_output_schema(), separators=(",", ":"), ensure_ascii=False)
     return f"\n# The spec's JSON schema (the planner's answer)\n\n{schema}\n"
-
-
-def _structure(node):
-    if isinstance(node, dict):
-        return {k: _structure(v) for k, v in node.items()
-                if k not in ("description", "additionalProperties", "required")}
-    if isinstance(node, list):
-        return [_structure(v) for v in node]
-    return node
 
 
 def _map_section(repo_map: str) -> str:

@@ -70,18 +70,24 @@ def test_request_fences_the_diff_and_caches_the_stable_prefix(planned, claude):
     review_plan(root, PLAN_ID)
     body = messages(claude)[0].json
     system = body["system"]
-    assert len(system) == 1 and system[0]["cache_control"]["type"] == "ephemeral"
-    assert "untrusted data" in system[0]["text"]
-    assert "- meaningful-tests:" in system[0]["text"]  # the checklist is in the cached prefix
+    # A plan's review sends the plan's shared prefix (instructions, schema, repository map,
+    # architecture note), then the reviewer's role with the checklist — all cached.
+    assert len(system) == 5 and [("cache_control" in b) for b in system] == [
+        False, False, True, True, True]
+    assert "untrusted data" in system[0]["text"]  # the reviewer's instructions
+    assert "Architecture note of this plan" in system[3]["text"]
+    assert "Your role in this call: reviewer" in system[4]["text"]
+    assert "- meaningful-tests:" in system[4]["text"]  # the checklist is in the cached prefix
     user = body["messages"][0]["content"]
     user = user if isinstance(user, str) else "".join(b["text"] for b in user)
     nonce = re.search(r"Fence token for this review: ([0-9a-f]+)", user).group(1)
-    assert nonce not in system[0]["text"]  # per review, so outside the cached prefix
+    assert all(nonce not in b["text"] for b in system)  # per review: outside the prefix
     fenced = re.search(rf"<<<UNTRUSTED-DIFF-{nonce} BEGIN>>>\n(.*)\n<<<UNTRUSTED-DIFF-{nonce} "
                        r"END>>>", user, re.DOTALL).group(1)
     assert "+def slugify(text: str) -> str:" in fenced
     assert '"id": "slugify"' in user  # the spec item it implements
-    assert "A pure function in app/text.py." in user  # the architecture excerpt
+    assert "A pure function in app/text.py." in system[3]["text"]  # the architecture note
+    assert "A pure function in app/text.py." not in user  # sent once, in the prefix
     assert f"<<<UNTRUSTED-CHECKS-{nonce} BEGIN>>>" in user
 
 
@@ -193,7 +199,7 @@ def test_a_new_checklist_invalidates_the_approval(planned, claude):
     second = review_plan(root, PLAN_ID)
     assert not second.cached and second.checklist_version == version
     assert "- no-prints: Is the code free of print() calls?" in \
-        messages(claude)[1].json["system"][0]["text"]
+        messages(claude)[1].json["system"][-1]["text"]
 
 
 def test_a_secret_in_added_lines_blocks(tmp_path, claude):

@@ -125,7 +125,7 @@ def test_every_figure_from_scripted_rows(tmp_path):
         "by_tier": by_tier,
         # read 4000 + 5000 over every Anthropic input token: 5000 + 4500 + 2000 + 10000 + 100
         "cache": {"anthropic_calls": 5, "cache_read_tokens": 9000, "input_tokens": 21600,
-                  "hit_rate": 9000 / 21600},
+                  "hit_rate": 9000 / 21600, "ttl_calls": {}, "not_cached": []},
         "counterfactual": {
             "model": "claude-sonnet-5-5", "counterfactual_usd": cf, "actual_usd": cost,
             "saving_usd": 0.032, "saving_pct": 0.032 / 0.1718 * 100, "estimate": True,
@@ -151,6 +151,8 @@ def test_every_figure_from_scripted_rows(tmp_path):
         "finetune_candidates": [],
         "items": 3,
     }
+    direct = data.pop("direct")  # no review recorded a diff: nothing to price directly
+    assert direct["direct_usd"] is None and direct["plans"] == 0
     assert rounded(data) == rounded(expected)
 
 
@@ -231,7 +233,8 @@ def test_costs_from_real_calls_through_the_fakes(tmp_path, monkeypatch):
     assert rounded(data["counterfactual"]["saving_pct"]) == rounded(
         local_cf / (plan_cost + sonnet + local_cf) * 100)
     assert rounded(data["cache"]) == rounded({"anthropic_calls": 3, "cache_read_tokens": 3000,
-                                              "input_tokens": 8900, "hit_rate": 3000 / 8900})
+                                              "input_tokens": 8900, "hit_rate": 3000 / 8900,
+                                              "ttl_calls": {}, "not_cached": []})
     assert rounded(data["kinds"]) == rounded([
         {"kind": "other/function", "items": 1, "attempts": 2, "attempts_per_item": 2.0,
          "escalated": 1, "escalation_rate": 1.0,
@@ -294,7 +297,7 @@ def test_table_output_labels_the_estimate_and_draws_bars(tmp_path):
     result = runner.invoke(app, ["stats", "--repo", str(tmp_path)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     out = " ".join(result.stdout.split())
-    assert "estimate: each local call priced as if claude-sonnet-5-5" in out
+    assert "estimate (all-Claude): each local call priced as if claude-sonnet-5-5" in out
     assert "saved $0.0320 (18.6%)" in out
     assert "█" in out and "spend by day (UTC)" in out and "spend by tier" in out
     assert "hit rate 42%" in out

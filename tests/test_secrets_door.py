@@ -150,8 +150,11 @@ def _planner_answer() -> dict:
                    file="calc/keys.py")
     data = item.model_dump(mode="json", exclude={"route", "route_reason", "route_overridden"})
     data["symbol"] = data.get("symbol") or ""
-    data["examples"] = [{**e, "note": e.get("note") or ""} for e in data.get("examples", [])]
+    data["examples"] = [{"input": e["input"], "expected": e["expected"]}
+                        for e in data.get("examples", [])]
     data["tests"] = {"code": item.tests.code, "path": ""}
+    data["code"] = data.get("code") or ""  # spec version 2's planner answer
+    data["risk"] = [name for name, raised in data["risk"].items() if raised]
     data["context"] = ["calc/keys.py"]
     return {"architecture_note": "## Design\nadd() lives next to client_name() in calc/keys.py.",
             "spec": {"title": "add", "summary": "An add function.", "items": [data]}}

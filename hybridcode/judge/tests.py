@@ -116,10 +116,13 @@ def _account(worktree: Path, plan: RunPlan, label: str, report: TestReport,
         dynamic += found.dynamic
     want = len(names) + dynamic
     if not report.found:
-        why = "\n".join(report.problems) or trim_tool_output(raw, 1500)
-        return TestsResult(False, "tests", f"{label}: the runner wrote no test report, so no "
-                           f"test counts as passed" + (f"\n{why}" if why.strip() else ""),
-                           0, want)
+        why = "\n".join(report.problems) or _runner_noise_dropped(raw)
+        lines = [f"{label}: the runner wrote no test report, so none of the {want} expected "
+                 "tests counts as passed", *(f"NOT RUN {n}" for n in names)]
+        if why.strip():
+            lines.append(trim_tool_output(why, 1500))
+        return TestsResult(False, "tests", _cap("\n".join(lines).replace(str(worktree) + "/",
+                                                                        "")), 0, want)
     # A Go subtest (TestA/case) belongs to its parent, whose outcome includes it.
     by_name = {o.name: o for o in report.outcomes}
     lines: list[str] = []
@@ -148,6 +151,13 @@ def _account(worktree: Path, plan: RunPlan, label: str, report: TestReport,
         text = "\n".join([head, *lines]).replace(str(worktree) + "/", "")
         return TestsResult(False, "tests", _cap(text), passed, want)
     return TestsResult(True, "ok", f"{label}: {want} tests passed", passed, want)
+
+
+def _runner_noise_dropped(text: str) -> str:
+    """A runner's own crash output without its internals' frames and rulers."""
+    keep = [ln for ln in text.splitlines() if ln.strip() and "node_modules" not in ln
+            and "node:internal" not in ln and not set(ln.strip()) <= set("⎯─-= ")]
+    return "\n".join(keep)
 
 
 def _type_errors(text: str, worktree: Path) -> str:

@@ -18,6 +18,7 @@
     ├── ContextError                 source could not be read, parsed or located
     │   └── PlacementError           generated code could not be placed (line + excerpt)
     ├── SpecError                    a spec document is invalid (names item and field)
+    ├── SandboxError                 no sandbox to run model-written code in
     └── LedgerError                  the ledger database could not be opened or written
 
 Foreign exceptions (SDK, sqlite, git) are translated at the module that talks to the
@@ -130,3 +131,8 @@ class SpecError(HybridError):
 
 class LedgerError(HybridError):
     pass
+
+
+class SandboxError(HybridError):
+    """Model-written code would have to run without a sandbox: it is not run."""
+

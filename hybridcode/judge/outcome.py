@@ -1,0 +1,108 @@
+"""What a test run produced, in terms every language adapter shares.
+
+- :class:`ExpectedTest`: a test the tool knows must run (read from the test file it wrote).
+- :class:`TestOutcome`: one test's result as the runner's report gives it.
+- :class:`Problem`: why an expected or reported test does not count as passed.
+- :class:`CouldNotRun`: the tests never got to run (no interpreter, no pytest, a collection
+  error, an environment that cannot import the project) — a result of its own, not a failure.
+- :class:`TestRun`: the verdict of one run: ``passed``, ``failed`` or ``could_not_run``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["CouldNotRun", "ExpectedTest", "Problem", "TestOutcome", "TestRun", "TestStatus"]
+
+TestStatus = Literal["passed", "failed", "error", "skipped", "xfailed", "xpassed"]
+RunStatus = Literal["passed", "failed", "could_not_run"]
+
+
+@dataclass(frozen=True)
+class ExpectedTest:
+    """``file`` is worktree-relative (POSIX); ``name`` the test's own name (a pytest function,
+    a Go ``TestX``, a vitest title); ``suite`` the enclosing class / describe block, if any."""
+
+    file: str
+    name: str
+    suite: str = ""
+
+    @property
+    def id(self) -> str:
+        return "::".join(p for p in (self.file, self.suite, self.name) if p)
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """``name`` may carry a parameter suffix (``test_add[1-2]``): it still answers for the
+    expected test ``test_add``. ``message`` is the failure, error or skip reason."""
+
+    file: str
+    name: str
+    status: TestStatus
+    suite: str = ""
+    message: str = ""
+
+    @property
+    def base_name(self) -> str:
+        return self.name.split("[", 1)[0]
+
+    @property
+    def id(self) -> str:
+        return "::".join(p for p in (self.file, self.suite, self.name) if p)
+
+
+@dataclass(frozen=True)
+class Problem:
+    test: str  # an ExpectedTest/TestOutcome id, or a file when the whole file is concerned
+    why: str
+
+    def line(self) -> str:
+        return f"{self.test}: {self.why}"
+
+
+@dataclass(frozen=True)
+class CouldNotRun:
+    reason: str
+
+
+@dataclass
+class TestRun:
+    status: RunStatus
+    summary: str  # one line for a person: "3 of 3 expected tests passed", the reason, …
+    problems: list[Problem] = field(default_factory=list)
+    outcomes: list[TestOutcome] = field(default_factory=list)
+    expected: list[ExpectedTest] = field(default_factory=list)
+    output: str = ""  # the runner's output, trimmed to what explains a failure
+    timed_out: bool = False
+    wall_s: float = 0.0
+    sandbox: str = ""  # bwrap / sandbox-exec / off
+    exit_code: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "passed"
+
+    @property
+    def could_not_run(self) -> bool:
+        return self.status == "could_not_run"
+
+    def feedback(self) -> str:
+        """The summary, each problem on a line of its own, then the trimmed output: what a
+        model needs to act on."""
+        parts = [self.summary]
+        parts += [f"- {p.line()}" for p in self.problems[:20]]
+        if len(self.problems) > 20:
+            parts.append(f"- … and {len(self.problems) - 20} more")
+        if self.output.strip():
+            parts.append(self.output)
+        return "\n".join(parts)
+
+    def to_dict(self) -> dict:
+        return {"status": self.status, "summary": self.summary,
+                "problems": [{"test": p.test, "why": p.why} for p in self.problems],
+                "passed": sum(1 for o in self.outcomes if o.status == "passed"),
+                "reported": len(self.outcomes), "expected": len(self.expected),
+                "timed_out": self.timed_out, "wall_s": round(self.wall_s, 3),
+                "sandbox": self.sandbox, "exit_code": self.exit_code}

@@ -170,8 +170,7 @@ def refused_feedback(message: str) -> str:
                 "never write other files and never change the acceptance tests.")
 
 
-_STAGES = {"syntax": "The syntax check failed", "types": "The type check failed",
-           "tests": "The acceptance tests failed",
+_STAGES = {"syntax": "The syntax check failed", "tests": "The acceptance tests failed",
            "related": "Tests of items accepted earlier failed"}
 
 

@@ -10,12 +10,10 @@ Stages (``Verification.stage`` names the one that failed, or ``ok``):
 - ``related``: the acceptance tests of ``passed_items``, in one pytest run, so an item that
   breaks earlier work is caught where it happens.
 
-Python tests run with pytest. Go, JavaScript and TypeScript tests run with their runner
-(``go test``, vitest, jest or ``node --test``, see :mod:`hybridcode.judge`), after its type stage
-(``go vet``, ``tsc --noEmit`` with a ``tsconfig.json``; a failure there is stage ``types``),
-and pass only when every test the file declares ran and passed. Tests in a language hybrid has
-no runner for are left to the review stage, and the output says so. The timeout applies to
-each test command.
+Python tests run with pytest here; Go, JavaScript and TypeScript tests run through the judge
+(:mod:`hybridcode.judge`: go test, vitest, jest or node --test, after go vet / tsc --noEmit).
+Tests in another language are left to the review stage, and the output says so.
+The timeout applies to each pytest run.
 
 Tests import the worktree's code, not the user's: the worktree (and its ``src/``) come first on
 ``PYTHONPATH``, ahead of any editable install; ``--rootdir``/``--confcutdir`` stop pytest from
@@ -37,7 +35,7 @@ from pathlib import Path
 from hybridcode.context.languages import language_for_path
 from hybridcode.context.placement import check_syntax
 from hybridcode.errors import PlacementError
-from hybridcode.judge.tests import is_judged, judge_tests
+from hybridcode.judge import JudgeConfig, adapter_for, run_tests
 from hybridcode.spec import Spec, SpecItem
 
 __all__ = ["Verification", "pytest_command", "pytest_env", "trim_output", "verify_item"]
@@ -48,7 +46,7 @@ _SECRET_PREFIXES = ("HYBRID_", "ANTHROPIC_", "OPENAI_", "OLLAMA_")
 @dataclass
 class Verification:
     ok: bool
-    stage: str  # syntax | types | tests | related | ok
+    stage: str  # syntax | tests | related | ok
     output: str
     duration_ms: int
 
@@ -71,52 +69,34 @@ def verify_item(worktree: Path, item: SpecItem, spec: Spec, passed_items: list[s
         if not ok:
             return result(False, "tests", output)
         outputs.append(output)
-    elif own is not None and is_judged(own):
-        judged = judge_tests(worktree, [own], timeout_s, _runners(item))
-        if not judged.ok:
-            return result(False, "types" if judged.stage == "types" else "tests",
-                          judged.output)
-        outputs.append(judged.output)
+    elif own is not None and adapter_for(own) is not None:
+        # Go, JavaScript, TypeScript: through the judge (the branch `judge` moves pytest there too).
+        last = run_tests(worktree, [own], JudgeConfig.from_settings(None, worktree,
+                                                                    timeout_s=timeout_s))
+        if not last.ok:
+            return result(False, "tests", (f"tests could not run: {last.summary}"
+                                           if last.could_not_run else last.feedback()))
+        outputs.append(last.summary)
     elif own is not None:
-        outputs.append(f"{own}: not run (hybrid has no test runner for this language; the "
-                       "review sees them)")
+        outputs.append(f"{own}: not run (no test runner for this language; the review sees "
+                       "them)")
     related: list[str] = []
-    others: list[str] = []
-    runners: dict[str, str] = {}
     for item_id in passed_items:
         try:
             other = spec.item(item_id)
         except KeyError:
             continue
         path = other.test_path if other.tests is not None else None
-        if not path or path == own or path in related or path in others \
-                or not (worktree / path).is_file():
-            continue
-        if path.endswith(".py"):
+        if path and path.endswith(".py") and path != own and path not in related \
+                and (worktree / path).is_file():
             related.append(path)
-        elif is_judged(path):
-            others.append(path)
-            runners.update(_runners(other))
     if related:
         ok, output = _pytest(worktree, related, timeout_s)
         if not ok:
             return result(False, "related", "tests of items that passed before now fail:\n"
                           + output)
         outputs.append(output)
-    if others:
-        judged = judge_tests(worktree, others, timeout_s, runners)
-        if not judged.ok:
-            return result(False, "related", "tests of items that passed before now fail:\n"
-                          + judged.output)
-        outputs.append(judged.output)
     return result(True, "ok", "\n".join(outputs) or "syntax ok; the item has no tests")
-
-
-def _runners(item: SpecItem) -> dict[str, str]:
-    """The runner the spec recorded for the item's tests (none: detected when run)."""
-    path = item.test_path
-    runner = item.tests.runner if item.tests is not None else None
-    return {path: runner} if path and runner else {}
 
 
 def syntax_problem(worktree: Path, file: str) -> str | None:

@@ -6,8 +6,9 @@ and TypeScript: every ``test(...)`` / ``it(...)`` call (``.skip``/``.only``/``.t
 a skipped test is not a pass) with its ``describe(...)`` titles, from the outer one in.
 
 A title that is not a literal string (``test(`case ${n}`)``, ``test.each``) cannot be known
-before the run: it is counted in ``dynamic``, and the judge then requires that many more tests
-to have run and passed besides the named ones.
+before the run: it is counted in ``dynamic``, and the adapter then requires at least that many
+more tests in the report besides the named ones (each of which must pass, like every test of
+an acceptance file).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from hybridcode.judge.outcome import ExpectedTest
 from hybridcode.judge.reports import NAME_SEP
 
 __all__ = ["ExpectedTests", "expected_tests"]
@@ -28,17 +30,25 @@ _MODIFIERS = frozenset({"skip", "only", "todo", "concurrent", "sequential", "fai
 
 @dataclass
 class ExpectedTests:
-    names: list[str] = field(default_factory=list)
+    titles: list[tuple[str, ...]] = field(default_factory=list)  # describe titles…, test title
     dynamic: int = 0
 
     @property
+    def names(self) -> list[str]:
+        return [NAME_SEP.join(t) for t in self.titles]
+
+    @property
     def count(self) -> int:
-        return len(self.names) + self.dynamic
+        return len(self.titles) + self.dynamic
+
+    def for_file(self, file: str) -> list[ExpectedTest]:
+        """The judge's :class:`ExpectedTest` per named test (``suite`` = its describe titles)."""
+        return [ExpectedTest(file, t[-1], NAME_SEP.join(t[:-1])) for t in self.titles]
 
 
 def expected_tests(code: str, language: str) -> ExpectedTests:
     if language == "go":
-        return ExpectedTests(list(dict.fromkeys(_GO_TEST.findall(code))))
+        return ExpectedTests([(n,) for n in dict.fromkeys(_GO_TEST.findall(code))])
     if language in ("javascript", "typescript", "tsx"):
         return _js_tests(code, language)
     raise ValueError(f"no test discovery for {language}")
@@ -96,7 +106,7 @@ def _js_tests(code: str, language: str) -> ExpectedTests:
                     if name is None or None in suites:
                         found.dynamic += 1
                     else:
-                        found.names.append(NAME_SEP.join([*suites, name]))  # type: ignore[list-item]
+                        found.titles.append((*suites, name))  # type: ignore[arg-type]
                     continue
                 if base in _SUITE_FUNCS:
                     name = None if each else title(child)
@@ -105,5 +115,5 @@ def _js_tests(code: str, language: str) -> ExpectedTests:
             walk(child, suites)
 
     walk(tree.root_node, [])
-    found.names = list(dict.fromkeys(found.names))
+    found.titles = list(dict.fromkeys(found.titles))
     return found

@@ -6,11 +6,15 @@
   (:func:`parse_jest_json`): ``testResults[].assertionResults[]`` with ``ancestorTitles``,
   ``title``, ``status`` and ``failureMessages``; a file that failed to load has no assertion
   results and a ``message``.
-- JUnit XML (``node --test --test-reporter=junit``, pytest ``--junitxml``): :func:`parse_junit`.
+- JUnit XML from ``node --test --test-reporter=junit``: :func:`parse_node_junit` (node nests a
+  ``testsuite`` per ``describe`` and names no file, unlike pytest's report that
+  :mod:`hybridcode.judge.junit` reads).
 
-Each test is a :class:`TestOutcome` whose ``name`` is what the test file declares: the Go test
-function (``TestSlug``, subtests ``TestSlug/empty``), or the JavaScript titles from the outer
-``describe`` in, joined with ``" > "`` (``spaces > become hyphens``).
+Each test becomes the judge's :class:`~hybridcode.judge.outcome.TestOutcome`: ``name`` is what
+the test file declares — the Go test function (``TestSlug``, subtests ``TestSlug/empty``) or the
+JavaScript title — and ``suite`` the ``describe`` titles from the outer one in, joined with
+``" > "``. ``file`` is left for the adapter to fill (Go reports packages, not files; jest and
+vitest report absolute paths).
 """
 
 from __future__ import annotations
@@ -19,23 +23,14 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from typing import Literal
 
-__all__ = ["TestOutcome", "TestReport", "parse_go_events", "parse_jest_json", "parse_junit",
-           "NAME_SEP"]
+from hybridcode.judge.outcome import TestOutcome, TestStatus
 
-Status = Literal["passed", "failed", "skipped", "error"]
+__all__ = ["TestReport", "parse_go_events", "parse_jest_json", "parse_node_junit", "NAME_SEP"]
+
 NAME_SEP = " > "
 MESSAGE_CHARS = 1200
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-@dataclass
-class TestOutcome:
-    name: str
-    status: Status
-    message: str = ""
-    file: str = ""
 
 
 @dataclass
@@ -99,14 +94,15 @@ def parse_go_events(stdout: str) -> TestReport:
             results[key] = action
     for key in order:
         action = results.get(key)
-        status: Status = {"pass": "passed", "fail": "failed", "skip": "skipped"}.get(
+        status: TestStatus = {"pass": "passed", "fail": "failed", "skip": "skipped"}.get(
             action or "", "error")
         lines = [ln.rstrip("\n") for ln in output[key]]
         message = "\n".join(ln for ln in lines if not _GO_NOISE.match(ln.strip()))
         if action is None:
             message = (message + "\n" if message else "") + "the test did not finish " \
                 "(the test binary exited or panicked while it ran)"
-        report.outcomes.append(TestOutcome(key[1], status, _clip(message), key[0]))
+        # ``file`` holds the package here; the adapter maps it to the test file.
+        report.outcomes.append(TestOutcome(key[0], key[1], status, message=_clip(message)))
     for package, result in package_result.items():
         if result != "pass":
             text = "".join(package_output.get(package, []))
@@ -124,7 +120,7 @@ def parse_go_events(stdout: str) -> TestReport:
 
 # ---------------------------------------------------------------------------------- jest/vitest
 
-_JEST_STATUS: dict[str, Status] = {"passed": "passed", "failed": "failed", "pending": "skipped",
+_JEST_STATUS: dict[str, TestStatus] = {"passed": "passed", "failed": "failed", "pending": "skipped",
                                    "skipped": "skipped", "todo": "skipped",
                                    "disabled": "skipped", "focused": "passed"}
 
@@ -151,8 +147,9 @@ def parse_jest_json(text: str | None) -> TestReport:
             titles = [str(t) for t in a.get("ancestorTitles") or []] + [str(a.get("title", ""))]
             status = _JEST_STATUS.get(str(a.get("status")), "error")
             message = "\n".join(str(m) for m in a.get("failureMessages") or [])
-            report.outcomes.append(TestOutcome(NAME_SEP.join(titles), status,
-                                               _clip(_drop_runner_frames(message)), file))
+            report.outcomes.append(TestOutcome(file, titles[-1], status,
+                                               NAME_SEP.join(titles[:-1]),
+                                               _clip(_drop_runner_frames(message))))
         message = str(result.get("message") or "")
         if message.strip() and (not assertions or result.get("status") == "failed"
                                 and not any(o.status == "failed" for o in report.outcomes
@@ -171,8 +168,8 @@ def _drop_runner_frames(message: str) -> str:
 
 # ---------------------------------------------------------------------------------- junit
 
-def parse_junit(text: str | None) -> TestReport:
-    """JUnit XML: nested ``testsuite`` names become the leading parts of each test's name."""
+def parse_node_junit(text: str | None, file: str = "") -> TestReport:
+    """node's JUnit XML: nested ``testsuite`` names become the test's ``suite``."""
     if not text:
         return TestReport(found=False)
     try:
@@ -186,16 +183,14 @@ def parse_junit(text: str | None) -> TestReport:
             if child.tag == "testsuite":
                 walk(child, titles + [child.get("name", "")])
             elif child.tag == "testcase":
-                report.outcomes.append(_junit_case(child, titles))
+                report.outcomes.append(_junit_case(child, titles, file))
 
-    walk(root, [] if root.tag == "testsuites" else [])
-    if root.tag == "testcase":
-        report.outcomes.append(_junit_case(root, []))
+    walk(root, [])
     return report
 
 
-def _junit_case(case: ET.Element, titles: list[str]) -> TestOutcome:
-    status: Status = "passed"
+def _junit_case(case: ET.Element, titles: list[str], file: str) -> TestOutcome:
+    status: TestStatus = "passed"
     message = ""
     for child in case:
         if child.tag in ("failure", "error"):
@@ -206,9 +201,8 @@ def _junit_case(case: ET.Element, titles: list[str]) -> TestOutcome:
             status = "skipped"
             text = child.get("message") or ""
             message = "" if text in ("", "true") else text
-    name = NAME_SEP.join([*titles, case.get("name", "")])
-    return TestOutcome(name, status, _clip(message),
-                       case.get("file") or case.get("classname") or "")
+    return TestOutcome(case.get("file") or file, case.get("name", ""), status,
+                       NAME_SEP.join(titles), _clip(message))
 
 
 _LOCATION = re.compile(r"^\s*at (?:.*? \()?((?:/|file:)[^()\s]*:\d+:\d+)\)?\s*$")

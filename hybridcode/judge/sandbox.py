@@ -185,11 +185,18 @@ def bwrap_args(layout: SandboxLayout) -> list[str]:
     args += ["--bind", str(layout.tmp), "/tmp"]
     if system_tmp != Path("/tmp") and system_tmp.is_dir():
         args += ["--bind", str(layout.tmp), str(system_tmp)]
-    readable = [p.resolve() for p in layout.readable if p.exists()]
     late: list[str] = []
-    for path in readable:
+    for given in layout.readable:
+        if not given.exists():
+            continue
+        path = given.resolve()
         spot = late if _inside(path, worktree) else args
         spot += ["--ro-bind", str(path), str(path)]
+        # A link (a project's node_modules linked to a shared install) is also shown where
+        # it is, so lookups that walk up from the worktree find it.
+        shown = Path(os.path.abspath(given))
+        if shown != path and not _inside(shown, worktree):
+            spot += ["--ro-bind", str(path), str(shown)]
     for path in layout.writable:
         args += ["--bind", str(path), str(path)]
     args += ["--bind", str(worktree), str(worktree)]
@@ -229,7 +236,8 @@ def seatbelt_profile(layout: SandboxLayout) -> str:
              + ' (literal "/dev/null") (regex #"^/dev/tty"))']
     if layout.home and layout.home != "/":
         lines.append(f"(deny file-read* (subpath {q(Path(layout.home).resolve())}))")
-        allowed = [worktree, layout.tmp.resolve(), *(p.resolve() for p in layout.readable)]
+        allowed = [worktree, layout.tmp.resolve(), *(p.resolve() for p in layout.readable),
+                   *(Path(os.path.abspath(p)) for p in layout.readable)]
         inside = [p for p in allowed if _inside(p, Path(layout.home).resolve())]
         if inside:
             lines.append("(allow file-read* " + " ".join(f"(subpath {q(p)})" for p in inside)

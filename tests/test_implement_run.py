@@ -205,7 +205,8 @@ def test_output_changing_the_acceptance_tests_is_refused_and_they_are_restored(p
     spec_tests = add_item().tests.code
     assert worktree_file(result, "tests/hybrid/test_add.py") == spec_tests
     assert "write_text" not in worktree_file(result, "calc/add.py")
-    assert any("acceptance tests changed" in e.message for e in events if e.item_id is None)
+    assert any("changed tests/hybrid/test_add.py" in e.message for e in events
+               if e.item_id is None)
 
 
 def test_output_naming_the_acceptance_test_file_is_refused(project, fakes):

@@ -13,7 +13,8 @@ import pytest
 from hybridcode.implement.acceptance import (
     check_acceptance_tests, restore_acceptance_tests, write_acceptance_tests,
 )
-from hybridcode.implement.verify import pytest_env, trim_output, verify_item
+from hybridcode.implement.verify import trim_output, verify_item
+from hybridcode.judge import JudgeConfig, clean_environment
 from hybridcode.spec import Spec
 from hybridcode.vcs.worktree import ensure_worktree
 
@@ -68,16 +69,16 @@ def wt(repo: Path) -> Path:
 def test_passing_item(wt: Path):
     (wt / "app" / "ratelimit.py").write_text(STORE)
     spec = load_spec()
-    result = verify_item(wt, spec.item("ratelimit-store"), spec, [], timeout_s=60)
+    result = verify_item(wt, spec.item("ratelimit-store"), spec, [], JudgeConfig(timeout_s=60))
     assert result.ok and result.stage == "ok", result.output
-    assert "4 passed" in result.output
+    assert "4 test(s) passed" in result.output
     assert result.duration_ms > 0
 
 
 def test_failing_item_output_keeps_the_assertion(wt: Path):
     (wt / "app" / "ratelimit.py").write_text(STORE.replace("if t >= since", "if t > since"))
     spec = load_spec()
-    result = verify_item(wt, spec.item("ratelimit-store"), spec, [], timeout_s=60)
+    result = verify_item(wt, spec.item("ratelimit-store"), spec, [], JudgeConfig(timeout_s=60))
     assert not result.ok and result.stage == "tests"
     assert "assert 1 == 2" in result.output or "assert 2 ==" in result.output
     assert "FAILED" in result.output and "1 failed" in result.output
@@ -87,7 +88,7 @@ def test_failing_item_output_keeps_the_assertion(wt: Path):
 def test_syntax_error_is_reported_with_its_line(wt: Path):
     (wt / "app" / "ratelimit.py").write_text("class SlidingWindowStore:\n    def add(self\n")
     spec = load_spec()
-    result = verify_item(wt, spec.item("ratelimit-store"), spec, [], timeout_s=60)
+    result = verify_item(wt, spec.item("ratelimit-store"), spec, [], JudgeConfig(timeout_s=60))
     assert (result.ok, result.stage) == (False, "syntax")
     assert "app/ratelimit.py line 2" in result.output
 
@@ -97,9 +98,9 @@ def test_timeout(wt: Path):
         STORE.replace("        return sum(", "        while True:\n            pass\n"
                       "        return sum("))
     spec = load_spec()
-    result = verify_item(wt, spec.item("ratelimit-store"), spec, [], timeout_s=3)
+    result = verify_item(wt, spec.item("ratelimit-store"), spec, [], JudgeConfig(timeout_s=3))
     assert not result.ok and result.stage == "tests"
-    assert result.output.startswith("tests timed out after 3s")
+    assert result.output.startswith("tests did not finish within 3 s")
 
 
 def test_related_tests_of_passed_items_are_run(wt: Path):
@@ -140,12 +141,12 @@ class RateLimiter:
 '''
     (wt / "app" / "ratelimit.py").write_text(broken + limiter)
     result = verify_item(wt, spec.item("ratelimit-limiter"), spec, ["ratelimit-store"],
-                         timeout_s=60)
+                         JudgeConfig(timeout_s=60))
     assert (result.ok, result.stage) == (False, "related")
     assert "test_ratelimit_store.py" in result.output
     (wt / "app" / "ratelimit.py").write_text(STORE + limiter)
     fixed = verify_item(wt, spec.item("ratelimit-limiter"), spec, ["ratelimit-store"],
-                        timeout_s=60)
+                        JudgeConfig(timeout_s=60))
     assert fixed.ok, fixed.output
 
 
@@ -156,12 +157,10 @@ def test_worktree_code_wins_over_the_environment(wt: Path, tmp_path: Path, monke
     (decoy / "ratelimit.py").write_text("raise ImportError('the decoy was imported')\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path / "decoy"))
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
-    env = pytest_env(wt)
-    assert "ANTHROPIC_API_KEY" not in env
-    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(wt.resolve())
+    assert "ANTHROPIC_API_KEY" not in clean_environment()
     (wt / "app" / "ratelimit.py").write_text(STORE)
     spec = load_spec()
-    assert verify_item(wt, spec.item("ratelimit-store"), spec, [], timeout_s=60).ok
+    assert verify_item(wt, spec.item("ratelimit-store"), spec, [], JudgeConfig(timeout_s=60)).ok
 
 
 def test_acceptance_checksums_detect_and_restore_tampering(wt: Path):

@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from hybridcode.config import Settings
     from hybridcode.ledger import Ledger
     from hybridcode.models.base import ModelRequest, Progress
+    from hybridcode.judge import JudgeConfig
     from hybridcode.models.caller import Caller
     from hybridcode.spec import Spec, SpecItem
     from hybridcode.vcs.worktree import Worktree
@@ -185,6 +186,12 @@ def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | N
         architecture = store.read_text(plan_id, ARCHITECTURE)
     except FileNotFoundError:
         architecture = ""
+    from hybridcode.judge import JudgeConfig
+    from hybridcode.judge.sandbox import require
+
+    # Before any paid call: model code never runs without the sandbox (unless turned off).
+    judge = JudgeConfig.from_settings(settings, root)
+    sandbox = require(judge.sandbox_mode)
 
     wall = time.monotonic()
     with PlanLock(store.dir(plan_id), plan_id), Ledger.open(root) as ledger:
@@ -201,7 +208,9 @@ def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | N
         state.run_id = run_id
         caller = Caller(settings, ledger, run_id=run_id, plan_id=plan_id, budget_usd=budget_usd)
         run = _Run(settings, ledger, caller, state, spec, order, worktree, architecture,
-                   parallel, on_event, rework=rework)
+                   parallel, on_event, rework=rework, judge=judge)
+        if not sandbox.isolates:
+            run.note(f"sandbox {sandbox.describe()}")
         status = "interrupted"  # anything that escapes (Ctrl-C, a git or ledger error)
         meta.status = "implementing"
         store.save_meta(meta)
@@ -234,10 +243,13 @@ class _Run:
     def __init__(self, settings: Settings, ledger: Ledger, caller: Caller, state: RunState,
                  spec: Spec, order: list[SpecItem], worktree: Worktree, architecture: str,
                  parallel: int, on_event: Callable[[ItemEvent], None] | None, *,
-                 rework: Mapping[str, str] | None = None) -> None:
+                 rework: Mapping[str, str] | None = None, judge: JudgeConfig | None = None
+                 ) -> None:
+        from hybridcode.judge import JudgeConfig
         from hybridcode.plan.routing import task_kind
 
         self.settings = settings
+        self.judge = judge or JudgeConfig.from_settings(settings, worktree.path)
         self.ledger = ledger
         self.caller = caller
         self.state = state
@@ -563,6 +575,7 @@ class _Run:
         from hybridcode.implement.apply import RefusedOutputError, apply_item, revert
         from hybridcode.implement.parse import OutputParseError, parse_code
         from hybridcode.implement.verify import verify_item
+        from hybridcode.judge import Snapshot
 
         item = self.items[gen.item_id]
         item.state = "verifying"
@@ -575,6 +588,9 @@ class _Run:
             return
         wt = self.worktree.path
         self.state.save_snapshot(wt, item.id, gen.attempt_id, [item.spec.file])
+        # The whole worktree as it was: an attempt may change only its item's file.
+        before = Snapshot.take(wt)
+        allowed = {item.spec.file}
         change = None
         settled = False
         try:
@@ -592,14 +608,23 @@ class _Run:
                 self._attempt_failed(item, gen.step, gen.attempt_id, "placement_error",
                                      feedback.placement_feedback(exc), output=gen.text)
                 return
+            if self._stray_changes(item, gen, before, allowed, "placing it"):
+                settled = True
+                return
             if not self._tests_intact("before"):
                 settled = True
                 self._refuse_tampered(item, gen, change, "placing it")
                 return
+            placed = (wt / item.spec.file).read_bytes()
             passed = [i.id for i in sorted(self.items.values(), key=lambda i: i.pos)
                       if i.state == "passed"]
-            result = verify_item(wt, item.spec, self.spec, passed,
-                                 self.settings.test_timeout_s)
+            result = verify_item(wt, item.spec, self.spec, passed, self.judge)
+            target = wt / item.spec.file
+            if not target.is_file() or target.read_bytes() != placed:
+                allowed = set()  # the tests rewrote the item's own file: that is stray too
+            if self._stray_changes(item, gen, before, allowed, "running its tests"):
+                settled = True
+                return
             if not self._tests_intact("after"):
                 settled = True
                 self._refuse_tampered(item, gen, change, "running it")
@@ -621,6 +646,25 @@ class _Run:
                 # Ctrl-C or an error mid-way: put the files back; the saved output stays
                 # "generated", so a resume verifies it again without paying for it.
                 self.state.restore_snapshot(wt)
+                before.restore(wt)
+
+    def _stray_changes(self, item: _Item, gen: _Generated, before, allowed: set[str],
+                       when: str) -> bool:
+        """Refuse the attempt when anything besides ``allowed`` was created, changed or
+        deleted since ``before``; the whole worktree is then restored from it."""
+        stray = before.changes(self.worktree.path, allowed)
+        if not stray:
+            return False
+        before.restore(self.worktree.path)
+        self.state.clear_snapshot()
+        shown = ", ".join(stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
+        self.note(f"{item.id}: {when} {shown}; refused the attempt and restored the worktree")
+        self._attempt_failed(item, gen.step, gen.attempt_id, "refused",
+                             feedback.refused_feedback(
+                                 f"{when} {shown} — an attempt may change only "
+                                 f"{item.spec.file}; the whole worktree was restored"),
+                             output=gen.text)
+        return True
 
     def _refuse_tampered(self, item, gen, change, what: str) -> None:
         """The acceptance tests changed while ``what`` happened: undo the item's change and

@@ -92,15 +92,16 @@ def interpreter_paths(program: str) -> list[Path]:
     paths: list[Path] = []
     if not exe.exists():
         return paths
-    venv = exe.parent.parent
-    cfg = venv / "pyvenv.cfg"
-    if cfg.is_file():
+    real = exe.resolve()
+    for venv in dict.fromkeys((exe.parent.parent, real.parent.parent)):
+        cfg = venv / "pyvenv.cfg"
+        if not cfg.is_file():
+            continue
         paths.append(venv)
         for line in cfg.read_text(encoding="utf-8", errors="replace").splitlines():
             key, _, value = line.partition("=")
             if key.strip() == "home" and value.strip():
                 paths.append(Path(value.strip()).parent)
-    real = exe.resolve()
     paths.append(real.parent.parent)
     if sys.executable and Path(sys.executable).resolve() == real:
         paths += [Path(sys.prefix), Path(sys.base_prefix)]

@@ -5,9 +5,15 @@
   change only warns: grammars lag languages, and the diff did not make it worse.
 - ``acceptance-tests``  each spec item's acceptance-test file is present and still holds the
   spec's code: the builder never grades itself with tests it rewrote.
-- ``tests``    pytest over the spec's acceptance tests, the changed test files and the tests
-  named after changed modules (``test_<module>.py`` / ``<module>_test.py``), in the checked
-  directory with it first on ``PYTHONPATH``, within ``settings.test_timeout_s``.
+- ``scope``    (plan reviews) every file the diff touches is one a spec item declares (its
+  ``file`` or its acceptance tests): anything else is blocking.
+- ``tests``    the spec's acceptance tests, the changed test files and the tests named after
+  changed modules (``test_<module>.py`` / ``<module>_test.py``), through the judge
+  (:mod:`hybridcode.judge`): in the sandbox, with the project's interpreter (``[checks]``, or
+  the repository's ``.venv``), within ``settings.test_timeout_s`` as a hard bound. Every test of
+  the acceptance files must run and pass; in the other files failures and errors count.
+  "tests could not run: <reason>" (no pytest, a module the environment lacks, a collection
+  error) is a result of its own, still blocking, never reported as failing tests.
 - ``lint``     ``settings.lint`` (e.g. ``ruff check``) over the changed source files: ``{files}``
   in the command places them, otherwise they are appended. Skipped, with a note, when unset or
   when the program is not installed.
@@ -20,29 +26,22 @@ checks): a blocking failure decides the review whatever the reviewer says.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
-import signal
-import subprocess
-import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hybridcode.config import Settings
+    from hybridcode.judge import JudgeConfig
     from hybridcode.spec import Spec
     from hybridcode.vcs.diff import Diff, FileChange
 
-# How the tests run. The interpreter running hybrid is the one known to have pytest; a project
-# whose dependencies live elsewhere can run hybrid from its own environment.
-TEST_COMMAND = (sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider")
 DEFAULT_TEST_TIMEOUT_S = 120.0
 OUTPUT_CHARS = 4000  # trimmed tool output kept for the reviewer and a fix round
 MAX_SECRETS_PER_FILE = 20
-_PYTEST_FAILURE = re.compile(r"^(FAILED|ERROR) (\S+?)(?:::(\S+))?(?: - (.*))?$", re.MULTILINE)
 _TOOL_LINE = re.compile(r"^(?P<file>[^\s:][^:\n]*):(?P<line>\d+):(?:\d+:)?\s*(?P<msg>.+)$",
                         re.MULTILINE)
 
@@ -56,6 +55,7 @@ class CheckResult:
     findings: list[dict[str, Any]] = field(default_factory=list)  # {file, line, message}
     details: str = ""  # trimmed tool output
     skipped: bool = False
+    could_not_run: bool = False  # the tool never got to judge the code (see ``tests``)
 
     @property
     def blocks(self) -> bool:
@@ -168,53 +168,50 @@ def select_tests(directory: Path, diff: Diff, spec: Spec | None) -> list[str]:
     return [p for p in chosen if (directory / p).is_file() and not (p in seen or seen.add(p))]
 
 
-def _run(cmd: list[str], cwd: Path, timeout: float,
-         env: dict[str, str] | None = None) -> tuple[int | None, str]:
-    """Exit code (None on timeout) and combined output; the whole process group is killed on
-    timeout so a test that spawned servers leaves nothing behind."""
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        out, _ = proc.communicate()
-        return None, out.decode("utf-8", "replace")
-    return proc.returncode, out.decode("utf-8", "replace")
+def run_tests(directory: Path, paths: list[str], config: JudgeConfig,
+              strict: list[str] | None = None) -> CheckResult:
+    """``paths`` through the judge; ``strict`` (the acceptance tests) must pass test by test."""
+    from hybridcode.judge import run_tests as judge_tests
 
-
-def run_tests(directory: Path, paths: list[str], timeout: float) -> CheckResult:
     if not paths:
         return CheckResult("tests", True, False, "no tests found for the changed files",
                            skipped=True)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(directory), env.get("PYTHONPATH")]))
-    # Bytecode and caches would otherwise appear as new files in the worktree.
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    # A worktree lives inside the main checkout: conftest.py files above it are not its own.
-    cmd = [*TEST_COMMAND, f"--rootdir={directory}", f"--confcutdir={directory}", *paths]
-    code, output = _run(cmd, directory, timeout, env)
-    if code is None:
-        return CheckResult("tests", False, True, f"tests did not finish within {timeout:g} s",
-                           [], _trim(output))
-    if code == 0:
-        return CheckResult("tests", True, True, f"{len(paths)} test file(s) pass",
-                           details=_trim(output))
-    findings = [_finding(m.group(2), 0, f"{m.group(3) or m.group(1).lower()}: "
-                         f"{m.group(4) or m.group(1).lower()}")
-                for m in _PYTEST_FAILURE.finditer(output)]
-    summary = (f"{len(findings)} test(s) failed" if findings else
-               "no tests were collected" if code == 5 else f"pytest exited with code {code}")
-    return CheckResult("tests", False, True, summary, findings, _trim(output))
+    run = judge_tests(directory, paths, config, strict=[p for p in (strict or []) if p in paths])
+    off = " (no sandbox: [sandbox] mode = \"off\")" if run.sandbox == "off" else ""
+    if run.could_not_run:
+        return CheckResult("tests", False, True, f"tests could not run: {run.summary}{off}",
+                           [], _trim(run.output), could_not_run=True)
+    if run.ok:
+        return CheckResult("tests", True, True, f"{len(paths)} test file(s): {run.summary}{off}",
+                           details=_trim(run.output))
+    findings = [_finding(p.test.split("::", 1)[0], 0, f"{p.test.split('::', 1)[-1]}: {p.why}")
+                for p in run.problems]
+    summary = run.summary if run.timed_out else f"{len(run.problems)} test problem(s): " \
+        f"{run.problems[0].line() if run.problems else run.summary}"
+    return CheckResult("tests", False, True, summary + off, findings, _trim(run.output))
+
+
+def check_scope(diff: Diff, spec: Spec) -> CheckResult:
+    """Every file the diff touches is declared by a spec item (its file or its tests)."""
+    declared = {item.file for item in spec.items}
+    declared |= {item.test_path for item in spec.items if item.test_path}
+    findings = []
+    for change in diff.files:
+        for path in filter(None, {change.path, change.old_path}):
+            if path not in declared:
+                findings.append(_finding(path, 0, f"{change.status} {path}, which no spec "
+                                         "item declares"))
+    if findings:
+        return CheckResult("scope", False, True, f"{findings[0]['message']} (and "
+                           f"{len(findings) - 1} more)" if len(findings) > 1 else
+                           findings[0]["message"], findings)
+    return CheckResult("scope", True, True, "every changed file is declared by a spec item")
 
 
 # ---------------------------------------------------------------------------- lint
 
-def run_lint(directory: Path, diff: Diff, command: str | None, timeout: float) -> CheckResult:
+def run_lint(directory: Path, diff: Diff, command: str | None, config: JudgeConfig
+             ) -> CheckResult:
     from hybridcode.context.languages import language_for_path
 
     if not command or not command.strip():
@@ -236,12 +233,18 @@ def run_lint(directory: Path, diff: Diff, command: str | None, timeout: float) -
         args = [*args[:at], *files, *args[at + 1:]]
     else:
         args = [*args, *files]
-    code, output = _run(args, directory, timeout)
+    from hybridcode.judge import run_command
+
+    # The tool and any file its command names (a config, a script) stay readable.
+    named = [Path(a) for a in args if a.startswith("/") and Path(a).exists()]
+    result = run_command(args, worktree=directory, config=replace(config, python=args[0]),
+                         readable=named)
+    code, output = result.returncode, result.output or result.error
     if code == 0:
         return CheckResult("lint", True, True, f"{args[0]}: {len(files)} file(s) clean")
     findings = [_finding(m.group("file"), int(m.group("line")), m.group("msg").strip())
                 for m in _TOOL_LINE.finditer(output)]
-    summary = (f"{args[0]} did not finish within {timeout:g} s" if code is None else
+    summary = (f"{args[0]} did not finish within {config.timeout_s:g} s" if code is None else
                f"{args[0]}: {len(findings) or 'some'} problem(s)")
     return CheckResult("lint", False, True, summary, findings, _trim(output))
 
@@ -281,15 +284,22 @@ def scan_added_lines(diff: Diff) -> CheckResult:
 # ---------------------------------------------------------------------------- all
 
 def run_checks(directory: Path, diff: Diff, spec: Spec | None = None,
-               settings: Settings | None = None) -> list[CheckResult]:
-    """All checks for ``diff``, run in ``directory`` (a plan's worktree or the repository)."""
+               settings: Settings | None = None, root: Path | None = None) -> list[CheckResult]:
+    """All checks for ``diff``, run in ``directory`` (a plan's worktree or the repository;
+    ``root``, the repository, finds the project's ``.venv``)."""
+    from hybridcode.judge import JudgeConfig
+
     directory = Path(directory)
-    timeout = settings.test_timeout_s if settings is not None else DEFAULT_TEST_TIMEOUT_S
+    config = JudgeConfig.from_settings(settings, root or directory,
+                                       timeout_s=None if settings else DEFAULT_TEST_TIMEOUT_S)
     results = [check_syntax_of(directory, diff)]
     if spec is not None:
         results.append(check_acceptance_tests(directory, spec))
-    results.append(run_tests(directory, select_tests(directory, diff, spec), timeout))
-    results.append(run_lint(directory, diff, settings.lint if settings else None, timeout))
+        results.append(check_scope(diff, spec))
+    acceptance = [i.test_path for i in spec.items if i.test_path] if spec is not None else []
+    results.append(run_tests(directory, select_tests(directory, diff, spec), config,
+                             strict=acceptance))
+    results.append(run_lint(directory, diff, settings.lint if settings else None, config))
     results.append(scan_added_lines(diff))
     return results
 

@@ -160,9 +160,11 @@ def _review(ledger: Ledger, run_id: str, root: Path, directory: Path, diff: Diff
     from hybridcode.review.verdict import ReviewOutcome, consistent_decision
 
     on_stage("running checks (syntax, tests, lint, secrets)")
-    checks = run_checks(directory, diff, spec, settings)
+    checks = run_checks(directory, diff, spec, settings, root=root)
     blocked = blocking_failures(checks)
     verdict, model, notes = None, "", []
+    if settings.sandbox.mode == "off":
+        notes.append('the checks ran the code without a sandbox ([sandbox] mode = "off")')
     wanted = "request_changes"
     kinds = {item.id: task_kind(item) for item in spec.items} if spec is not None else {}
     if not blocked or review_when_blocked:

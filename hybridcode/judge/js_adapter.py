@@ -148,8 +148,10 @@ def _block(n: int, node: str, job: Job, base: Path, runner: str,
                              f"node_modules/.bin/{runner} there and above)")
         readable.append(binary.parent.parent)
         if runner == "vitest":
+            # --no-cache: vitest would write its results cache into node_modules/.vite of the
+            # worktree, a file the attempt did not declare.
             argv = [node, str(binary), "run", "--reporter=json", f"--outputFile={report}",
-                    "--root", str(base), "--watch=false", *local]
+                    "--root", str(base), "--watch=false", "--no-cache", *local]
         else:
             argv = [node, str(binary), "--ci", "--json", f"--outputFile={report}",
                     f"--cacheDirectory={job.report_dir / 'jest-cache'}", "--watchman=false",

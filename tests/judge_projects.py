@@ -142,3 +142,22 @@ def ts_item(tests: str = TS_TESTS) -> SpecItem:
 
 def plan_with(root: Path, item: SpecItem) -> str:
     return write_plan(root, [item])
+
+
+GO_TRIM_TESTS = '''package textutil
+
+import "testing"
+
+func TestTrimSpaces(t *testing.T) {
+	if got := Trim("  a b  "); got != "a b" {
+		t.Fatalf("Trim = %q, want %q", got, "a b")
+	}
+}
+'''
+TS_TRIM_TESTS = '''import { expect, test } from "vitest";
+import { trim } from "./text";
+
+test("trim removes surrounding spaces", () => {
+  expect(trim("  a b  ")).toBe("a b");
+});
+'''

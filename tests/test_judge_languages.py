@@ -95,7 +95,7 @@ def test_go_compile_error_is_reported_by_the_type_stage(go_project, fakes):
     result, _ = run(go_project, fakes, [broken, GO_RIGHT])
     assert outcome(result) == "passed"
     first = attempts_of(go_project, "slug")[0]
-    assert "go vet ./textutil (type check)" in first["feedback"]
+    assert "textutil/text.go::go vet ./textutil (type check)" in first["feedback"]
     assert "textutil/text.go:" in first["feedback"] and "mismatched types" in first["feedback"]
 
 
@@ -152,7 +152,7 @@ def test_ts_type_error_fails_in_the_type_stage(ts_project, fakes):
     result, _ = run(ts_project, fakes, [TS_UNTYPED, TS_RIGHT])
     assert outcome(result) == "passed"
     feedback = attempts_of(ts_project, "slug")[0]["feedback"]
-    assert "tsc --noEmit (type check)" in feedback
+    assert "src/text.ts::tsc --noEmit (type check)" in feedback
     assert "src/text.ts(" in feedback and "TS2322" in feedback
 
 

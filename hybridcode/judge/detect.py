@@ -19,10 +19,11 @@ detected when they are verified.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path, PurePosixPath
 
-__all__ = ["RUNNERS", "JS_SUFFIXES", "detect_runner", "package_dir", "module_dir",
-           "runner_for_language", "tool_bin"]
+__all__ = ["RUNNERS", "JS_SUFFIXES", "detect_runner", "is_test_file", "module_dir",
+           "package_dir", "runner_for_language", "tests_for_changes", "tool_bin"]
 
 RUNNERS = ("pytest", "go", "vitest", "jest", "node")
 JS_SUFFIXES = (".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx")
@@ -104,3 +105,34 @@ def tool_bin(start: Path, name: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+_JS_TEST = re.compile(r"\.(test|spec)\.(?:[cm]?[jt]sx?)$")
+
+
+def is_test_file(path: str) -> bool:
+    """A test file by its runner's own naming: ``test_x.py``/``x_test.py``, ``x_test.go``,
+    ``x.test.ts``/``x.spec.js`` (any JavaScript/TypeScript extension)."""
+    name = PurePosixPath(path).name
+    if name.endswith(".py"):
+        return name.startswith("test_") or name.endswith("_test.py")
+    return name.endswith("_test.go") or _JS_TEST.search(name) is not None
+
+
+def tests_for_changes(changed: list[str], visible: list[str]) -> list[str]:
+    """The Go and JavaScript/TypeScript tests a change to ``changed`` (non-test source files)
+    should run: every ``_test.go`` file of a changed Go package, and ``<stem>.test.*`` /
+    ``<stem>.spec.*`` files of a changed JavaScript/TypeScript module."""
+    go_dirs = {str(PurePosixPath(p).parent) for p in changed
+               if p.endswith(".go") and not is_test_file(p)}
+    stems = {PurePosixPath(p).name.split(".")[0] for p in changed
+             if PurePosixPath(p).suffix.lower() in JS_SUFFIXES and not is_test_file(p)}
+    stems.discard("index")
+    chosen = []
+    for path in visible:
+        pure = PurePosixPath(path)
+        if path.endswith("_test.go") and str(pure.parent) in go_dirs:
+            chosen.append(path)
+        elif _JS_TEST.search(pure.name) and pure.name.split(".")[0] in stems:
+            chosen.append(path)
+    return chosen

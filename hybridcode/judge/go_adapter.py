@@ -93,8 +93,9 @@ class GoAdapter:
                                        "module cache (there is no network while tests run): "
                                        f"run `go mod download` in {module.name or '.'}\n"
                                        + _compiler_lines(text))
-                parsed.problems.append(Problem(f"go vet {packages} (type check)",
-                                               _compiler_lines(text)))
+                parsed.problems.append(Problem(
+                    _located(text, module, job.worktree, f"go vet {packages} (type check)"),
+                    _compiler_lines(text)))
                 continue
             report = parse_go_events(stages.stage_file(job.report_dir, n, "out") or "")
             owner = _owners(job.worktree, module, files, self)
@@ -140,6 +141,21 @@ def _with_file(outcome: TestOutcome, owners: dict[tuple[str, str], str]) -> Test
     top = outcome.name.split("/", 1)[0]
     file = owners.get((package, top)) or owners.get((package, "")) or package
     return TestOutcome(file, outcome.name, outcome.status, outcome.suite, outcome.message)
+
+
+_GO_LOCATION = re.compile(r"(?:^|\s)([\w./-]+\.go):\d+")
+
+
+def _located(text: str, module: Path, worktree: Path, what: str) -> str:
+    """``file::what`` for the first file the compiler names (worktree-relative), else ``what``."""
+    found = _GO_LOCATION.search(text)
+    if not found:
+        return what
+    try:
+        rel = (module / found.group(1)).resolve().relative_to(worktree.resolve()).as_posix()
+    except ValueError:
+        return what
+    return f"{rel}::{what}"
 
 
 def _compiler_lines(text: str, limit: int = 12) -> str:

@@ -76,7 +76,8 @@ class JsAdapter:
         for n, (base, runner, files) in enumerate(_groups(job)):
             if stages.stage_file(job.report_dir, n, "types-failed") is not None:
                 text = stages.stage_file(job.report_dir, n, "types") or ""
-                parsed.problems.append(Problem("tsc --noEmit (type check)", _tsc_lines(text)))
+                parsed.problems.append(Problem(_located(text, base, job.worktree),
+                                               _tsc_lines(text)))
                 continue
             raw = stages.stage_file(job.report_dir, n, _REPORTS[runner])  # n.<report name>
             if runner == "node":
@@ -186,6 +187,22 @@ def _relative(outcome: TestOutcome, worktree: Path) -> TestOutcome:
 
 def _relative_text(text: str, worktree: Path) -> str:
     return text.replace(str(worktree.resolve()) + "/", "")
+
+
+_TSC_LOCATION = re.compile(r"^(\S[^(\n]*)\(\d+,\d+\): error", re.MULTILINE)
+
+
+def _located(text: str, base: Path, worktree: Path) -> str:
+    """``file::tsc --noEmit (type check)`` for the first file tsc names, worktree-relative."""
+    what = "tsc --noEmit (type check)"
+    found = _TSC_LOCATION.search(text)
+    if not found:
+        return what
+    try:
+        rel = (base / found.group(1)).resolve().relative_to(worktree.resolve()).as_posix()
+    except ValueError:
+        return what
+    return f"{rel}::{what}"
 
 
 def _tsc_lines(text: str, limit: int = 12) -> str:

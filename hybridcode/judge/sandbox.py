@@ -192,10 +192,12 @@ def bwrap_args(layout: SandboxLayout) -> list[str]:
         path = given.resolve()
         spot = late if _inside(path, worktree) else args
         spot += ["--ro-bind", str(path), str(path)]
-        # A link (a project's node_modules linked to a shared install) is also shown where
-        # it is, so lookups that walk up from the worktree find it.
+        # A link inside a hidden folder or the temporary directory (a project's node_modules
+        # linked to a shared install) is also shown where it is, so lookups that walk up from
+        # the worktree find it. Elsewhere the link itself is visible already.
         shown = Path(os.path.abspath(given))
-        if shown != path and not _inside(shown, worktree):
+        if shown != path and not _inside(shown, worktree) and any(
+                _inside(shown, Path(d)) for d in (*hidden, "/tmp", str(system_tmp))):
             spot += ["--ro-bind", str(path), str(shown)]
     for path in layout.writable:
         args += ["--bind", str(path), str(path)]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable
 
 from hybridcode.config import Settings, load_settings
 from hybridcode.errors import ContextError, SpecError, UsageError
+from hybridcode.judge.toolchains import record_runners, runner_notes
 from hybridcode.models.base import Block, Message, ModelRequest, Progress, estimate_tokens
 from hybridcode.plan import PlannerOutput, spec_from_planner
 from hybridcode.plan.render import render_plan_markdown
@@ -112,11 +113,15 @@ def _focus_sources(root: Path, focus: list[str], index: RepoIndex) -> tuple[str,
     return "\n\n".join(parts), skipped
 
 
-def build_request(request: str, repo_map: str, sources: str) -> ModelRequest:
+def build_request(request: str, repo_map: str, sources: str,
+                  runners: str = "") -> ModelRequest:
+    """``runners``: the repository's test runners (:func:`hybridcode.judge.toolchains.
+    runner_notes`), part of the repository's cached block since they change with it."""
     instructions = render_prompt("planner.md", max_items=MAX_ITEMS, test_dir=TEST_DIR)
     system = (
         Block(instructions, cache=True),
-        Block("\n\n## Repository map\n\n" + repo_map, cache=True),
+        Block("\n\n## Repository map\n\n" + repo_map + (f"\n\n{runners}" if runners else ""),
+              cache=True),
     )
     user = f"## Request\n\n{request.strip()}\n"
     if sources:
@@ -139,6 +144,7 @@ def _check(output: PlannerOutput, plan_id: str, root: Path, overrides: dict[str,
     if spec is None:
         return None, issues
     spec = route_spec(spec, overrides, history, thresholds or DEFAULT_THRESHOLDS)
+    spec = record_runners(spec, root)
     return spec, validate_spec(spec, root, exists)
 
 
@@ -216,7 +222,7 @@ def make_plan(
 
     store = PlanStore(root)
     plan_id = store.new_plan_id(request)
-    model_request = build_request(request, map_text, sources)
+    model_request = build_request(request, map_text, sources, runner_notes(root))
 
     with Ledger.open(root) as ledger:
         run_id = ledger.start_run("plan", plan_id=plan_id, settings=settings)

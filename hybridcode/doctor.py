@@ -56,6 +56,21 @@ def check_grammars() -> HealthCheck:
     return HealthCheck("tree-sitter grammars", True, ", ".join(GRAMMARS))
 
 
+def check_sandbox(settings: Settings) -> HealthCheck:
+    """Where model-written code runs: the sandbox this machine has (a real probe)."""
+    from hybridcode.judge.sandbox import INSTALL_HINT, detect
+
+    box = detect(settings.sandbox.mode)
+    if box.kind == "off":
+        return HealthCheck("sandbox", False, box.describe(),
+                           'remove [sandbox] mode = "off" once bubblewrap is installed',
+                           required=False)
+    if not box.usable:
+        return HealthCheck("sandbox", False, f"{box.reason}: model code will not run",
+                           INSTALL_HINT)
+    return HealthCheck("sandbox", True, box.describe())
+
+
 def gpu_memory_gb() -> list[tuple[str, float]] | None:
     """(name, total GB) per NVIDIA GPU, or ``None`` when nvidia-smi is absent or fails."""
     exe = shutil.which("nvidia-smi")
@@ -110,7 +125,7 @@ def run_checks(root: Path | None = None, online: bool = False,
     from hybridcode.models.registry import backend_class
 
     settings = settings or load_settings(root)
-    checks = [check_git(), check_grammars()]
+    checks = [check_git(), check_grammars(), check_sandbox(settings)]
     done_backend_checks: set[str] = set()
     for spec in _unique_specs(settings):
         try:

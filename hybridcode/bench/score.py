@@ -2,19 +2,18 @@
 
 The hidden tests never enter the worktree the model works in: the implemented tree is copied to
 a scratch folder and the tests are written there, so nothing a later attempt or the reviewer
-sees can leak them. pytest runs in a subprocess with plugin auto-loading off and an empty
-config, so neither the user's pytest setup nor this project's warning filters change a score.
+sees can leak them. The tests run through the judge (:mod:`hybridcode.judge`, the same sandbox,
+environment and time bound as implement and review) in its isolated mode — plugin
+auto-loading off and an empty config — so neither the user's pytest setup nor this project's
+warning filters change a score. Counts are per test, from pytest's JUnit XML.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,43 +42,33 @@ def copy_tree(src: Path, dest: Path) -> None:
     shutil.copytree(src, dest, ignore=_SKIP, dirs_exist_ok=True)
 
 
+def _config(timeout_s: float):
+    from hybridcode.judge import JudgeConfig
+
+    return JudgeConfig(timeout_s=timeout_s, isolated=True)
+
+
 def run_pytest(directory: Path, test_files: list[str], timeout_s: float) -> TestRun:
-    """Run ``test_files`` inside ``directory``; counts come from pytest's JUnit XML."""
-    report = directory / ".bench-junit.xml"
-    ini = directory / ".bench-pytest.ini"
-    ini.write_text("[pytest]\n", encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(directory), "PYTHONDONTWRITEBYTECODE": "1",
-           "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(ini),
-           "--rootdir", str(directory), f"--junitxml={report}", *test_files]
-    try:
-        proc = subprocess.run(cmd, cwd=directory, env=env, capture_output=True, text=True,
-                              timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired:
-        return TestRun(0, _count_tests(report), f"timed out after {timeout_s:g}s", True)
-    output = (proc.stdout + proc.stderr).strip()
+    """Run ``test_files`` inside ``directory``, counted test by test."""
+    from hybridcode.judge import run_tests
+
+    run = run_tests(directory, test_files, _config(timeout_s))
+    total = max(len(run.expected), len(run.outcomes))
+    passed = sum(1 for o in run.outcomes if o.status == "passed")
+    if not run.ok:  # a test that did not run, or ended the process, is not a pass
+        passed = min(passed, total - 1) if total else 0
+    output = run.summary if run.ok else run.feedback()
     if len(output) > OUTPUT_LIMIT:
         output = "…" + output[-OUTPUT_LIMIT:]
-    total, failed = _junit_counts(report)
-    return TestRun(total - failed, total, output)
+    return TestRun(passed, total, output, run.timed_out)
 
 
 def _junit_counts(report: Path) -> tuple[int, int]:
     """(tests, failed-or-errored-or-skipped). A missing report (collection crashed) is 0 tests."""
-    try:
-        root = ET.parse(report).getroot()
-    except (OSError, ET.ParseError):
-        return 0, 0
-    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
-    total = failed = 0
-    for suite in suites:
-        total += int(suite.get("tests", 0))
-        failed += sum(int(suite.get(k, 0)) for k in ("failures", "errors", "skipped"))
-    return total, failed
+    from hybridcode.judge.junit import read_junit
 
-
-def _count_tests(report: Path) -> int:
-    return _junit_counts(report)[0]
+    outcomes = read_junit(report) or []
+    return len(outcomes), sum(1 for o in outcomes if o.status != "passed")
 
 
 def score_tree(task: BenchTask, tree: Path, timeout_s: float = 120.0) -> TestRun:
@@ -123,7 +112,11 @@ def _prepare(root: Path, task: BenchTask, variant: str, code: str,
 
 
 def _run_batch(jobs: list[tuple[Path, list[str]]], timeout_s: float) -> list[TestRun]:
-    """Run every job's pytest session in one subprocess (see :mod:`._pytest_batch`)."""
+    """Run every job's pytest session in one sandboxed subprocess (see :mod:`._pytest_batch`),
+    through the judge's runner."""
+    import hybridcode
+    from hybridcode.judge import run_command
+
     if not jobs:
         return []
     root = jobs[0][0].parent
@@ -135,13 +128,15 @@ def _run_batch(jobs: list[tuple[Path, list[str]]], timeout_s: float) -> list[Tes
                       "junit": str(directory / ".bench-junit.xml")})
     jobs_file = root / "jobs.json"
     jobs_file.write_text(json.dumps(specs), encoding="utf-8")
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    try:
-        proc = subprocess.run([sys.executable, "-m", "hybridcode.bench._pytest_batch",
-                               str(jobs_file)], cwd=root, env=env, capture_output=True,
-                              text=True, timeout=timeout_s, check=False)
-        output = (proc.stdout + proc.stderr).strip()
-    except subprocess.TimeoutExpired:
+    package = Path(hybridcode.__file__).resolve().parent.parent
+    result = run_command([sys.executable, "-m", "hybridcode.bench._pytest_batch",
+                          str(jobs_file)], worktree=root, config=_config(timeout_s),
+                         env={"PYTHONDONTWRITEBYTECODE": "1",
+                              "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+                              "PYTHONPATH": str(package)},
+                         readable=[package])
+    output = result.output.strip()
+    if result.timed_out:
         output = f"the self-check timed out after {timeout_s:g}s"
     runs = []
     for directory, _files in jobs:

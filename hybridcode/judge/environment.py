@@ -27,6 +27,8 @@ _PREFIXES = ("HYBRID_", "ANTHROPIC_", "OPENAI_", "OLLAMA_", "CLAUDE_", "AWS_", "
 _WORDS = re.compile(r"(?:^|_)(?:KEY|KEYS|APIKEY|TOKEN|TOKENS|SECRET|SECRETS|PASSWORD|PASSWD|"
                     r"PASS|PWD_SECRET|CREDENTIAL|CREDENTIALS|CREDS|AUTH|COOKIE|SESSION|"
                     r"PRIVATE|DSN|CONNECTION_STRING)(?:_|$)")
+# Glued to the end without an underscore: PGPASSWORD, NPM_TOKEN's cousins, APIKEY.
+_ENDINGS = ("PASSWORD", "PASSWD", "TOKEN", "SECRET", "APIKEY", "CREDENTIALS")
 _EXACT = frozenset({"KUBECONFIG", "NETRC", "PGPASSFILE", "BOTO_CONFIG", "GIT_ASKPASS",
                     "SSH_ASKPASS", "SUDO_ASKPASS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
                     "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "POETRY_HTTP_BASIC_PYPI_PASSWORD"})
@@ -42,7 +44,7 @@ _RUNNER_OWNED = frozenset({"PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_CURRENT_T
 def is_credential(name: str) -> bool:
     """Whether an environment variable's name marks it as a secret (or a way to one)."""
     upper = name.upper()
-    return (upper in _EXACT or upper.startswith(_PREFIXES)
+    return (upper in _EXACT or upper.startswith(_PREFIXES) or upper.endswith(_ENDINGS)
             or _WORDS.search(upper) is not None)
 
 

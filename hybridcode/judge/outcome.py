@@ -38,6 +38,8 @@ class TestOutcome:
     """``name`` may carry a parameter suffix (``test_add[1-2]``): it still answers for the
     expected test ``test_add``. ``message`` is the failure, error or skip reason."""
 
+    __test__ = False  # not a pytest test class, whatever its name
+
     file: str
     name: str
     status: TestStatus
@@ -69,6 +71,7 @@ class CouldNotRun:
 
 @dataclass
 class TestRun:
+    __test__ = False
     status: RunStatus
     summary: str  # one line for a person: "3 of 3 expected tests passed", the reason, …
     problems: list[Problem] = field(default_factory=list)

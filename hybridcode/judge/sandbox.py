@@ -165,6 +165,11 @@ def _inside(path: Path, parent: Path) -> bool:
 def bwrap_args(layout: SandboxLayout) -> list[str]:
     worktree = layout.worktree.resolve()
     args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    # The private /tmp first: $HOME (or anything hidden below) may live under /tmp.
+    system_tmp = Path(tempfile.gettempdir())
+    args += ["--bind", str(layout.tmp), "/tmp"]
+    if system_tmp != Path("/tmp") and system_tmp.is_dir():
+        args += ["--bind", str(layout.tmp), str(system_tmp)]
     hidden = [d for d in _HIDDEN_DIRS if os.path.isdir(d) and not os.path.islink(d)]
     home = layout.home
     if home and home != "/" and os.path.isdir(home) and home not in hidden:
@@ -181,10 +186,6 @@ def bwrap_args(layout: SandboxLayout) -> list[str]:
         copy = layout.base / Path(name).name
         copy.write_text(text, encoding="utf-8")
         args += ["--ro-bind", str(copy), name]
-    system_tmp = Path(tempfile.gettempdir())
-    args += ["--bind", str(layout.tmp), "/tmp"]
-    if system_tmp != Path("/tmp") and system_tmp.is_dir():
-        args += ["--bind", str(layout.tmp), str(system_tmp)]
     late: list[str] = []
     for given in layout.readable:
         if not given.exists():

@@ -8,6 +8,7 @@ import pytest
 
 from hybridcode.vcs import repo as gitrepo
 from hybridcode.context import files
+from hybridcode.secrets import detector
 from hybridcode.errors import GitError
 
 from conftest import git
@@ -137,18 +138,18 @@ def test_check_ignore(repo: Path) -> None:
 def _naive_risky_lines(text: str) -> list[int]:
     """The prefilter as first written: one find sweep per literal, every entropy computed."""
     lower, hits = text.lower(), []
-    for literal in files._TRIGGERS:
+    for literal in detector._TRIGGERS:
         pos = lower.find(literal)
         while pos != -1:
             hits.append(pos)
             pos = lower.find(literal, pos + 1)
-    for match in files._QUOTED.finditer(text):
+    for match in detector._QUOTED.finditer(text):
         token = match.group(2)
-        limit = files._HEX_LIMIT if files._HEX.issuperset(token) else files._BASE64_LIMIT
+        limit = detector._HEX_LIMIT if detector._HEX.issuperset(token) else detector._BASE64_LIMIT
         line = lower[lower.rfind("\n", 0, match.start()) + 1:].split("\n", 1)[0]
-        if files._entropy(token) > limit or (len(token) >= 20 and "key" in line):
+        if detector._entropy(token) > limit or (len(token) >= 20 and "key" in line):
             hits.append(match.start())
-    for shape in files._SHAPES:
+    for shape in detector._SHAPES:
         hits.extend(m.start() for m in shape.finditer(text))
     return sorted({text.count("\n", 0, pos) + 1 for pos in hits})
 
@@ -163,15 +164,15 @@ def _naive_risky_lines(text: str) -> list[int]:
     "key\npass\n" * 3 + "PASSWORD = 'x'\nToken = 1\n",
 ])
 def test_risky_lines_equal_the_plain_scan(text: str) -> None:
-    assert files._risky_lines(text) == _naive_risky_lines(text)
+    assert detector._risky_lines(text) == _naive_risky_lines(text)
 
 
 def test_entropy_bound_is_safe() -> None:
     # The skip rule may only drop tokens whose entropy cannot pass the limit.
     for token in ("0123456", "abcdefghijklmnopqrstuv" * 3, "01234567" * 4):
-        limit = files._HEX_LIMIT if files._HEX.issuperset(token) else files._BASE64_LIMIT
-        if not files._could_pass_entropy(token):
-            assert files._entropy(token) <= limit
+        limit = detector._HEX_LIMIT if detector._HEX.issuperset(token) else detector._BASE64_LIMIT
+        if not detector._could_pass_entropy(token):
+            assert detector._entropy(token) <= limit
 
 
 # --- the per-plugin gates of _detect ---------------------------------------------------------
@@ -249,7 +250,7 @@ def test_every_default_plugin_has_a_sample_and_a_gate() -> None:
     # A detect-secrets upgrade that adds a plugin runs it ungated (safe) but fails here, so
     # someone writes its gate and sample.
     assert sorted(_default_plugins()) == sorted(PLUGIN_SAMPLES)
-    assert set(PLUGIN_SAMPLES) - {"KeywordDetector"} == set(files._GATES)
+    assert set(PLUGIN_SAMPLES) - {"KeywordDetector"} == set(detector._GATES)
 
 
 @pytest.mark.parametrize("name", sorted(PLUGIN_SAMPLES))
@@ -258,7 +259,7 @@ def test_each_gate_passes_a_line_its_plugin_matches(name: str) -> None:
     line = PLUGIN_SAMPLES[name]
     with files.secret_scanning():
         assert plugin.analyze_line(filename="settings.py", line=line, line_number=1)
-    gate = files._keyword_gate("settings.py") if name == "KeywordDetector" else files._GATES[name]
+    gate = detector._keyword_gate("settings.py") if name == "KeywordDetector" else detector._GATES[name]
     assert gate(line, line.casefold())
 
 
@@ -266,7 +267,7 @@ def test_each_gate_passes_a_line_its_plugin_matches(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(PLUGIN_SAMPLES))
 def test_gated_scan_agrees_with_the_full_pipeline(name: str, path: str) -> None:
     text = f"import os\n{PLUGIN_SAMPLES[name]}\nx = 1\n"
-    assert files._detect(path, text, [1, 2, 3]) == _full_pipeline(path, text, [1, 2, 3])
+    assert detector._detect(path, text, [1, 2, 3]) == _full_pipeline(path, text, [1, 2, 3])
 
 
 _FRAGMENTS = ["password", "PASSWD", "api_key", "secret", "token", "Key", "=", " = ", ":", "'",
@@ -286,5 +287,5 @@ def test_gated_scan_agrees_on_random_lines(seed: int) -> None:
     for path in ("settings.py", "main.go"):
         for number in range(1, len(lines) + 1):
             text = "\n".join(lines)
-            assert files._detect(path, text, [number]) == _full_pipeline(path, text, [number]), \
+            assert detector._detect(path, text, [number]) == _full_pipeline(path, text, [number]), \
                 lines[number - 1]

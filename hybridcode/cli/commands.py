@@ -9,7 +9,8 @@ import typer
 def register(app: typer.Typer) -> None:
     from hybridcode.cli import (bench_cmd, clean_cmd, commit_cmd, demo_cmd, doctor_cmd,
                                 export_cmd, feedback_cmd, hook_cmd, implement_cmd, init_cmd,
-                                map_cmd, plan_cmd, review_cmd, spec_cmd, stats_cmd, status_cmd)
+                                map_cmd, mcp_cmd, plan_cmd, review_cmd, spec_cmd, stats_cmd,
+                                status_cmd)
 
     app.command("demo", help=demo_cmd.__doc__)(demo_cmd.demo)
     app.command("init", help=init_cmd.__doc__)(init_cmd.init)
@@ -27,3 +28,4 @@ def register(app: typer.Typer) -> None:
     app.command("export", help=export_cmd.__doc__)(export_cmd.export)
     app.command("bench", help=bench_cmd.__doc__)(bench_cmd.bench)
     app.command("clean", help=clean_cmd.__doc__)(clean_cmd.clean)
+    app.command("mcp", help=mcp_cmd.__doc__)(mcp_cmd.mcp)

@@ -71,12 +71,20 @@ def stats(
                 _render_routing(report)
             return
         result = compute_stats(ledger, settings, moment, plan, by)  # type: ignore[arg-type]
+        data = result.as_dict()
+        if plan is None:  # plans a coding agent wrote over MCP: their saving, estimated
+            from hybridcode.ledger.calls import utc_iso
+            from hybridcode.mcp_server.estimate import agent_saving
+
+            agent = agent_saving(root, ledger, settings, utc_iso(moment) if moment else None)
+            if agent.plans:
+                data["agent_estimate"] = agent.model_dump()
     if as_json:
-        ui.print_json(result.as_dict())
+        ui.print_json(data)
     elif result.empty:
         _nothing_yet()
     else:
-        render_stats(result.as_dict())
+        render_stats(data)
 
 
 @contextmanager
@@ -162,6 +170,12 @@ def render_stats(data: dict[str, Any]) -> None:
     con.print(f"all-Claude counterfactual {usd(cf['counterfactual_usd'])}, spent "
               f"{usd(cf['actual_usd'])}, saved [bold green]{usd(cf['saving_usd'])}{pct}[/]")
     con.print(f"[dim]estimate: {cf['method']}.[/]")
+    agent = data.get("agent_estimate")
+    if agent:
+        con.print(f"plans a coding agent wrote over MCP ({agent['plans']}): estimated saving "
+                  f"{usd(agent['saving_usd'])} against Claude writing the code directly")
+        con.print(f"[dim]{escape(agent['basis'])} ({escape(agent['model'])}); the agent's own "
+                  "Claude tokens are invisible to hybrid.[/]")
     if t["unpriced_calls"]:
         models = ", ".join(data["unpriced_models"])
         con.print(f"[yellow]+? {t['unpriced_calls']} calls have no price ({escape(models)}): left "

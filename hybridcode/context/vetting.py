@@ -11,6 +11,10 @@ flags are left out (and recorded with their reason, so ``--json`` shows them):
   prints, and any other caller of the symbol API) vet every file they cover;
 - the planner, for the files whose full source it sends (``--focus``).
 
+The detectors are :mod:`hybridcode.secrets`' (token shapes, this machine's secret values,
+detect-secrets), with the repository's ``.secrets.baseline`` applied; a changed baseline or a
+changed set of secret values starts a fresh verdict cache.
+
 Verdicts are cached by content hash in ``.hybrid/cache/secrets.marshal``, next to the index
 cache but separate from it, so a verdict written after a map is a small write, not a rewrite
 of the whole index. Many files at once (``--json`` on a cold repository) are scanned in worker
@@ -26,6 +30,7 @@ from pathlib import Path
 
 from hybridcode.context import cache as cachemod
 from hybridcode.context import files as filesel
+from hybridcode.secrets import Allowlist, known_values, values_digest
 
 VERDICTS_FILE = "secrets.marshal"
 # Part of the verdict cache's key, with detect-secrets' version: bump it when the prefilter
@@ -34,16 +39,19 @@ SCAN_VERSION = 1
 CLEAN = ""  # a verdict: no secret found; otherwise the reason ("secret: <type> line N")
 
 
-def _key() -> str:
-    return f"{cachemod.cache_key()};scan={SCAN_VERSION}"
+def _key(values: dict[str, str], allowlist: Allowlist) -> str:
+    return (f"{cachemod.cache_key()};scan={SCAN_VERSION};values={values_digest(values)};"
+            f"baseline={allowlist.digest}")
 
 
-def scan(path: str, data: bytes) -> str:
+def scan(path: str, data: bytes, *, values: dict[str, str] | None = None,
+         allowlist: Allowlist | None = None) -> str:
     """The verdict for one file's content: :data:`CLEAN` or why it must stay out."""
-    return filesel.content_reason(path, data) or CLEAN
+    return filesel.content_reason(path, data, values=values, allowlist=allowlist) or CLEAN
 
 
-def _scan_batch(root: str, paths: list[str]) -> list[tuple[str, str | None, str]]:
+def _scan_batch(root: str, paths: list[str], values: dict[str, str] | None = None,
+                allowlist: Allowlist | None = None) -> list[tuple[str, str | None, str]]:
     """(path, content hash or None when unreadable, verdict) for each path."""
     out: list[tuple[str, str | None, str]] = []
     with filesel.secret_scanning():
@@ -54,7 +62,8 @@ def _scan_batch(root: str, paths: list[str]) -> list[tuple[str, str | None, str]
             except OSError as exc:
                 out.append((path, None, f"unreadable: {exc.strerror or exc}"))
                 continue
-            out.append((path, cachemod.digest(data), scan(path, data)))
+            out.append((path, cachemod.digest(data),
+                        scan(path, data, values=values, allowlist=allowlist)))
     return out
 
 
@@ -73,6 +82,9 @@ class Vetting:
         self.workers = workers
         self._verdicts: dict[str, str] | None = None  # content hash → verdict, loaded lazily
         self._dirty = False
+        self.values = known_values()
+        self.allowlist = Allowlist.load(root)
+        self._key = _key(self.values, self.allowlist)
 
     @property
     def path(self) -> Path:
@@ -106,7 +118,7 @@ class Vetting:
         verdict = known.get(digest)
         if verdict is None:
             with filesel.secret_scanning():
-                verdict = scan(path, data)
+                verdict = scan(path, data, values=self.values, allowlist=self.allowlist)
             known[digest] = verdict
             self._dirty = True
             self.save()
@@ -115,11 +127,13 @@ class Vetting:
     def _scan(self, paths: list[str]) -> list[tuple[str, str | None, str]]:
         workers = self.workers if self.workers is not None else (os.cpu_count() or 1)
         if len(paths) < cachemod.PARALLEL_THRESHOLD or workers < 2:
-            return _scan_batch(str(self.root), paths)
+            return _scan_batch(str(self.root), paths, self.values, self.allowlist)
         batches = [paths[i:i + cachemod.BATCH] for i in range(0, len(paths), cachemod.BATCH)]
         results: list[tuple[str, str | None, str]] = []
+        n = len(batches)
         with cachemod.process_pool(workers) as pool:
-            for batch in pool.map(_scan_batch, [str(self.root)] * len(batches), batches):
+            for batch in pool.map(_scan_batch, [str(self.root)] * n, batches,
+                                  [self.values] * n, [self.allowlist] * n):
                 results.extend(batch)
         return results
 
@@ -129,7 +143,7 @@ class Vetting:
             if self.use_cache:
                 try:
                     data = marshal.loads(self.path.read_bytes())
-                    if isinstance(data, dict) and data.get("key") == _key():
+                    if isinstance(data, dict) and data.get("key") == self._key:
                         self._verdicts = data["verdicts"]
                 except (OSError, EOFError, ValueError, TypeError, KeyError):
                     pass  # a cache is only a shortcut: scan again
@@ -141,7 +155,7 @@ class Vetting:
             return
         live = set(self.digests.values())
         verdicts = {h: v for h, v in self._verdicts.items() if h in live}
-        payload = marshal.dumps({"key": _key(), "verdicts": verdicts})
+        payload = marshal.dumps({"key": self._key, "verdicts": verdicts})
         if not cachemod.write_atomically(self.path, payload):
             return  # a read-only checkout is still vetted; the verdicts are just not kept
         self._dirty = False

@@ -25,6 +25,15 @@ ladder continues from its last attempt; failed and skipped items get a fresh lad
 command never silently continues (or restarts) a paid run. Each invocation is a run of its own
 in the ledger, with its own budget and breaker.
 
+Some items (``only=[item_id, ...]``, what the MCP server's implement tool uses): the named
+items run (passed ones stay passed), the others are held as they are; an item that depends on a
+held item that has not passed is skipped. Like a resume, it may follow earlier runs.
+
+Cancellation (``cancel``, a :class:`threading.Event` set from another thread): the run stops as
+Ctrl-C stops it — streaming calls end at their next chunk, unfinished items are parked for a
+resume; the scheduler looks at least once a second, and a test run in progress ends first. It
+raises :class:`RunCancelled`.
+
 Rework (``rework={item_id: feedback}``, what ``hybrid review PLAN --fix`` uses): only the named
 items run again, each on a fresh ladder with the reviewer's findings in its prompt (see
 :mod:`.prompt`); the other items keep their state and their code. The acceptance tests of passed
@@ -39,7 +48,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,8 +157,10 @@ class _Item:
 def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | None = None,
                    budget_usd: float | None = None, resume: bool = False,
                    rework: Mapping[str, str] | None = None,
+                   only: Collection[str] | None = None,
                    settings: Settings | None = None,
-                   on_event: Callable[[ItemEvent], None] | None = None) -> ImplementResult:
+                   on_event: Callable[[ItemEvent], None] | None = None,
+                   cancel: threading.Event | None = None) -> ImplementResult:
     """Implement a plan's spec in its worktree; see the module docstring.
 
     ``rework`` maps item ids to the reviewer's feedback for them: only those items run, on a
@@ -176,6 +187,8 @@ def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | N
     order = topological_order(spec)
     if rework is not None:
         _check_rework(rework, spec, plan_id, worktree_path(root, plan_id))
+    if only is not None:
+        only = _check_only(only, spec, plan_id)
     settings = settings or load_settings(root)
     parallel = settings.parallel if parallel is None else parallel
     if not 1 <= parallel <= 64:
@@ -196,7 +209,7 @@ def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | N
     wall = time.monotonic()
     with PlanLock(store.dir(plan_id), plan_id), Ledger.open(root) as ledger:
         state = RunState(ledger, store, plan_id)
-        if state.started() and not resume and rework is None:
+        if state.started() and not resume and rework is None and only is None:
             done = sum(1 for row in state.items().values() if row.state == "passed")
             raise UsageError(f"plan {plan_id} was run before ({done} of {len(spec.items)} "
                              "items passed)",
@@ -206,9 +219,10 @@ def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | N
         command = "implement" if rework is None else "fix"
         run_id = ledger.start_run(command, plan_id=plan_id, settings=settings)
         state.run_id = run_id
-        caller = Caller(settings, ledger, run_id=run_id, plan_id=plan_id, budget_usd=budget_usd)
+        caller = Caller(settings, ledger, run_id=run_id, plan_id=plan_id, budget_usd=budget_usd,
+                        root=root)
         run = _Run(settings, ledger, caller, state, spec, order, worktree, architecture,
-                   parallel, on_event, rework=rework, judge=judge)
+                   parallel, on_event, rework=rework, judge=judge, only=only, cancel=cancel)
         if not sandbox.isolates:
             run.note(f"sandbox {sandbox.describe()}")
         status = "interrupted"  # anything that escapes (Ctrl-C, a git or ledger error)
@@ -223,6 +237,16 @@ def implement_plan(root: Path, plan_ref: str | None = None, *, parallel: int | N
             state.write_summary(status, run.models())
             ledger.finish_run(run_id, RUN_STATUS[status])
         return run.result(status, time.monotonic() - wall)
+
+
+def _check_only(only: Collection[str], spec: Spec, plan_id: str) -> frozenset[str]:
+    known = {item.id for item in spec.items}
+    unknown = sorted(set(only) - known)
+    if not only or unknown:
+        what = f"no item {unknown[0]!r}" if unknown else "no items named"
+        raise UsageError(f"plan {plan_id} has {what} to implement",
+                         f"its items are: {', '.join(sorted(known))}")
+    return frozenset(only)
 
 
 def _check_rework(rework: Mapping[str, str], spec: Spec, plan_id: str, worktree: Path) -> None:
@@ -243,8 +267,9 @@ class _Run:
     def __init__(self, settings: Settings, ledger: Ledger, caller: Caller, state: RunState,
                  spec: Spec, order: list[SpecItem], worktree: Worktree, architecture: str,
                  parallel: int, on_event: Callable[[ItemEvent], None] | None, *,
-                 rework: Mapping[str, str] | None = None, judge: JudgeConfig | None = None
-                 ) -> None:
+                 rework: Mapping[str, str] | None = None, judge: JudgeConfig | None = None,
+                 only: frozenset[str] | None = None,
+                 cancel: threading.Event | None = None) -> None:
         from hybridcode.judge import JudgeConfig
         from hybridcode.plan.routing import task_kind
 
@@ -265,7 +290,8 @@ class _Run:
         self.busy: dict[str, int] = {}
         self.queued: list[_Generated] = []
         self.stopping: str | None = None
-        self.cancel = threading.Event()
+        self.cancel = cancel if cancel is not None else threading.Event()
+        self.only = only
         self.messages: list[str] = []
         self.checksums: dict[str, str] = {}
         self._lock = threading.Lock()  # item token counters and event delivery
@@ -328,6 +354,8 @@ class _Run:
 
     def _loop(self, pool: ThreadPoolExecutor) -> None:
         while True:
+            if self.cancel.is_set():  # set by another thread (see "Cancellation")
+                raise RunCancelled("the run was cancelled")
             self._collect(block=False)
             # Fill free generation slots before verifying, so the model keeps working while
             # the tests run.
@@ -358,6 +386,9 @@ class _Run:
                 if row.rung is not None and 0 <= row.rung < len(self.ladder.rungs):
                     item.step = Step(self.ladder.rungs[row.rung], 0)
                 self.emit(item, "passed", message="passed in an earlier run")
+                continue
+            if self.only is not None and item.id not in self.only:
+                item.state = HELD
                 continue
             if row is None or row.state in ("failed", "skipped") or not row.started_at:
                 continue  # a fresh ladder
@@ -505,7 +536,7 @@ class _Run:
             self.emit(item, "generating")
 
         started = time.monotonic()
-        prompt = job.request.prompt_text()
+        prompt = self.caller.vet(job.request)[0].prompt_text()  # what is sent, secrets removed
         try:
             result = self.caller.call(rung.spec, job.request, step=self.step_name,
                                       tier="implementer", item_id=item.id, rung=rung.index,

@@ -1,9 +1,11 @@
 """Keep API keys out of everything hybrid writes down (ledger errors, recordings, snapshots).
 
-Two nets: the exact key values the settings hold, and patterns for keys that may arrive some
-other way (an SDK echoing a header in an error, a key pasted into a prompt). The patterns are
-narrow on purpose: recorded model output is code, and a broad ``api_key = ...`` pattern would
-corrupt the code that replay serves back.
+Two of :mod:`hybridcode.secrets`' nets: the exact secret values this process knows (the keys
+the settings hold, credential-named environment variables), and its token shapes for keys
+that may arrive some other way (an SDK echoing a header in an error, a key pasted into a
+prompt). Not its third net, detect-secrets' keyword and entropy heuristics: recorded model
+output is code, and a broad ``api_key = ...`` rule would corrupt the code that replay serves
+back. The token shapes are anchored on prefixes no ordinary code carries.
 """
 
 from __future__ import annotations
@@ -12,16 +14,12 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from hybridcode.secrets.patterns import PATTERNS, env_secret_values
+
 if TYPE_CHECKING:
     from hybridcode.config import Settings
 
 REDACTED = "[REDACTED]"
-
-_PATTERNS = (
-    re.compile(r"sk-ant-[A-Za-z0-9_\-]{6,}"),  # Anthropic keys (sk-ant-api03-…, sk-ant-admin…)
-    re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}"),  # OpenAI-style keys (sk-…, sk-proj-…)
-)
-_BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/\-]{8,}=*")
 
 # Setting and option names whose values are credentials (in snapshots, whatever their shape).
 _SECRET_NAMES = re.compile(r"(?i)^(api_?key|key|secret|password|token|authorization)$"
@@ -38,12 +36,17 @@ def secret_values(settings: Settings) -> list[str]:
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` without ``secrets``, this process's secret environment values and any value
+    of the shared token shapes, each replaced by ``[REDACTED]``."""
+    values = {s for s in secrets if len(s) >= 4} | set(env_secret_values())
     # Longest first, so a key that contains another configured value is removed whole.
-    for value in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
+    for value in sorted(values, key=len, reverse=True):
         text = text.replace(value, REDACTED)
-    for pattern in _PATTERNS:
-        text = pattern.sub(REDACTED, text)
-    return _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
+    for pattern in PATTERNS:
+        found = {value for _, value in pattern.values(text) if value != REDACTED}
+        for value in sorted(found, key=len, reverse=True):
+            text = text.replace(value, REDACTED)
+    return text
 
 
 def one_line(text: str, limit: int = 500) -> str:

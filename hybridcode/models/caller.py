@@ -1,11 +1,16 @@
-"""The one way stages call a model: pick the backend, keep the run inside its budget, and write
-every call — answered or failed — to the ledger with its cost.
+"""The one way stages call a model: vet the request for secrets, pick the backend, keep the run
+inside its budget, and write every call — answered or failed — to the ledger with its cost.
 
-    caller = Caller(settings, ledger, run_id=run_id, plan_id=plan.id, budget_usd=5.0)
+    caller = Caller(settings, ledger, run_id=run_id, plan_id=plan.id, budget_usd=5.0, root=root)
     result = caller.call(spec, request, step="implement", tier="implementer",
                          item_id="item-3", rung=0, on_progress=show)
 
 A ``Caller`` is shared by the threads that generate items in parallel.
+
+The door: no backend is reached but through :meth:`Caller.call`, and ``call`` sends only what
+:meth:`Caller.vet` returns — every block of the system prompt and every message, with each
+secret replaced by ``[REDACTED:<kind>]`` (see :mod:`hybridcode.secrets.door`). What was removed
+is counted on the call's ledger row (``extra.redacted``: kind → count, never a value).
 """
 
 from __future__ import annotations
@@ -14,14 +19,16 @@ import logging
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from hybridcode.errors import BudgetExceededError, ConfigError, LedgerError, OutputFormatError
 from hybridcode.ledger import CallRecord
 from hybridcode.ledger.redact import one_line, redact, secret_values
-from hybridcode.models.base import Usage, estimate_tokens
+from hybridcode.models.base import Block, Usage, estimate_tokens
 from hybridcode.models.pricing import call_cost, counterfactual_cost
 from hybridcode.models.registry import create_backend
+from hybridcode.secrets.door import Door
 
 if TYPE_CHECKING:
     from hybridcode.config import ModelSpec, Settings
@@ -58,9 +65,10 @@ class Caller:
     def __init__(self, settings: Settings, ledger: Ledger, run_id: str | None = None,
                  plan_id: str | None = None, budget_usd: float | None = None, *,
                  backend_factory: Callable[[ModelSpec, Settings], Backend] = create_backend,
-                 ) -> None:
+                 root: Path | None = None) -> None:
         """``backend_factory`` is the seam for tests and benchmarks (a scripted backend);
-        everything else uses the registry's :func:`create_backend`."""
+        everything else uses the registry's :func:`create_backend`. ``root``: the repository
+        whose ``.secrets.baseline`` the door honours."""
         self.settings = settings
         self.ledger = ledger
         self.run_id = run_id
@@ -72,6 +80,7 @@ class Caller:
         self._in_flight = 0.0
         self._secrets = secret_values(settings)
         self._factory = backend_factory
+        self.door = Door(root, self._secrets)
 
     @property
     def spent(self) -> float:
@@ -102,12 +111,38 @@ class Caller:
         return (estimate_tokens(request.prompt_text()) * price.input
                 + max_tokens * price.output) / 1_000_000
 
+    # ------------------------------------------------------------------ the door
+
+    def vet(self, request: ModelRequest) -> tuple[ModelRequest, dict[str, int]]:
+        """``request`` as it may leave: secrets replaced in every block and message; and what
+        was removed (kind → count). A request with nothing to remove is returned as is."""
+        counts: dict[str, int] = {}
+
+        def clean(text: str) -> str:
+            vetted, found = self.door.vet(text)
+            for kind, n in found.items():
+                counts[kind] = counts.get(kind, 0) + n
+            return vetted
+
+        def content(value: str | tuple[Block, ...]) -> str | tuple[Block, ...]:
+            if isinstance(value, str):
+                return clean(value)
+            return tuple(replace(b, text=clean(b.text)) for b in value)
+
+        system = content(request.system)
+        messages = tuple(replace(m, content=content(m.content)) for m in request.messages)
+        if not counts:
+            return request, {}
+        return replace(request, system=system, messages=messages), counts
+
     # ------------------------------------------------------------------ the call
 
     def call(self, spec: ModelSpec, request: ModelRequest, *, step: str, tier: str,
              item_id: str | None = None, rung: int | None = None,
              on_progress: ProgressCallback | None = None) -> ModelResult:
-        """Run one request and record it; project errors are recorded, then re-raised as is."""
+        """Vet one request, run it and record it; project errors are recorded, then re-raised
+        as is."""
+        request, redacted = self.vet(request)
         backend = self.backend_for(spec)
         # Per instance, not per class: a replayed or recorded tier is as local as the tier.
         is_local = bool(getattr(backend, "is_local", spec.is_local))
@@ -116,6 +151,10 @@ class Caller:
                           is_local=is_local)
         if backend.name != spec.backend:
             base = replace(base, extra={"via": backend.name})
+        if redacted:
+            base = replace(base, extra={**base.extra, "redacted": redacted})
+            log.info("removed %s secret(s) from a %s request: %s", sum(redacted.values()),
+                     step, ", ".join(f"{k} ×{n}" for k, n in sorted(redacted.items())))
 
         held = self._reserve(spec, request, base)
         started = time.monotonic()

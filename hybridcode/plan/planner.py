@@ -164,6 +164,19 @@ def _routing_log(spec: Spec, decisions: dict[str, RouteDecision], history, thres
     return json.dumps({"thresholds": thresholds.model_dump(), "decisions": rows}, indent=2) + "\n"
 
 
+def write_routed_plan(store: PlanStore, meta: PlanMeta, spec: Spec, architecture: str,
+                      decisions: dict[str, RouteDecision], history, thresholds) -> None:
+    """The files of a valid, routed spec — spec.json, routing.json, plan.md — and the item
+    counts in ``meta`` (saved by the caller). ``hybrid plan`` and plans an agent wrote over MCP
+    (:mod:`hybridcode.plan.authored`) write them the same way."""
+    plan_id = meta.plan_id
+    save_spec(spec, store.spec_path(plan_id))
+    store.write_text(plan_id, ROUTING, _routing_log(spec, decisions, history, thresholds))
+    store.write_text(plan_id, PLAN_MD, render_plan_markdown(spec, architecture))
+    meta.items = len(spec.items)
+    meta.routes = {r: sum(1 for i in spec.items if i.route == r) for r in ("local", "claude")}
+
+
 def estimate_items(spec: Spec, settings: Settings, root: Path) -> list[ItemEstimate]:
     """Rough implement-step cost per item: prompt ≈ item + target file + context, output ≈ the
     item's code. Local items cost their hourly rate only; Claude items the first Claude rung."""
@@ -226,7 +239,7 @@ def make_plan(
 
     with Ledger.open(root) as ledger:
         run_id = ledger.start_run("plan", plan_id=plan_id, settings=settings)
-        caller = Caller(settings, ledger, run_id=run_id, plan_id=plan_id)
+        caller = Caller(settings, ledger, run_id=run_id, plan_id=plan_id, root=root)
         # Review grades and escalations of earlier plans move the routing line per task kind.
         history = kind_history(ledger)
         thresholds = settings.routing
@@ -267,13 +280,8 @@ def make_plan(
                     f"edit .hybrid/plans/{plan_id}/spec.json, then run: "
                     f"hybrid spec check {plan_id}")
             decisions = route_decisions(spec, routes, history, thresholds)
-            save_spec(spec, store.spec_path(plan_id))
-            store.write_text(plan_id, ROUTING, _routing_log(spec, decisions, history, thresholds))
-            store.write_text(plan_id, PLAN_MD,
-                             render_plan_markdown(spec, output.architecture_note))
-            meta.items = len(spec.items)
-            meta.routes = {r: sum(1 for i in spec.items if i.route == r)
-                           for r in ("local", "claude")}
+            write_routed_plan(store, meta, spec, output.architecture_note, decisions, history,
+                              thresholds)
             meta.cost_usd = ledger.spend(run_id)
             store.save_meta(meta)
             status = "ok"
@@ -301,4 +309,5 @@ def _call(caller: Caller, settings: Settings, request: ModelRequest,
     return result
 
 
-__all__ = ["make_plan", "PlanResult", "ItemEstimate", "build_request", "symbol_checker", "META"]
+__all__ = ["make_plan", "PlanResult", "ItemEstimate", "build_request", "symbol_checker", "META",
+           "write_routed_plan"]

@@ -18,8 +18,10 @@
 - ``lint``     ``settings.lint`` (e.g. ``ruff check``) over the changed source files: ``{files}``
   in the command places them, otherwise they are appended. Skipped, with a note, when unset or
   when the program is not installed.
-- ``secrets``  detect-secrets over the *added* lines only, plus added files whose name marks
-  them as keys or env files. A secret that was already there is not this change's doing.
+- ``secrets``  :mod:`hybridcode.secrets` (token shapes, this machine's secret values,
+  detect-secrets) over the *added* lines only, plus added files whose name marks them as keys
+  or env files. A secret that was already there is not this change's doing. Allow-listed by
+  ``# pragma: allowlist secret`` and the repository's ``.secrets.baseline``.
 
 Every failing check is blocking except where noted (syntax of an already-broken file; skipped
 checks): a blocking failure decides the review whatever the reviewer says.
@@ -260,34 +262,51 @@ def run_lint(directory: Path, diff: Diff, command: str | None, config: JudgeConf
 
 # ---------------------------------------------------------------------------- secrets
 
-def scan_added_lines(diff: Diff) -> CheckResult:
-    from hybridcode.context.files import find_secret, name_reason, secret_scanning
+def scan_added_lines(diff: Diff, directory: Path | None = None) -> CheckResult:
+    """The blocking scan: :mod:`hybridcode.secrets`' nets over the lines this diff adds.
 
-    findings = []
+    Only added lines: the block is about what this change commits. A secret already in an
+    unchanged line is not this change's doing (and never reaches the reviewer: the door
+    replaces it in the diff's context lines before the request leaves). Allow-listed, as
+    detect-secrets' own hook does it: ``# pragma: allowlist secret`` on the line, and the
+    secrets ``directory``'s ``.secrets.baseline`` lists for the file.
+    """
+    from hybridcode.context.files import name_reason
+    from hybridcode.secrets import (BASELINE, Allowlist, find_secrets, known_values,
+                                    secret_scanning)
+
+    allowlist = Allowlist.load(directory)
+    values = known_values()
+    findings, accepted = [], 0
     with secret_scanning():
         for change in _present(diff.files):
+            if change.path == BASELINE:
+                continue  # its hashed secrets are hex strings, not secrets
             if change.status in ("added", "renamed"):
                 reason = name_reason(change.path)
                 if reason is not None:
                     findings.append(_finding(change.path, 0, f"{reason} added to the "
                                              "repository"))
             lines = change.added
-            offset = 0
-            for _ in range(MAX_SECRETS_PER_FILE):
-                rest = lines[offset:]
-                if not rest:
+            if not lines:
+                continue
+            shown = 0
+            for found in find_secrets(change.path, "\n".join(text for _, text in lines),
+                                      values=values):
+                if allowlist.accepts(change.path, found.value):
+                    accepted += 1
+                    continue
+                findings.append(_finding(change.path, lines[found.line - 1][0],
+                                         f"secret: {found.kind}"))
+                shown += 1
+                if shown >= MAX_SECRETS_PER_FILE:
                     break
-                found = find_secret(change.path, "\n".join(text for _, text in rest))
-                if found is None:
-                    break
-                kind, index = found
-                findings.append(_finding(change.path, rest[index - 1][0], f"secret: {kind}"))
-                offset += index
     if findings:
         first = findings[0]
         return CheckResult("secrets", False, True, f"{first['message']} at "
                            f"{first['file']}:{first['line']}", findings)
-    return CheckResult("secrets", True, True, "no secrets in the added lines")
+    known = f" ({accepted} known to {BASELINE})" if accepted else ""
+    return CheckResult("secrets", True, True, f"no secrets in the added lines{known}")
 
 
 # ---------------------------------------------------------------------------- all
@@ -309,7 +328,7 @@ def run_checks(directory: Path, diff: Diff, spec: Spec | None = None,
     results.append(run_tests(directory, select_tests(directory, diff, spec), config,
                              strict=acceptance))
     results.append(run_lint(directory, diff, settings.lint if settings else None, config))
-    results.append(scan_added_lines(diff))
+    results.append(scan_added_lines(diff, directory))
     return results
 
 

@@ -20,8 +20,9 @@ Order of decisions:
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hybridcode.errors import UsageError
@@ -46,10 +47,21 @@ def _quiet(_message: str) -> None:
     return None
 
 
-def review_plan(root: Path, plan_ref: str | None = None, settings: Settings | None = None, *,
-                fresh: bool = False, review_when_blocked: bool = False,
-                on_stage: Stage = _quiet) -> ReviewOutcome:
-    """Review a plan's worktree against the plan's base commit and update the plan's status."""
+@dataclass
+class PlanUnderReview:
+    """A plan's worktree diff against its base, with what a reviewer reads alongside it."""
+
+    root: Path
+    plan_id: str
+    worktree: Path
+    spec: Spec
+    architecture: str
+    diff: Diff
+
+
+def plan_under_review(root: Path, plan_ref: str | None = None, *,
+                      on_stage: Stage = _quiet) -> PlanUnderReview:
+    """The diff of a plan's worktree (refused when there is none, or nothing in it)."""
     from hybridcode.vcs import repo as gitrepo
     from hybridcode.plan.store import ARCHITECTURE, PlanStore
     from hybridcode.spec import load_spec
@@ -73,14 +85,30 @@ def review_plan(root: Path, plan_ref: str | None = None, settings: Settings | No
     if diff.empty:
         raise UsageError(f"nothing to review: the worktree of {plan_id} has no changes",
                          f"implement it first: hybrid implement {plan_id}")
-    outcome = review_changes(root, worktree, diff, source="plan", spec=spec,
-                             architecture=architecture, plan_id=plan_id, settings=settings,
-                             fresh=fresh, review_when_blocked=review_when_blocked,
-                             on_stage=on_stage)
+    return PlanUnderReview(root, plan_id, worktree, spec, architecture, diff)
+
+
+def set_plan_decision(root: Path, plan_id: str, approved: bool) -> None:
+    """A plan's status after a review of its diff (a committed plan stays committed)."""
+    from hybridcode.plan.store import PlanStore
+
+    store = PlanStore(root)
     meta = store.meta(plan_id)  # re-read: implement may have touched it meanwhile
     if meta.status != "committed":
-        meta.status = "approved" if outcome.approved else "changes_requested"
+        meta.status = "approved" if approved else "changes_requested"
         store.save_meta(meta)
+
+
+def review_plan(root: Path, plan_ref: str | None = None, settings: Settings | None = None, *,
+                fresh: bool = False, review_when_blocked: bool = False,
+                on_stage: Stage = _quiet) -> ReviewOutcome:
+    """Review a plan's worktree against the plan's base commit and update the plan's status."""
+    plan = plan_under_review(root, plan_ref, on_stage=on_stage)
+    outcome = review_changes(plan.root, plan.worktree, plan.diff, source="plan", spec=plan.spec,
+                             architecture=plan.architecture, plan_id=plan.plan_id,
+                             settings=settings, fresh=fresh,
+                             review_when_blocked=review_when_blocked, on_stage=on_stage)
+    set_plan_decision(plan.root, plan.plan_id, outcome.approved)
     return outcome
 
 
@@ -178,7 +206,7 @@ def _review(ledger: Ledger, run_id: str, root: Path, directory: Path, diff: Diff
         if not choice.full:
             notes.append(f"reviewed by the cheaper reviewer: {choice.reason}")
         on_stage(f"reviewing with {choice.spec.model}")
-        caller = Caller(settings, ledger, run_id=run_id, plan_id=plan_id)
+        caller = Caller(settings, ledger, run_id=run_id, plan_id=plan_id, root=root)
         answer = review_diff(caller, settings, diff, checklist, spec, architecture, checks,
                              reviewer=choice.spec)
         verdict, model = answer.verdict, answer.model

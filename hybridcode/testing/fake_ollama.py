@@ -60,6 +60,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]  # keys lower-cased
     json: Any = None  # the parsed body, None for GET or a body that was not JSON
+    body: bytes = b""  # the raw body, as received (what a test checks for leaked values)
 
 
 Responder = Callable[[Any], "str | dict[str, Any] | list[Any] | Reply | None"]
@@ -267,7 +268,7 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError:
                 bad_body = True
         headers = {k.lower(): v for k, v in self.headers.items()}
-        self.fake._record(RecordedRequest(method, path, headers, body))
+        self.fake._record(RecordedRequest(method, path, headers, body, raw))
         route = _ROUTES.get((method, path))
         try:
             if route is None:

@@ -158,6 +158,26 @@ class ChecksSettings(_Strict):
         "e.g. `uv run --offline pytest`; hybrid appends its own arguments.")
 
 
+class SandboxSettings(_Strict):
+    """Where project code (model-written code and its tests) runs; see docs/review.md."""
+
+    mode: Literal["auto", "off"] = Field(
+        default="auto", description="`auto`: bubblewrap on Linux, sandbox-exec on macOS, and "
+        "model code is not run when neither works; `off`: run without a sandbox (every run "
+        "and review report then says so).")
+
+
+class ChecksSettings(_Strict):
+    """How the project's tests run (implement, review, CI and bench share one runner)."""
+
+    python: str | None = Field(
+        default=None, description="Interpreter that runs the project's tests; default: the "
+        "repository's `.venv` when present, else the one running hybrid.")
+    test_command: str | None = Field(
+        default=None, description="Command that runs pytest instead of `<python> -m pytest`, "
+        "e.g. `uv run --offline pytest`; hybrid appends its own arguments.")
+
+
 class AnthropicSettings(_Strict):
     api_key: SecretStr | None = Field(
         default=None, description="Set ANTHROPIC_API_KEY instead of writing it in a file.")

@@ -149,7 +149,21 @@ def run_checks(root: Path | None = None, online: bool = False,
         except HybridError as exc:
             checks.append(HealthCheck(spec.label, False, exc.message, exc.hint))
     checks.append(check_gpu())
+    checks += _toolchains(root)
     return checks
+
+
+def _toolchains(root: Path | None) -> list[HealthCheck]:
+    """The test runners of the repository's languages (none outside a repository)."""
+    from hybridcode.errors import GitError
+    from hybridcode.judge.toolchains import toolchain_checks
+    from hybridcode.vcs import repo as gitrepo
+
+    try:
+        top = gitrepo.repo_root(root or Path.cwd())
+    except GitError:
+        return []
+    return toolchain_checks(top)
 
 
 def checks_as_json(checks: list[HealthCheck]) -> dict:

@@ -49,6 +49,7 @@ Category = Literal[
 Action = Literal["create", "modify"]
 Route = Literal["local", "claude", "plan"]
 Severity = Literal["error", "warning"]
+TestRunner = Literal["pytest", "go", "vitest", "jest", "node"]
 
 CODE_KINDS = frozenset({"function", "method", "class", "module"})
 SYMBOL_KINDS = frozenset({"function", "method", "class"})
@@ -94,17 +95,28 @@ class AcceptanceTests(_Model):
 
     code: str = Field(
         min_length=1,
-        description="A complete pytest module for this item: imports, fixtures and at least one "
-        "`def test_...`. Import only public names from the target module (e.g. "
-        "`from app.ratelimit import RateLimiter`), never private helpers or the implementation's "
-        "internals. Pin the requirements, the examples, the edge cases and the error behaviour. "
-        "No network, no sleeping: inject clocks and stores.",
+        description="A complete test file for this item in the target's language, for the "
+        "repository's test runner: for Python a pytest module with at least one `def test_...`; "
+        "for Go a `_test.go` file of the target's package with `func TestXxx(t *testing.T)` "
+        "functions; for JavaScript/TypeScript a file of `test(...)`/`it(...)` cases for the "
+        "runner the repository uses (vitest, jest, or node:test). Import only public names from "
+        "the target module (e.g. `from app.ratelimit import RateLimiter`), never private "
+        "helpers or the implementation's internals. Pin the requirements, the examples, the "
+        "edge cases and the error behaviour. No network, no sleeping: inject clocks and stores. "
+        "Give every test a literal name.",
     )
     path: str | None = Field(
         default=None,
-        description="Repository-relative path the tests are written to. Leave empty for Python "
-        f"targets: the tool writes them to `{TEST_DIR}/test_<id>.py` (hyphens become "
-        "underscores). Required for other languages.",
+        description="Repository-relative path the tests are written to. Usually empty: the "
+        f"tool writes Python tests to `{TEST_DIR}/test_<id>.py`, Go tests next to the target as "
+        "`hybrid_<id>_test.go`, JavaScript/TypeScript tests next to the target as "
+        "`<id>.hybrid.test.<ext>` (hyphens become underscores in Python and Go names).",
+    )
+    runner: TestRunner | None = Field(
+        default=None,
+        description="The runner that judges these tests: pytest, go (`go test`), vitest, jest "
+        "or node (`node --test`). Set by the tool from the repository (package.json, go.mod) "
+        "when the plan is made; empty means detect it when the item is verified.",
     )
 
 
@@ -273,9 +285,7 @@ class SpecItem(_Model):
             return None
         if self.tests is not None and self.tests.path:
             return self.tests.path
-        if self.file.endswith(".py"):
-            return f"{TEST_DIR}/test_{self.id.replace('-', '_')}.py"
-        return None
+        return default_test_path(self.id, self.file)
 
     def spec_size(self) -> int:
         """Estimated tokens the planner wrote to specify the item, its own code excluded
@@ -287,6 +297,28 @@ class SpecItem(_Model):
     def code_size(self) -> int:
         """Estimated tokens of the code the planner wrote in the plan (0 when none)."""
         return _tokens(self.code or "")
+
+
+def default_test_path(item_id: str, file: str) -> str | None:
+    """Where an item's tests go when the spec names no path: Python tests in their own folder;
+    Go and JavaScript/TypeScript tests beside the target, where their runners look for them
+    (a Go test must sit in its package's folder) under a name no project file is likely to
+    have. None for languages hybrid has no runner for."""
+    pure = PurePosixPath(file)
+    suffix = pure.suffix.lower()
+    if suffix == ".py":
+        return f"{TEST_DIR}/test_{item_id.replace('-', '_')}.py"
+    folder = "" if str(pure.parent) == "." else f"{pure.parent}/"
+    if suffix == ".go":
+        return f"{folder}hybrid_{item_id.replace('-', '_')}_test.go"
+    if suffix in _JS_TEST_SUFFIXES:
+        return f"{folder}{item_id}.hybrid.test{_JS_TEST_SUFFIXES[suffix]}"
+    return None
+
+
+# The test file's extension per target extension (a .d.ts-free .mts target gets .mts tests).
+_JS_TEST_SUFFIXES = {".js": ".js", ".mjs": ".mjs", ".cjs": ".cjs", ".jsx": ".jsx",
+                     ".ts": ".ts", ".mts": ".mts", ".cts": ".cts", ".tsx": ".tsx"}
 
 
 class Spec(_Model):
@@ -700,13 +732,17 @@ class _Checker:
             return
         path = item.test_path
         if path is None:
-            self.add(item, "tests.path", "required for a non-Python target (the default "
-                     f"{TEST_DIR}/test_<id>.py is for Python)")
+            self.add(item, "tests.path", "required for a target in a language hybrid runs no "
+                     "tests for (defaults exist for Python, Go, JavaScript and TypeScript)")
             return
         problem = _path_problem(path, self.root)
         if problem:
             self.add(item, "tests.path", problem)
-        if not path.endswith(".py") or item.tests is None:
+        if not path.endswith(".py"):
+            self.check_other_tests(item, path)
+            return
+        if item.tests is None:
+            return
             return
         try:
             tree = ast.parse(item.tests.code)
@@ -715,6 +751,30 @@ class _Checker:
             return
         if not _has_test_function(tree):
             self.add(item, "tests.code", "contains no test function (def test_...)")
+
+    def check_other_tests(self, item: SpecItem, path: str) -> None:
+        """Go and JavaScript/TypeScript tests: the file name their runner picks up, and at
+        least one test the judge can expect by name."""
+        from hybridcode.context.languages import language_for_path
+        from hybridcode.judge.expected import expected_tests
+
+        language = language_for_path(path)
+        if language is None or item.tests is None:
+            return
+        if language == "go" and not path.endswith("_test.go"):
+            self.add(item, "tests.path", f'"{path}" must end in _test.go (go test reads only '
+                     "those files)")
+        if language not in ("go", "javascript", "typescript", "tsx"):
+            return
+        try:
+            found = expected_tests(item.tests.code, language)
+        except (ContextError, ValueError) as exc:  # a grammar that cannot load
+            self.add(item, "tests.code", f"cannot read the tests: {exc}", "warning")
+            return
+        if found.count == 0:
+            what = ("func TestXxx(t *testing.T)" if language == "go" else
+                    "test(...) or it(...) call")
+            self.add(item, "tests.code", f"contains no test ({what})")
 
     def check_context(self, item: SpecItem) -> None:
         for n, entry in enumerate(item.context):

@@ -30,8 +30,19 @@ def test_suite_size_and_kinds(tasks):
 
 
 def test_every_task_is_sound(tasks):
-    problems = {c.task_id: c.problems for c in check_suite(tasks) if not c.ok}
+    from toolchains import need_go, need_node_runners
+
+    need_go()  # the Go tasks run with go test, the TypeScript ones with vitest and tsc
+    problems = {c.task_id: c.problems for c in check_suite(tasks, node_modules=need_node_runners())
+                if not c.ok}
     assert problems == {}
+
+
+def test_go_and_typescript_tasks_are_bundled(tasks):
+    languages = [t.language for t in tasks]
+    assert languages.count("go") >= 3 and languages.count("typescript") >= 3
+    for task in tasks:
+        assert task.acceptance_path.suffix == task.hidden_path.suffix == task.reference_path.suffix
 
 
 def test_the_spec_holds_no_hidden_tests_or_reference(tasks):

@@ -257,8 +257,12 @@ VALIDATION = [
      "ratelimit-limiter", "tests.path", 'also used by item "ratelimit-store"'),
     (lambda d: item(d, "ratelimit-limiter")["tests"].__setitem__("path", "app/auth.py"),
      "ratelimit-limiter", "tests.path", "is a target file of this spec"),
+    (_set("login-throttled-error", file="lib/auth.rb", action="create"),
+     "login-throttled-error", "tests.path", "required for a target in a language hybrid runs"),
     (_set("login-throttled-error", file="web/auth.ts", action="create"),
-     "login-throttled-error", "tests.path", "required for a non-Python target"),
+     "login-throttled-error", "tests.code", "contains no test (test(...) or it(...) call)"),
+    (_set("login-throttled-error", file="auth/login.go", action="create"),
+     "login-throttled-error", "tests.code", "contains no test (func TestXxx"),
     (lambda d: d["items"].append({**item(d, "ratelimit-store"), "id": "store-again"}),
      "store-again", "symbol", 'also created by item "ratelimit-store"'),
 ]

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from hybridcode.bench.report import BenchReport, ModeReport, TaskResult
-from hybridcode.bench.score import copy_tree, score_tree
+from hybridcode.bench.score import copy_tree, find_node_modules, link_node_modules, score_tree
 from hybridcode.bench.suite import BenchTask, load_suite, task_spec
 from hybridcode.errors import GitError, HybridError, UsageError
 
@@ -126,6 +126,10 @@ def run_task(task: BenchTask, mode: str, settings: Settings, *, keep: Path | Non
     repo = parent / task.id
     try:
         plan_id = _build_repo(task, repo, spec)
+        # TypeScript tasks run with the vitest/tsc installed where the bench runs (untracked:
+        # the plan's worktree, inside this repository, finds it the way node looks up).
+        node_modules = find_node_modules()
+        link_node_modules(task, repo, node_modules)
         started = time.monotonic()
         try:
             implemented = implement_plan(repo, plan_id, parallel=1, settings=settings,
@@ -136,7 +140,8 @@ def run_task(task: BenchTask, mode: str, settings: Settings, *, keep: Path | Non
             return TaskResult(task.id, task.category, mode, route=route, route_reason=reason,
                               start_rung=start_rung, wall_s=time.monotonic() - started,
                               error=str(exc))
-        result = _scored(task, mode, route, reason, start_rung, implemented, settings)
+        result = _scored(task, mode, route, reason, start_rung, implemented, settings,
+                         node_modules)
         result.spec_tokens = spec.items[0].spec_size()
         result.claude_output_tokens, result.code_tokens = _written(repo, plan_id)
         return result
@@ -150,9 +155,10 @@ def run_task(task: BenchTask, mode: str, settings: Settings, *, keep: Path | Non
 
 
 def _scored(task: BenchTask, mode: str, route: str, reason: str, start_rung: int,
-            implemented: ImplementResult, settings: Settings) -> TaskResult:
+            implemented: ImplementResult, settings: Settings,
+            node_modules: Path | None = None) -> TaskResult:
     outcome = implemented.items[0]
-    run = score_tree(task, implemented.worktree, settings.test_timeout_s)
+    run = score_tree(task, implemented.worktree, settings.test_timeout_s, node_modules)
     error = outcome.error if outcome.state != "passed" else None
     if implemented.messages and outcome.state != "passed":
         error = "; ".join(filter(None, [error, *implemented.messages]))

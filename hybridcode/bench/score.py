@@ -71,20 +71,51 @@ def _junit_counts(report: Path) -> tuple[int, int]:
     return len(outcomes), sum(1 for o in outcomes if o.status != "passed")
 
 
-def score_tree(task: BenchTask, tree: Path, timeout_s: float = 120.0) -> TestRun:
+def find_node_modules(start: Path | None = None) -> Path | None:
+    """The ``node_modules`` holding vitest that TypeScript tasks run with: at or above
+    ``start`` (default: the current folder), the lookup node itself does."""
+    from hybridcode.judge.detect import tool_bin
+
+    found = tool_bin(Path(start or Path.cwd()), "vitest")
+    return found.parent.parent if found else None
+
+
+def link_node_modules(task: BenchTask, tree: Path, node_modules: Path | None) -> None:
+    """A JavaScript/TypeScript task's tree gets the runners as an installed project has them."""
+    if task.language == "python" or task.language == "go" or node_modules is None:
+        return
+    link = tree / "node_modules"
+    if not link.exists():
+        link.symlink_to(node_modules, target_is_directory=True)
+
+
+def score_tree(task: BenchTask, tree: Path, timeout_s: float = 120.0,
+               node_modules: Path | None = None) -> TestRun:
     """Copy the implemented ``tree`` to a scratch folder and run the hidden tests there."""
     with tempfile.TemporaryDirectory(prefix=f"hybrid-bench-score-{task.id}-") as tmp:
         scratch = Path(tmp)
         copy_tree(tree, scratch)
-        shutil.copyfile(task.hidden_path, scratch / HIDDEN_NAME)
-        return run_pytest(scratch, [HIDDEN_NAME], timeout_s)
+        link_node_modules(task, scratch, node_modules)
+        name = task.hidden_name()
+        shutil.copyfile(task.hidden_path, scratch / name)
+        return run_pytest(scratch, [name], timeout_s)
 
 
 # ------------------------------------------------------------------ the suite's self-check
 
 def place_code(tree: Path, task: BenchTask, code: str) -> None:
     """Append ``code`` to the target file (created when missing): how the self-check installs
-    a reference or a stub without the implement engine."""
+    a reference or a stub without the implement engine. Go and TypeScript code goes through
+    the engine's own placement (its imports must join the file's)."""
+    if task.language != "python":
+        from hybridcode.bench.suite import task_spec
+        from hybridcode.implement.apply import apply_item
+        from hybridcode.implement.parse import parse_code
+
+        item = task_spec(task).items[0]
+        fence = "go" if task.language == "go" else "typescript"
+        apply_item(tree, item, parse_code(f"```{fence}\n{code.strip()}\n```\n", item), set())
+        return
     target = tree / task.file
     target.parent.mkdir(parents=True, exist_ok=True)
     before = target.read_text(encoding="utf-8") if target.exists() else ""
@@ -93,6 +124,11 @@ def place_code(tree: Path, task: BenchTask, code: str) -> None:
 
 def stubs(task: BenchTask) -> dict[str, str]:
     """Trivial implementations the hidden tests must reject."""
+    if task.language == "go":
+        return {"panics": f'{task.signature} {{\n\tpanic("not implemented")\n}}\n'}
+    if task.language != "python":
+        return {"raises": f'{task.signature} {{\n  throw new Error("not implemented");\n}}\n',
+                "returns-undefined": f"{task.signature} {{\n  return undefined as any;\n}}\n"}
     return {"raises": f"{task.signature}:\n    raise NotImplementedError\n",
             "returns-none": f"{task.signature}:\n    return None\n"}
 
@@ -105,8 +141,15 @@ def _prepare(root: Path, task: BenchTask, variant: str, code: str,
     place_code(scratch, task, code)
     names = []
     for path in tests:
-        name = (HIDDEN_NAME if path == task.hidden_path else
-                ACCEPTANCE_NAME if path == task.acceptance_path else path.name)
+        if task.language == "python":
+            name = (HIDDEN_NAME if path == task.hidden_path else
+                    ACCEPTANCE_NAME if path == task.acceptance_path else path.name)
+        elif path == task.hidden_path:
+            name = task.hidden_name()
+        else:
+            from hybridcode.bench.suite import task_spec
+
+            name = task_spec(task).items[0].test_path or ACCEPTANCE_NAME
         shutil.copyfile(path, scratch / name)
         names.append(name)
     return scratch, names
@@ -148,8 +191,9 @@ def _run_batch(jobs: list[tuple[Path, list[str]]], timeout_s: float) -> list[Tes
 
 
 def check_examples(tasks: list[BenchTask], timeout_s: float = 600.0) -> list[TaskCheck]:
-    """The tests the tool generates from each task's examples (hybridcode.examples) pass the
-    reference and fail every stub — examples alone catch wrong code."""
+    """The tests the tool generates from each Python task's examples (hybridcode.examples)
+    pass the reference and fail every stub — examples alone catch wrong code. Go and
+    TypeScript tasks carry written tests only (their examples stay documentation)."""
     from hybridcode.bench.suite import task_spec
     from hybridcode.examples import example_tests
 
@@ -159,6 +203,8 @@ def check_examples(tasks: list[BenchTask], timeout_s: float = 600.0) -> list[Tas
         jobs: list[tuple[Path, list[str]]] = []
         plan: list[tuple[int, str]] = []
         for index, task in enumerate(tasks):
+            if task.language != "python":  # examples become tests for Python targets only
+                continue
             generated = example_tests(task_spec(task).items[0])
             if generated is None or task.reference_path is None:
                 checks[index].problems.append("no runnable examples or no reference.py")
@@ -181,10 +227,14 @@ def check_examples(tasks: list[BenchTask], timeout_s: float = 600.0) -> list[Tas
     return checks
 
 
-def check_suite(tasks: list[BenchTask], timeout_s: float = 600.0) -> list[TaskCheck]:
+def check_suite(tasks: list[BenchTask], timeout_s: float = 600.0,
+                node_modules: Path | None = None) -> list[TaskCheck]:
     """Check every task: the reference passes the acceptance and the hidden tests; each stub
     fails the hidden tests; and the hidden tests outnumber the acceptance tests (scoring must
-    be stricter than what the model could see). One subprocess runs all the sessions."""
+    be stricter than what the model could see). One subprocess runs all the Python sessions;
+    Go and TypeScript sessions run one by one with their runners (TypeScript ones with
+    ``node_modules``, default :func:`find_node_modules`)."""
+    node_modules = node_modules or find_node_modules()
     checks = [TaskCheck(task.id) for task in tasks]
     with tempfile.TemporaryDirectory(prefix="hybrid-bench-check-") as tmp:
         root = Path(tmp)
@@ -197,14 +247,18 @@ def check_suite(tasks: list[BenchTask], timeout_s: float = 600.0) -> list[TaskCh
                     "no reference.py: the hidden tests cannot be proven right")
                 continue
             code = reference.read_text(encoding="utf-8")
-            jobs.append(_prepare(root, task, "acceptance", code, [task.acceptance_path]))
-            plan.append((index, "acceptance"))
-            jobs.append(_prepare(root, task, "reference", code, [task.hidden_path]))
-            plan.append((index, "reference"))
-            for name, stub in stubs(task).items():
-                jobs.append(_prepare(root, task, name, stub, [task.hidden_path]))
-                plan.append((index, name))
-        runs = _run_batch(jobs, timeout_s)
+            variants = [("acceptance", code, task.acceptance_path),
+                        ("reference", code, task.hidden_path),
+                        *((name, stub, task.hidden_path) for name, stub in stubs(task).items())]
+            for variant, text, tests in variants:
+                job = _prepare(root, task, variant, text, [tests])
+                link_node_modules(task, job[0], node_modules)
+                jobs.append(job)
+                plan.append((index, variant))
+        python = [i for i, (index, _) in enumerate(plan) if tasks[index].language == "python"]
+        batch = iter(_run_batch([jobs[i] for i in python], timeout_s))
+        runs = [next(batch) if i in python else run_pytest(jobs[i][0], jobs[i][1], timeout_s)
+                for i in range(len(jobs))]
     visible: dict[int, TestRun] = {}
     for (index, variant), run in zip(plan, runs):
         problems = checks[index].problems

@@ -10,6 +10,13 @@ A task is a directory holding::
     reference.py         optional: a correct answer (the code a model would return), used only
                          by the suite's self-check to prove the hidden tests are right
 
+A Go or TypeScript task names its target with that extension (``file = "text/slug.go"``) and
+its three files take the target's extension (``acceptance_test.go``, ``hidden_test.go``,
+``reference.go``; ``acceptance_test.ts`` …). Their tests sit beside the target when run, in
+its package, and import it as a neighbour (``import { slugify } from "./slug"``). A TypeScript
+task's ``files/`` has a ``package.json`` naming vitest; the runners come from a
+``node_modules`` found where the bench runs (see :func:`hybridcode.bench.runner.node_modules_for`).
+
 ``docs/bench.md`` describes the format for people adding tasks.
 """
 
@@ -18,7 +25,7 @@ from __future__ import annotations
 import ast
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from hybridcode.errors import UsageError
@@ -34,6 +41,11 @@ ACCEPTANCE = "acceptance_test.py"
 HIDDEN = "hidden_test.py"
 REFERENCE = "reference.py"
 _REQUIRED = ("id", "category", "title", "file", "symbol", "signature", "request")
+_EXTS = (".py", ".go", ".ts", ".js", ".mjs", ".mts", ".tsx")
+
+
+def _ext(file: str) -> str:
+    return PurePosixPath(file).suffix.lower()
 
 
 @dataclass(frozen=True)
@@ -55,17 +67,36 @@ class BenchTask:
         return self.directory / FILES_DIR
 
     @property
+    def ext(self) -> str:
+        """The target's extension, which the task's test and reference files share."""
+        return _ext(self.file)
+
+    @property
+    def language(self) -> str:
+        return {".py": "python", ".go": "go"}.get(self.ext, "typescript")
+
+    @property
     def acceptance_path(self) -> Path:
-        return self.directory / ACCEPTANCE
+        return self.directory / f"acceptance_test{self.ext}"
 
     @property
     def hidden_path(self) -> Path:
-        return self.directory / HIDDEN
+        return self.directory / f"hidden_test{self.ext}"
 
     @property
     def reference_path(self) -> Path | None:
-        path = self.directory / REFERENCE
+        path = self.directory / f"reference{self.ext}"
         return path if path.is_file() else None
+
+    def hidden_name(self) -> str:
+        """Where the hidden tests are written when scoring: for Go and TypeScript beside the
+        target (its package), for Python at the top of the tree."""
+        if self.ext == ".py":
+            return "test_bench_hidden.py"
+        folder = str(PurePosixPath(self.file).parent)
+        prefix = "" if folder == "." else folder + "/"
+        return prefix + ("bench_hidden_test.go" if self.ext == ".go"
+                         else f"bench-hidden.test{self.ext}")
 
     def acceptance_code(self) -> str:
         return self.acceptance_path.read_text(encoding="utf-8")
@@ -114,7 +145,11 @@ def load_task(directory: Path) -> BenchTask:
     if data["id"] != directory.name:
         raise UsageError(f"bench task {where}: id {data['id']!r} differs from its folder name",
                          f"rename the folder or set id = {directory.name!r}")
-    for name in (ACCEPTANCE, HIDDEN):
+    ext = _ext(str(data["file"]))
+    if ext not in _EXTS:
+        raise UsageError(f"bench task {where}: file {data['file']!r} is not a Python, Go or "
+                         "TypeScript/JavaScript file", "the bench runs those languages only")
+    for name in (f"acceptance_test{ext}", f"hidden_test{ext}"):
         if not (directory / name).is_file():
             raise UsageError(f"bench task {directory.name} has no {name}",
                              "every task needs acceptance and hidden tests")
@@ -122,7 +157,8 @@ def load_task(directory: Path) -> BenchTask:
         raise UsageError(f"bench task {directory.name} has no {FILES_DIR}/ folder",
                          "put the starting package there")
     try:
-        ast.parse(f"{data['signature']}:\n    pass\n")
+        if ext == ".py":
+            ast.parse(f"{data['signature']}:\n    pass\n")
     except SyntaxError as exc:
         raise UsageError(f"bench task {directory.name}: signature is not valid Python: {exc.msg}",
                          "write it as it appears in code, e.g. `def f(x: int) -> str`") from exc

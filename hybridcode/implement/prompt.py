@@ -131,6 +131,10 @@ def _request(system: tuple[Block, ...], sections: list[_Section], dropped: list[
     return ModelRequest(messages=tuple(messages), system=system, max_tokens=output_tokens)
 
 
+# How the implementer is told what judges its code (go vet / tsc run before the tests).
+_RUNNER_NAMES = {"pytest": "pytest", "go": "go vet and go test", "vitest": "vitest",
+                 "jest": "jest", "node": "node --test"}
+
 _LABELS = {"example": "the style example", "architecture": "the architecture excerpt",
            "context": "the related code", "skeleton": "the file skeleton",
            "tests": "the acceptance tests"}
@@ -164,8 +168,10 @@ def _sections(item: SpecItem, spec: Spec, architecture: str, worktree: Path,
         out.append(_Section("current", f"## Current code of {item.target} (to be changed)\n\n"
                             f"{_fence(current, tag)}"))
     if item.tests is not None:
-        out.append(_Section("tests", f"## Acceptance tests ({item.test_path or 'not written'}; "
-                            f"read-only — your code must pass them)\n\n"
+        runner = f", run with {_RUNNER_NAMES[item.tests.runner]}" if item.tests.runner in \
+            _RUNNER_NAMES else ""
+        out.append(_Section("tests", f"## Acceptance tests ({item.test_path or 'not written'}"
+                            f"{runner}; read-only — your code must pass them)\n\n"
                             f"{_fence(item.tests.code, _tag_of(item.test_path) or tag)}"))
     if text is not None and language and item.symbol:
         outline = skeleton(text, language)

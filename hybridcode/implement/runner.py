@@ -285,10 +285,9 @@ class _Run:
     def __init__(self, settings: Settings, ledger: Ledger, caller: Caller, state: RunState,
                  spec: Spec, order: list[SpecItem], worktree: Worktree, architecture: str,
                  parallel: int, on_event: Callable[[ItemEvent], None] | None, *,
-                 rework: Mapping[str, str] | None = None,
+                 rework: Mapping[str, str] | None = None, judge: JudgeConfig | None = None,
                  only: frozenset[str] | None = None,
-                 cancel: threading.Event | None = None,
-                 judge: JudgeConfig | None = None) -> None:
+                 cancel: threading.Event | None = None) -> None:
         from hybridcode.judge import JudgeConfig
         from hybridcode.plan.routing import task_kind
 

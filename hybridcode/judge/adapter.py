@@ -69,9 +69,11 @@ _REGISTRY: list[Adapter] = []
 
 def _builtins() -> None:
     if not _REGISTRY:
+        from hybridcode.judge.go_adapter import GoAdapter
+        from hybridcode.judge.js_adapter import JsAdapter
         from hybridcode.judge.pytest_adapter import PytestAdapter
 
-        _REGISTRY.append(PytestAdapter())
+        _REGISTRY.extend([PytestAdapter(), GoAdapter(), JsAdapter()])
 
 
 def register(adapter: Adapter) -> None:

@@ -186,11 +186,20 @@ def bwrap_args(layout: SandboxLayout) -> list[str]:
         copy = layout.base / Path(name).name
         copy.write_text(text, encoding="utf-8")
         args += ["--ro-bind", str(copy), name]
-    readable = [p.resolve() for p in layout.readable if p.exists()]
     late: list[str] = []
-    for path in readable:
+    for given in layout.readable:
+        if not given.exists():
+            continue
+        path = given.resolve()
         spot = late if _inside(path, worktree) else args
         spot += ["--ro-bind", str(path), str(path)]
+        # A link inside a hidden folder or the temporary directory (a project's node_modules
+        # linked to a shared install) is also shown where it is, so lookups that walk up from
+        # the worktree find it. Elsewhere the link itself is visible already.
+        shown = Path(os.path.abspath(given))
+        if shown != path and not _inside(shown, worktree) and any(
+                _inside(shown, Path(d)) for d in (*hidden, "/tmp", str(system_tmp))):
+            spot += ["--ro-bind", str(path), str(shown)]
     for path in layout.writable:
         args += ["--bind", str(path), str(path)]
     args += ["--bind", str(worktree), str(worktree)]
@@ -230,7 +239,8 @@ def seatbelt_profile(layout: SandboxLayout) -> str:
              + ' (literal "/dev/null") (regex #"^/dev/tty"))']
     if layout.home and layout.home != "/":
         lines.append(f"(deny file-read* (subpath {q(Path(layout.home).resolve())}))")
-        allowed = [worktree, layout.tmp.resolve(), *(p.resolve() for p in layout.readable)]
+        allowed = [worktree, layout.tmp.resolve(), *(p.resolve() for p in layout.readable),
+                   *(Path(os.path.abspath(p)) for p in layout.readable)]
         inside = [p for p in allowed if _inside(p, Path(layout.home).resolve())]
         if inside:
             lines.append("(allow file-read* " + " ".join(f"(subpath {q(p)})" for p in inside)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable
 from hybridcode.config import Settings, load_settings
 from hybridcode.errors import (BudgetExceededError, ContextError, HybridError, ModelError,
                                OutputFormatError, SpecError, UsageError)
+from hybridcode.judge.toolchains import record_runners, runner_notes
 from hybridcode.models.base import Message, ModelRequest, Progress, estimate_tokens
 from hybridcode.models.credentials import require_credentials
 from hybridcode.plan import PlannerOutput, spec_from_planner
@@ -117,11 +118,17 @@ def _focus_sources(root: Path, focus: list[str], index: RepoIndex) -> tuple[str,
     return "\n\n".join(parts), skipped
 
 
-def build_request(request: str, repo_map: str, sources: str) -> ModelRequest:
+def build_request(request: str, repo_map: str, sources: str,
+                  runners: str = "") -> ModelRequest:
+    """``runners``: the repository's test runners (:func:`hybridcode.judge.toolchains.
+    runner_notes`). They go in the planner's own message, not the shared prefix, so every
+    Claude call of the plan keeps reading the same cached bytes."""
     from hybridcode.plan.prefix import role_block, shared_prefix
 
     system = (*shared_prefix(repo_map), role_block("planner"))
     user = f"## Request\n\n{request.strip()}\n"
+    if runners:
+        user += f"\n{runners}\n"
     if sources:
         user += f"\n## Sources of the files named for this request\n\n{sources}\n"
     return ModelRequest(messages=(Message("user", user),), system=system, schema=PlannerOutput)
@@ -142,6 +149,7 @@ def _check(output: PlannerOutput, plan_id: str, root: Path, overrides: dict[str,
     if spec is None:
         return None, issues
     spec = route_spec(spec, overrides, history, thresholds or DEFAULT_THRESHOLDS)
+    spec = record_runners(spec, root)
     return spec, validate_spec(spec, root, exists)
 
 
@@ -236,7 +244,7 @@ def make_plan(
 
     store = PlanStore(root)
     plan_id = store.new_plan_id(request)
-    model_request = build_request(request, map_text, sources)
+    model_request = build_request(request, map_text, sources, runner_notes(root))
 
     with Ledger.open(root) as ledger:
         run_id = ledger.start_run("plan", plan_id=plan_id, settings=settings)

@@ -1,0 +1,200 @@
+"""Which languages a repository holds, which runner judges each, and whether its toolchain is
+installed: what ``hybrid doctor`` reports and what the planner is told to write tests for.
+
+    toolchain_checks(root)   # → [HealthCheck("Go toolchain", True, "go1.19.8 — go test …"), …]
+    runner_notes(root)       # → "## Test runners\n- Go (module example.com/shop): …"
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path, PurePosixPath
+
+from hybridcode.judge.detect import JS_SUFFIXES, detect_runner, tool_bin
+from hybridcode.models.base import HealthCheck
+
+__all__ = ["record_runners", "repo_languages", "runner_notes", "toolchain_checks"]
+
+_SKIP_PARTS = frozenset({"node_modules", "vendor", ".hybrid", ".git"})
+
+
+def _files(root: Path) -> list[str]:
+    from hybridcode.errors import GitError
+    from hybridcode.vcs import repo as gitrepo
+
+    try:
+        files = gitrepo.visible_files(root)
+    except GitError:
+        return []
+    return [f for f in files if not _SKIP_PARTS.intersection(PurePosixPath(f).parts)]
+
+
+def repo_languages(root: Path, files: list[str] | None = None) -> dict[str, list[str]]:
+    """Language → its marker files (``go.mod``, ``package.json``) or a sample source file."""
+    files = _files(Path(root)) if files is None else files
+    found: dict[str, list[str]] = {}
+    for path in files:
+        pure = PurePosixPath(path)
+        suffix = pure.suffix.lower()
+        if pure.name == "go.mod":
+            found.setdefault("go", []).insert(0, path)
+        elif suffix == ".go":
+            found.setdefault("go", [])
+        elif pure.name == "package.json":
+            found.setdefault("javascript", []).insert(0, path)
+        elif suffix in (".ts", ".tsx", ".mts", ".cts"):
+            found.setdefault("typescript", [])
+        elif suffix in JS_SUFFIXES:
+            found.setdefault("javascript", [])
+        elif suffix == ".py":
+            found.setdefault("python", [])
+    if "typescript" in found:
+        found["typescript"] = found.pop("javascript", [])
+    return found
+
+
+def _version(argv: list[str]) -> str | None:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = (out.stdout or out.stderr).strip().splitlines()
+    return text[0].strip() if out.returncode == 0 and text else None
+
+
+def _packages(root: Path, markers: list[str]) -> list[Path]:
+    return [(root / m).parent for m in markers if PurePosixPath(m).name == "package.json"]
+
+
+def toolchain_checks(root: Path) -> list[HealthCheck]:
+    """One check per language the repository holds: the runner that judges it and whether it
+    is installed. Not required: a repository may hold a language hybrid never implements."""
+    root = Path(root)
+    languages = repo_languages(root)
+    checks: list[HealthCheck] = []
+    if "python" in languages:
+        import sys
+
+        checks.append(HealthCheck("Python tests", True, f"pytest with {sys.executable} (or "
+                                  "[checks] python / the repository's .venv)", required=False))
+    if "go" in languages:
+        go = shutil.which("go")
+        version = _version([go, "version"]) if go else None
+        if version:
+            checks.append(HealthCheck("Go toolchain", True, f"{version} — go vet, then "
+                                      "go test -json", required=False))
+        else:
+            checks.append(HealthCheck("Go toolchain", False, "go not found: Go items cannot be "
+                                      "verified", "install Go (Debian/Ubuntu: apt-get install "
+                                      "golang-go)", required=False))
+    for language in ("typescript", "javascript"):
+        if language in languages:
+            checks += _js_checks(root, language, languages[language])
+    return checks
+
+
+def _js_checks(root: Path, language: str, markers: list[str]) -> list[HealthCheck]:
+    name = "TypeScript" if language == "typescript" else "JavaScript"
+    node = shutil.which("node")
+    version = _version([node, "--version"]) if node else None
+    if not version:
+        return [HealthCheck(f"{name} tests", False, "node not found",
+                            "install Node.js 20 or newer", required=False)]
+    packages = _packages(root, markers) or [root]
+    details, problems = [], []
+    for folder in packages[:5]:
+        where = folder.relative_to(root).as_posix()
+        where = "./" if where == "." else where + "/"
+        probe = (folder / ("t.test.ts" if language == "typescript" else "t.test.js"))
+        runner = detect_runner(root, probe.relative_to(root).as_posix()) or "node"
+        part = f"{where}: {runner}"
+        if runner in ("vitest", "jest") and tool_bin(folder, runner) is None:
+            problems.append(f"{where} uses {runner} but it is not installed (run npm install)")
+        if (folder / "tsconfig.json").is_file():
+            part += " + tsc --noEmit"
+            if tool_bin(folder, "tsc") is None:
+                problems.append(f"{where}tsconfig.json but no TypeScript installed "
+                                "(npm install --save-dev typescript)")
+        if runner == "node" and language == "typescript":
+            if tuple(int(p) for p in re.findall(r"\d+", version)[:2]) < (22, 6):
+                problems.append(f"{where}: TypeScript tests with node's runner need vitest "
+                                "or jest in package.json (or node 22.6+)")
+        details.append(part)
+    text = f"node {version.lstrip('v')}; " + "; ".join(details)
+    if problems:
+        return [HealthCheck(f"{name} tests", False, text + " — " + "; ".join(problems),
+                            "install the runner the package uses (npm install)",
+                            required=False)]
+    return [HealthCheck(f"{name} tests", True, text, required=False)]
+
+
+_HOW = {
+    "pytest": "pytest: a pytest module (`def test_...`, plain `assert`, `pytest.raises`)",
+    "go": "go test: a `_test.go` file in the target's package (`package <name>`, `import "
+          "\"testing\"`, `func TestXxx(t *testing.T)` with `t.Fatalf`/`t.Errorf`); standard "
+          "library only; no `t.Skip`",
+    "vitest": "vitest: `import { describe, expect, it } from \"vitest\"`, `it(\"literal name\", "
+              "() => { expect(...).toBe(...) })`, `expect(() => f()).toThrow(\"message\")`",
+    "jest": "jest: the `describe`/`test`/`expect` globals, `test(\"literal name\", () => "
+            "{ ... })`",
+    "node": "node's runner: `import { test } from \"node:test\"` and `import assert from "
+            "\"node:assert/strict\"` (`require` in CommonJS packages)",
+}
+
+
+def runner_notes(root: Path) -> str:
+    """The repository's test runners, for the planner's repository section: which framework
+    the acceptance tests of each language must be written for. Empty for a Python-only
+    repository (the planner prompt covers pytest)."""
+    root = Path(root)
+    languages = repo_languages(root)
+    if not ({"go", "typescript", "javascript"} & set(languages)):
+        return ""
+    lines = ["## Test runners", "",
+             "Acceptance tests are written in the target's language, for the runner that "
+             "judges it here (leave `tests.path` empty: the tool places them beside the "
+             "target):"]
+    if "python" in languages:
+        lines.append(f"- Python → {_HOW['pytest']}")
+    if "go" in languages:
+        mods = [m for m in languages["go"] if m.endswith("go.mod")]
+        module = ""
+        if mods:
+            text = (root / mods[0]).read_text(encoding="utf-8", errors="replace")
+            found = re.search(r"^module\s+(\S+)", text, re.MULTILINE)
+            go_line = re.search(r"^go\s+(\S+)", text, re.MULTILINE)
+            module = (f" (module {found.group(1)}" if found else " (") + \
+                (f", go {go_line.group(1)})" if go_line else ")")
+        lines.append(f"- Go{module} → {_HOW['go']}")
+    for language in ("typescript", "javascript"):
+        if language not in languages:
+            continue
+        name = "TypeScript" if language == "typescript" else "JavaScript"
+        probe = "t.test.ts" if language == "typescript" else "t.test.js"
+        for folder in (_packages(root, languages[language]) or [root])[:3]:
+            rel = folder.relative_to(root).as_posix()
+            runner = detect_runner(root, f"{rel}/{probe}" if rel != "." else probe) or "node"
+            where = "" if rel == "." else f" in {rel}/"
+            typed = " (type-checked with tsc --noEmit first)" \
+                if (folder / "tsconfig.json").is_file() and language == "typescript" else ""
+            lines.append(f"- {name}{where} → {_HOW[runner]}{typed}")
+    lines.append("Every test needs a literal name; a skipped test or one that does not run "
+                 "fails the item.")
+    return "\n".join(lines)
+
+
+def record_runners(spec, root: Path):
+    """``spec`` with ``tests.runner`` set on every item whose tests have none yet, as detected
+    from the repository now (see :mod:`hybridcode.judge.detect`)."""
+    items = []
+    for item in spec.items:
+        path = item.test_path
+        if item.tests is not None and item.tests.runner is None and path:
+            runner = detect_runner(Path(root), path)
+            if runner is not None:
+                item = item.model_copy(update={
+                    "tests": item.tests.model_copy(update={"runner": runner})})
+        items.append(item)
+    return spec.model_copy(update={"items": items})

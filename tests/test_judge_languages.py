@@ -1,0 +1,178 @@
+"""Go and TypeScript items judged end to end: the real SDK against FakeOllama, a real git
+repository, the real ``go`` and vitest/tsc toolchains. Each item passes with correct code,
+fails with wrong code with the failing test named in the feedback, and a test that is skipped
+or never runs fails the item."""
+
+from __future__ import annotations
+
+import pytest
+from implement_helpers import Script, attempts_of, settings_for
+from judge_projects import (
+    GO_RIGHT,
+    GO_TESTS,
+    GO_WRONG,
+    TS_RIGHT,
+    TS_TESTS,
+    TS_UNTYPED,
+    TS_WRONG,
+    go_item,
+    make_go_project,
+    make_ts_project,
+    plan_with,
+    ts_item,
+)
+from toolchains import need_go, need_node_runners
+
+from hybridcode.implement.runner import implement_plan
+from hybridcode.testing import FakeAnthropic, FakeOllama
+
+
+@pytest.fixture
+def fakes():
+    with FakeOllama() as ollama, FakeAnthropic() as claude:
+        yield ollama, claude
+
+
+@pytest.fixture
+def go_project(tmp_path):
+    need_go()
+    return make_go_project(tmp_path / "shop")
+
+
+@pytest.fixture
+def ts_project(tmp_path):
+    return make_ts_project(tmp_path / "shop", need_node_runners())
+
+
+def run(root, fakes, answers, **settings_kw):
+    ollama, claude = fakes
+    script = Script({"slug": answers})
+    ollama.responder = script
+    claude.responder = script
+    # One local rung, one attempt each: the test decides exactly which answers are judged.
+    settings = settings_for(root, ollama, claude, **settings_kw)
+    return implement_plan(root, "p1", settings=settings), script
+
+
+def outcome(result):
+    return result.items[0].state
+
+
+# ---------------------------------------------------------------------------------- Go
+
+def test_go_item_passes_with_correct_code(go_project, fakes):
+    plan_with(go_project, go_item())
+    result, script = run(go_project, fakes, [GO_RIGHT])
+    assert outcome(result) == "passed", result.items[0].error
+    assert script.count("slug") == 1
+    code = (result.worktree / "textutil/text.go").read_text()
+    assert "func Slug(s string) string" in code and "func Trim" in code
+    # The acceptance tests were written beside the target, where go test reads them.
+    assert (result.worktree / "textutil/hybrid_slug_test.go").read_text() == GO_TESTS
+    # The implementer saw the Go tests it is judged by.
+    assert "func TestSlugJoinsWordsWithHyphens" in script.seen["slug"][0]
+
+
+def test_go_wrong_code_fails_with_the_failing_test_named(go_project, fakes):
+    plan_with(go_project, go_item())
+    result, script = run(go_project, fakes, [GO_WRONG, GO_RIGHT])
+    assert outcome(result) == "passed"
+    first = attempts_of(go_project, "slug")[0]
+    assert first["outcome"] == "test_failed"
+    feedback = first["feedback"]
+    failing = "textutil/hybrid_slug_test.go::TestSlugJoinsWordsWithHyphens: failed"
+    assert failing in feedback
+    # (the judge folds whitespace in one-line problems)
+    assert 'Slug("Hello Big World") = "hello big world", want "hello-big-world"' in feedback
+    assert "TestSlugLowercases" not in feedback  # it passed: no noise about it
+    assert "=== RUN" not in feedback and '"Action"' not in feedback
+    assert failing in script.seen["slug"][1]
+
+
+def test_go_compile_error_is_reported_by_the_type_stage(go_project, fakes):
+    plan_with(go_project, go_item())
+    broken = GO_RIGHT.replace('"-")', '"-") + 1')
+    result, _ = run(go_project, fakes, [broken, GO_RIGHT])
+    assert outcome(result) == "passed"
+    first = attempts_of(go_project, "slug")[0]
+    assert "textutil/text.go::go vet ./textutil (type check)" in first["feedback"]
+    assert "textutil/text.go:" in first["feedback"] and "mismatched types" in first["feedback"]
+
+
+def test_go_skipped_test_fails_the_item(go_project, fakes):
+    tests = GO_TESTS.replace('func TestSlugLowercases(t *testing.T) {\n',
+                             'func TestSlugLowercases(t *testing.T) {\n\tt.Skip("later")\n')
+    plan_with(go_project, go_item(tests))
+    result, _ = run(go_project, fakes, [GO_RIGHT], attempts=1)
+    assert outcome(result) == "failed"
+    feedback = attempts_of(go_project, "slug")[0]["feedback"]
+    assert "hybrid_slug_test.go::TestSlugLowercases: was skipped" in feedback
+    assert "later" in feedback
+
+
+def test_go_test_that_never_runs_fails_the_item(go_project, fakes):
+    # The model's code ends the test binary with exit status 0 in the first test it meets.
+    exits = GO_RIGHT.replace('import "strings"', 'import (\n\t"os"\n\t"strings"\n)').replace(
+        "\treturn strings", "\tos.Exit(0)\n\treturn strings")
+    plan_with(go_project, go_item())
+    result, _ = run(go_project, fakes, [exits], attempts=1)
+    assert outcome(result) == "failed"
+    feedback = attempts_of(go_project, "slug")[0]["feedback"]
+    assert "hybrid_slug_test.go::TestSlugJoinsWordsWithHyphens: did not run" in feedback
+    assert "hybrid_slug_test.go::TestSlugLowercases: failed" in feedback
+
+
+# ---------------------------------------------------------------------------------- TypeScript
+
+def test_ts_item_passes_with_correct_code(ts_project, fakes):
+    plan_with(ts_project, ts_item())
+    result, script = run(ts_project, fakes, [TS_RIGHT])
+    assert outcome(result) == "passed", result.items[0].error
+    assert (result.worktree / "src/slug.hybrid.test.ts").read_text() == TS_TESTS
+    assert 'expect(slug("Hello")).toBe("hello")' in script.seen["slug"][0]
+
+
+def test_ts_wrong_code_fails_with_the_failing_test_named(ts_project, fakes):
+    plan_with(ts_project, ts_item())
+    result, script = run(ts_project, fakes, [TS_WRONG, TS_RIGHT])
+    assert outcome(result) == "passed"
+    first = attempts_of(ts_project, "slug")[0]
+    assert first["outcome"] == "test_failed"
+    feedback = first["feedback"]
+    failing = "src/slug.hybrid.test.ts::slug::joins words with hyphens: failed"
+    assert failing in feedback
+    assert "expected 'hello big world' to be 'hello-big-world'" in feedback
+    assert "at src/slug.hybrid.test.ts:9" in feedback  # where, relative to the repository
+    assert "node_modules" not in feedback and "lowercases" not in feedback
+    assert failing in script.seen["slug"][1]
+
+
+def test_ts_type_error_fails_in_the_type_stage(ts_project, fakes):
+    plan_with(ts_project, ts_item())
+    result, _ = run(ts_project, fakes, [TS_UNTYPED, TS_RIGHT])
+    assert outcome(result) == "passed"
+    feedback = attempts_of(ts_project, "slug")[0]["feedback"]
+    assert "src/text.ts::tsc --noEmit (type check)" in feedback
+    assert "src/text.ts(" in feedback and "TS2322" in feedback
+
+
+def test_ts_skipped_test_fails_the_item(ts_project, fakes):
+    tests = TS_TESTS.replace('it("lowercases"', 'it.skip("lowercases"')
+    plan_with(ts_project, ts_item(tests))
+    result, _ = run(ts_project, fakes, [TS_RIGHT], attempts=1)
+    assert outcome(result) == "failed"
+    feedback = attempts_of(ts_project, "slug")[0]["feedback"]
+    assert "src/slug.hybrid.test.ts::slug::lowercases: was skipped" in feedback
+
+
+def test_ts_test_that_never_runs_fails_the_item(ts_project, fakes):
+    # The model's code kills the test worker in the first test that calls it.
+    exits = TS_RIGHT.replace("  return s.", "  const p = (globalThis as any).process;\n"
+                             '  p.kill(p.pid, "SIGKILL");\n  return s.')
+    plan_with(ts_project, ts_item())
+    result, _ = run(ts_project, fakes, [exits], attempts=1)
+    assert outcome(result) == "failed"
+    feedback = attempts_of(ts_project, "slug")[0]["feedback"]
+    # vitest either writes no report or reports the file's worker as crashed: no test passed.
+    assert "slug::lowercases: did not run" in feedback
+    assert "slug::joins words with hyphens: did not run" in feedback

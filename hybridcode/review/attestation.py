@@ -408,3 +408,14 @@ def undeclared_files(statement: Statement, files: list[str]) -> list[str]:
         return []
     declared = set(statement.declared_files)
     return sorted(f for f in files if f not in declared)
+
+
+def generate_key(path: Path, comment: str) -> SigningKey:
+    """A new ed25519 key pair without a passphrase at ``path`` (and ``path``.pub). Used for
+    throwaway keys — the demo's repository — never for a person's own key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    proc = _run(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)])
+    if proc.returncode != 0:
+        raise SigningError(f"ssh-keygen could not create a key at {path}: {_first_line(proc)}",
+                           "check that the directory is writable")
+    return SigningKey(path, "generated")

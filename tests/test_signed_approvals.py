@@ -326,6 +326,19 @@ def test_no_allowed_signers_file(repo):
     assert "no allowed-signers file" in result.output and "CODEOWNERS" in result.output
 
 
+def test_doctor_says_whether_approvals_can_be_signed_and_trusted(repo):
+    from hybridcode.config import load_settings
+    from hybridcode.doctor import check_approvals
+
+    missing = check_approvals(repo, load_settings(repo))
+    assert not missing.ok and not missing.required and "allowed-signers" in missing.detail
+    allow_configured(repo)
+    assert check_approvals(repo, load_settings(repo)).ok
+    git(repo, "config", "--unset", "user.signingkey")
+    unset = check_approvals(repo, load_settings(repo))
+    assert not unset.ok and "git config user.signingkey" in unset.hint
+
+
 # ---------------------------------------------------------------------- the whole way, for real
 
 def test_a_real_review_signs_and_a_fresh_clone_verifies(tmp_path, ssh_key, claude):

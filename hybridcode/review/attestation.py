@@ -234,7 +234,11 @@ def sign(statement: Statement, key: SigningKey) -> str:
     args = ["-Y", "sign", "-n", NAMESPACE, "-q", "-f", str(key.path)]
     if key.agent:
         args.insert(2, "-U")
-    proc = _run(args, statement.canonical())
+    try:
+        proc = _run(args, statement.canonical())
+    finally:
+        if key.agent:  # the literal key's temporary .pub file
+            shutil.rmtree(key.path.parent, ignore_errors=True)
     if proc.returncode != 0 or _ARMOR_BEGIN.encode() not in proc.stdout:
         raise SigningError(f"ssh-keygen could not sign the approval with {key.path} (from "
                            f"{key.source}): {_first_line(proc)}",

@@ -28,7 +28,7 @@ from hybridcode.review.approvals import reusable_review
 from hybridcode.review.checklist import checklist_version
 from hybridcode.review.gate import commit_plan
 from hybridcode.vcs.commits import format_message
-from hybridcode.vcs.diff import staged_diff, worktree_diff
+from hybridcode.vcs.diff import commit_diff, staged_diff, worktree_diff
 
 runner = CliRunner()
 PLAN = "251123-rate-limit"
@@ -277,8 +277,11 @@ def test_amend_with_changed_code_on_a_committed_plan_is_refused_by_the_hook(repo
     assert "alters generated code" in refused.stderr and PLAN in refused.stderr
     assert "git reset --soft HEAD^" in refused.stderr
     assert head(wt) == done.commit
-    # the documented way: undo, review the whole change, commit again
+    # undoing the commit and committing again is no way round: it is still generated code
     git(wt, "reset", "-q", "--soft", "HEAD^")
+    again = _git_commit(wt, "-C", done.commit)
+    assert again.returncode != 0 and "without a signed approval" in again.stderr
+    # the documented way: undo, review the whole change, commit again
     record_approval(repo, staged_diff(wt), plan_id=PLAN)
     assert _git_commit(wt, "-m", "Rate limit, revised").returncode == 0
 
@@ -369,3 +372,49 @@ def test_every_report_names_the_policy(repo, fmt):
     proc = hybrid(["review", "--base", base, "--ci", "--no-review", "--format", fmt], repo)
     assert proc.returncode == 0, proc.stderr
     assert "signed" in proc.stdout and ("policy" in proc.stdout.lower())
+
+
+# ---------------------------------------------------------------------- the reviewed policy
+
+def test_reviewed_policy_keeps_its_own_verdicts_and_never_the_checkouts(repo, tmp_path,
+                                                                        claude):
+    from review_helpers import verdict
+
+    base = head(repo)
+    forged_commit(repo)
+    # the pull request also brings a ledger claiming the diff was approved: never asked
+    record_approval(repo, commit_diff(repo, "HEAD"), sign=False)
+    git(repo, "add", "-f", ".hybrid/ledger.db")
+    git(repo, "commit", "-q", "--no-verify", "-m", "bring a ledger")
+    cache = tmp_path / "verdicts"
+    claude.enqueue_json(verdict())
+    result = runner.invoke(app, ["review", "--base", base, "--ci", "--policy", "reviewed",
+                                 "--cache", str(cache), "--format", "json", "--repo",
+                                 str(repo)])
+    report = json.loads(result.stdout)
+    assert result.exit_code == 0, result.output
+    [commit] = report["commits"]
+    assert commit["status"] == "reviewed-approved" and commit["found"] == "unreviewed"
+    assert commit["review"]["cached"] is False and len(claude.requests) == 1
+    assert len(list(cache.glob("*.json"))) == 1
+
+    # the next run reuses the verdict it stored itself: no model call, even with --no-review
+    again = runner.invoke(app, ["review", "--base", base, "--ci", "--policy", "reviewed",
+                                "--cache", str(cache), "--no-review", "--format", "json",
+                                "--repo", str(repo)])
+    assert again.exit_code == 0, again.output
+    [commit] = json.loads(again.stdout)["commits"]
+    assert commit["cached_verdict"] is True and "verdict cache" in commit["detail"]
+    assert len(claude.requests) == 1
+
+
+def test_a_verdict_cache_the_repository_tracks_is_refused(repo):
+    base = head(repo)
+    forged_commit(repo)
+    (repo / "verdicts").mkdir()
+    (repo / "verdicts" / "planted.json").write_text("{}")
+    git(repo, "add", "verdicts")
+    git(repo, "commit", "-q", "-m", "plant")
+    proc = hybrid(["review", "--base", base, "--ci", "--policy", "reviewed", "--no-review",
+                   "--cache", "verdicts"], repo)
+    assert proc.returncode == 2 and "tracks" in proc.stderr

@@ -263,6 +263,13 @@ def signed_approval(main_root: Path, diff: Diff, version: str,
     return (check.principal, "") if check.ok else (None, check.reason)
 
 
+def plan_of_worktree(top: Path, main_root: Path) -> str | None:
+    """The plan whose worktree ``top`` is, or None (the user's own tree)."""
+    worktrees = (main_root / ".hybrid" / "worktrees").resolve()
+    top = Path(top).resolve()
+    return top.name if top.parent == worktrees else None
+
+
 @dataclass
 class GeneratedHead:
     """HEAD is a generated commit (or a merge of one): committing on it, or amending it, changes
@@ -314,6 +321,12 @@ def hook_check(root: Path | str = ".") -> HookResult:
     layers = _config_layers(main_root)
     globs = [glob_regex(g) for g in generated_globs(main_root, layers)]
     guarded |= {p for p in staged if any(g.match(p) for g in globs)}
+    here = plan_of_worktree(top, main_root)
+    if here is not None:
+        # Whatever is committed in a plan's worktree is generated code, whether or not the
+        # plan is marked committed (a `git reset --soft HEAD^` and a new commit included).
+        guarded |= set(staged)
+        plans = sorted(set(plans) | {here})
     head = generated_head(top)
     amend_base = None
     if head is not None and head.paths.intersection(staged):

@@ -291,7 +291,10 @@ def judge(root: Path, gen: commits.GeneratedCommit, policy: str,
             record.status = "unsigned"
             record.detail = ("no signed approval in its message (Hybrid-Attestation and "
                              "Hybrid-Signature trailers); a hash anyone can compute proves "
-                             "nothing")
+                             "nothing. If hybrid commit made it, a tool dropped the message "
+                             "body: check with git log -1 --format=%B "
+                             f"{gen.sha[:12]} (GitHub: squash with \"pull request title and "
+                             "commit details\")")
             return record
         principals = []
         assert signers is not None

@@ -354,6 +354,7 @@ def test_a_real_review_signs_and_a_fresh_clone_verifies(tmp_path, ssh_key, claud
     claude.enqueue_json(verdict())
     reviewed = runner.invoke(app, ["review", PLAN_ID, "--repo", str(root)])
     assert reviewed.exit_code == 0, reviewed.output
+    assert "the approval is signed with key SHA256:" in " ".join(reviewed.output.split())
     committed = runner.invoke(app, ["commit", PLAN_ID, "--merge", "--repo", str(root)])
     assert committed.exit_code == 0, committed.output
     message = git(root, "log", "-1", "--format=%B", f"hybrid/{PLAN_ID}").stdout

@@ -195,13 +195,20 @@ def _sign(root: Path, outcome: ReviewOutcome, spec: Spec | None, base_commit: st
         withdraw_approval(root, outcome.diff.sha256)
         return
     try:
-        record_approval(root, diff=outcome.diff, checklist_version=outcome.checklist_version,
-                        reviewer_model=outcome.reviewer_model, verdict=outcome.verdict,
-                        checks=outcome.checks, plan_id=outcome.plan_id, spec=spec,
-                        base_commit=base_commit, settings=settings)
+        signed = record_approval(root, diff=outcome.diff,
+                                 checklist_version=outcome.checklist_version,
+                                 reviewer_model=outcome.reviewer_model,
+                                 verdict=outcome.verdict, checks=outcome.checks,
+                                 plan_id=outcome.plan_id, spec=spec, base_commit=base_commit,
+                                 settings=settings)
     except SigningError as exc:
         outcome.notes.append(f"the approval is not signed, so hybrid commit and the hook will "
                              f"refuse it: {exc}; then run the review again with --fresh")
+        return
+    from hybridcode.review.attestation import key_fingerprint, signer_key
+
+    outcome.notes.append("the approval is signed with key "
+                         f"{key_fingerprint(signer_key(signed.signature))}")
 
 
 def _review(ledger: Ledger, run_id: str, root: Path, directory: Path, diff: Diff, source: str,

@@ -179,13 +179,14 @@ def review_changes(root: Path, directory: Path, diff: Diff, *, source: str,
         finally:
             ledger.finish_run(run_id, status)
     if sign:
-        _sign(root, outcome, spec, base_commit, settings)
+        sign_outcome(root, outcome, spec, base_commit, settings)
     return outcome
 
 
-def _sign(root: Path, outcome: ReviewOutcome, spec: Spec | None, base_commit: str,
-          settings: Settings) -> None:
+def sign_outcome(root: Path, outcome: ReviewOutcome, spec: Spec | None, base_commit: str,
+                 settings: Settings) -> None:
     """Sign an approval; withdraw the signed approval of a diff that is no longer approved.
+    Every front end that records a review calls it (the CLI's reviews, the MCP server's).
     Without a key the review stands, unsigned, and says how to sign it (the gate refuses an
     unsigned approval)."""
     from hybridcode.errors import SigningError

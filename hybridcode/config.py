@@ -158,24 +158,15 @@ class ChecksSettings(_Strict):
         "e.g. `uv run --offline pytest`; hybrid appends its own arguments.")
 
 
-class SandboxSettings(_Strict):
-    """Where project code (model-written code and its tests) runs; see docs/review.md."""
+class ApprovalSettings(_Strict):
+    """How approvals are signed and whose signatures are trusted (see docs/review.md)."""
 
-    mode: Literal["auto", "off"] = Field(
-        default="auto", description="`auto`: bubblewrap on Linux, sandbox-exec on macOS, and "
-        "model code is not run when neither works; `off`: run without a sandbox (every run "
-        "and review report then says so).")
-
-
-class ChecksSettings(_Strict):
-    """How the project's tests run (implement, review, CI and bench share one runner)."""
-
-    python: str | None = Field(
-        default=None, description="Interpreter that runs the project's tests; default: the "
-        "repository's `.venv` when present, else the one running hybrid.")
-    test_command: str | None = Field(
-        default=None, description="Command that runs pytest instead of `<python> -m pytest`, "
-        "e.g. `uv run --offline pytest`; hybrid appends its own arguments.")
+    signing_key: str | None = Field(
+        default=None, description="SSH key approvals are signed with (a private key, or a .pub "
+        "whose private half ssh-agent holds); default git's `user.signingkey`.")
+    allowed_signers: str = Field(
+        default=".hybrid/allowed_signers", description="Allowed-signers file (git's format), "
+        "relative to the repository root; commit it and protect it with CODEOWNERS.")
 
 
 class AnthropicSettings(_Strict):
@@ -247,6 +238,7 @@ class Settings(_Strict):
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     checks: ChecksSettings = Field(default_factory=ChecksSettings)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)
     ollama: OllamaSettings = Field(default_factory=OllamaSettings)
     openai: OpenAISettings = Field(default_factory=OpenAISettings)

@@ -111,6 +111,9 @@ def config_toml(settings: Settings) -> str:
     for spec in settings.tiers.implementer:
         lines += ["", "[[tiers.implementer]]", f'backend = "{spec.backend}"',
                   f'model = "{spec.model}"']
+    if settings.approvals.signing_key:
+        lines += ["", "# The demo's throwaway signing key (see .hybrid/allowed_signers).",
+                  "[approvals]", f"signing_key = {_toml_string(settings.approvals.signing_key)}"]
     return "\n".join(lines) + "\n"
 
 
@@ -287,7 +290,9 @@ class Demo:
             for key, value in (("user.name", "hybrid demo"), ("user.email", "demo@hybrid.invalid"),
                                ("commit.gpgsign", "false")):
                 git(root, "config", key, value)
+            self.settings = _with_demo_key(root, self.settings)
             git(root, "add", "--all")
+            git(root, "add", "--force", str(ALLOWED_SIGNERS_PATH))
             git(root, "commit", "--quiet", "--message", "acme-login 0.3.0")
             config = root / ".hybrid" / "config.toml"
             config.parent.mkdir(parents=True, exist_ok=True)
@@ -370,6 +375,29 @@ class Demo:
 
 def _round(value: float | None, digits: int = 6) -> float | None:
     return None if value is None else round(value, digits)
+
+
+DEMO_KEY = Path(".hybrid") / "demo-signing-key"
+ALLOWED_SIGNERS_PATH = Path(".hybrid") / "allowed_signers"
+
+
+def _with_demo_key(root: Path, settings: Settings) -> Settings:
+    """A throwaway SSH key for the demo's repository, and the allowed-signers file (committed
+    with the sample) that trusts it: the review's approval is really signed and really
+    verified, offline, without touching the user's own keys or ssh-agent."""
+    from hybridcode.config import ApprovalSettings
+    from hybridcode.review.attestation import (
+        ALLOWED_SIGNERS,
+        allowed_signers_line,
+        generate_key,
+    )
+
+    key = generate_key(root / DEMO_KEY, "hybrid demo (throwaway)")
+    signers = root / ALLOWED_SIGNERS
+    signers.write_text("# The demo's throwaway key; list your team's keys here instead.\n"
+                       + allowed_signers_line("demo@hybrid.invalid", key) + "\n",
+                       encoding="utf-8")
+    return settings.model_copy(update={"approvals": ApprovalSettings(signing_key=str(key.path))})
 
 
 _SAMPLES_HINT = ("the bundled sample responses no longer fit this version of hybrid; "

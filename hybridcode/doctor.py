@@ -149,6 +149,7 @@ def run_checks(root: Path | None = None, online: bool = False,
         except HybridError as exc:
             checks.append(HealthCheck(spec.label, False, exc.message, exc.hint))
     checks.append(check_gpu())
+    checks.append(check_approvals(Path(root or "."), settings))
     checks += _toolchains(root)
     return checks
 
@@ -164,6 +165,33 @@ def _toolchains(root: Path | None) -> list[HealthCheck]:
     except GitError:
         return []
     return toolchain_checks(top)
+
+
+def check_approvals(root: Path, settings: Settings) -> HealthCheck:
+    """Can approvals be signed here, and would the gate trust the signature? Not required to
+    plan or implement; `hybrid commit` needs it."""
+    from hybridcode.errors import HybridError
+    from hybridcode.review.attestation import (
+        AllowedSigners,
+        allowed_signers_line,
+        public_key,
+        signing_key,
+    )
+
+    name = "approval signing"
+    try:
+        key = signing_key(root, settings.approvals.signing_key)
+        line = allowed_signers_line("you@example.com", key)
+        trust = AllowedSigners.from_file(root / settings.approvals.allowed_signers)
+        principals = trust.principals_for(public_key(key))
+    except HybridError as exc:
+        return HealthCheck(name, False, exc.message, exc.hint, required=False)
+    if not principals:
+        return HealthCheck(name, False, f"{key.path} is not in {trust.origin}",
+                           f"add the line '{line}' to {settings.approvals.allowed_signers} "
+                           "and commit it", required=False)
+    return HealthCheck(name, True, f"{key.path} (from {key.source}) signs as "
+                       f"{', '.join(principals)}", required=False)
 
 
 def checks_as_json(checks: list[HealthCheck]) -> dict:

@@ -17,6 +17,9 @@
     │   └── ReplayMissError          the replay backend has no recording for a request
     ├── BudgetExceededError          the next call would cross the run's spend cap
     ├── GitError                     git missing, not a repository, dirty tree, locked index
+    ├── SigningError                 an approval could not be signed or verified (ssh-keygen)
+    │   ├── NoSigningKeyError        no SSH key configured to sign approvals with
+    │   └── UntrustedApprovalError   no allowed-signers file, or a signature it does not allow
     ├── ContextError                 source could not be read, parsed or located
     │   └── PlacementError           generated code could not be placed (line + excerpt)
     ├── SpecError                    a spec document is invalid (names item and field)
@@ -117,6 +120,18 @@ class BudgetExceededError(HybridError):
 
 
 class GitError(HybridError):
+    pass
+
+
+class SigningError(HybridError):
+    pass
+
+
+class NoSigningKeyError(SigningError):
+    pass
+
+
+class UntrustedApprovalError(SigningError):
     pass
 
 

@@ -15,6 +15,7 @@ GITIGNORE_BLOCK = [
     ".hybrid/*",
     "!.hybrid/config.toml",
     "!.hybrid/checklist.md",
+    "!.hybrid/allowed_signers",
 ]
 
 

@@ -25,14 +25,25 @@ def git(cwd: Path, *args: str) -> str:
                           text=True).stdout
 
 
+@pytest.fixture(scope="session")
+def ssh_key(tmp_path_factory) -> Path:
+    """A real SSH key pair made by ssh-keygen for this test session (no passphrase)."""
+    key = tmp_path_factory.mktemp("ssh") / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "test", "-f", str(key)],
+                   check=True, capture_output=True)
+    return key
+
+
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A real git repository with one commit."""
+def repo(tmp_path: Path, ssh_key: Path) -> Path:
+    """A real git repository with one commit; approvals are signed with ``ssh_key`` (git's
+    ``user.signingkey``), which no allowed-signers file trusts yet (see gate_helpers.allow)."""
     root = tmp_path / "repo"
     root.mkdir()
     git(root, "init", "-q", "-b", "main")
     git(root, "config", "user.email", "t@example.com")
     git(root, "config", "user.name", "Test")
+    git(root, "config", "user.signingkey", str(ssh_key))
     (root / "README.md").write_text("# sample\n")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "initial")

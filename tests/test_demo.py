@@ -219,6 +219,22 @@ def test_stats_figures_are_present_and_consistent(demo):
     assert by_tier["planner"]["output_tokens"] < 3000
 
 
+def test_the_demo_commit_is_signed_and_verifies_in_a_fresh_clone(demo, tmp_path):
+    """The demo signs its approval with a throwaway key it made in the repository; the
+    allowed-signers file trusting that key is committed, so CI's default policy is signed."""
+    assert (demo.root / ".hybrid" / "demo-signing-key").is_file()
+    assert "allowed_signers" in git(demo.root, "ls-files", ".hybrid")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(demo.root), str(clone))
+    proc = hybrid(["review", "--base", "origin/main", "--head", f"origin/{demo.branch}", "--ci",
+                   "--no-review", "--format", "json"], clone, demo.env)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["policy"] == "signed"
+    [commit] = report["commits"]
+    assert commit["status"] == "valid" and commit["signer"] == "demo@hybrid.invalid"
+
+
 def test_json_figures_without_keep(tmp_path, closed_port):
     proc = hybrid(["demo", "--json"], tmp_path, offline_env(tmp_path, closed_port))
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from gate_helpers import git, make_plan, record_approval
+from gate_helpers import allow_configured, git, make_plan, record_approval
 from typer.testing import CliRunner
 
 from hybridcode.cli.app import app
@@ -21,6 +21,12 @@ CODE = {"app/ratelimit.py": "def allow(ip: str) -> bool:\n    return True\n",
         "tests/hybrid/test_ratelimit.py": "def test_allow():\n    assert True\n"}
 
 
+@pytest.fixture(autouse=True)
+def _trusted(repo):
+    """The key the repository signs with is an allowed signer (uncommitted file)."""
+    allow_configured(repo)
+
+
 @pytest.fixture
 def plan(repo):
     wt = make_plan(repo, PLAN, CODE)
@@ -29,7 +35,7 @@ def plan(repo):
 
 def _approve(root, wt):
     diff = worktree_diff(wt, PlanStore(root).meta(PLAN).base_commit)
-    record_approval(root, diff.sha256, plan_id=PLAN)
+    record_approval(root, diff, plan_id=PLAN)
     return diff
 
 
@@ -182,7 +188,7 @@ def test_cli_commit_refused_then_committed(plan):
     runner = CliRunner()
     refused = runner.invoke(app, ["commit", PLAN, "--repo", str(root)])
     assert refused.exit_code == 1
-    assert "no approval for the current diff" in refused.output
+    assert "no signed approval of the current diff" in refused.output
     _approve(root, wt)
     done = runner.invoke(app, ["commit", PLAN, "--repo", str(root), "--json", "-m", "Add it"])
     assert done.exit_code == 0, done.output

@@ -10,7 +10,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from gate_helpers import git, make_plan, record_approval
+from gate_helpers import allow_configured, git, make_plan, record_approval
 
 from hybridcode.review.hook import (
     CHAINED_HOOK,
@@ -24,6 +24,12 @@ from hybridcode.vcs.diff import staged_diff
 REPO = Path(__file__).resolve().parents[1]
 PLAN = "251123-login-limit"
 CODE = {"app/limit.py": "LIMIT = 5\n"}
+
+
+@pytest.fixture(autouse=True)
+def _trusted(repo):
+    """The key the repository signs with is an allowed signer (uncommitted file)."""
+    allow_configured(repo)
 
 
 def _stage_generated(root: Path) -> None:
@@ -46,9 +52,9 @@ def test_installed_hook_blocks_then_allows_after_an_approval(repo):
     _stage_generated(repo)
     refused = _commit(repo)
     assert refused.returncode != 0
-    assert "without an approval of this exact diff" in refused.stderr
+    assert "without a signed approval of this exact diff" in refused.stderr
     assert PLAN in refused.stderr and "git commit --no-verify" in refused.stderr
-    record_approval(repo, staged_diff(repo).sha256, plan_id=PLAN)
+    record_approval(repo, staged_diff(repo), plan_id=PLAN)
     allowed = _commit(repo)
     assert allowed.returncode == 0, allowed.stderr
     assert "approved diff" in allowed.stderr
@@ -57,7 +63,7 @@ def test_installed_hook_blocks_then_allows_after_an_approval(repo):
 def test_changed_code_after_approval_is_blocked_again(repo):
     make_plan(repo, PLAN, CODE)
     _stage_generated(repo)
-    record_approval(repo, staged_diff(repo).sha256, plan_id=PLAN)
+    record_approval(repo, staged_diff(repo), plan_id=PLAN)
     assert hook_check(repo).ok
     (repo / "app" / "limit.py").write_text("LIMIT = 500\n")
     git(repo, "add", "app/limit.py")
@@ -77,7 +83,7 @@ def test_unrelated_commits_pass_and_no_verify_skips(repo):
 
 
 def test_configured_generated_paths_are_guarded(repo):
-    (repo / ".hybrid").mkdir()
+    (repo / ".hybrid").mkdir(exist_ok=True)
     (repo / ".hybrid" / "config.toml").write_text('generated_paths = ["gen/**", "*.pb.py"]\n')
     (repo / "gen" / "deep").mkdir(parents=True)
     (repo / "gen" / "deep" / "x.py").write_text("X = 1\n")
@@ -216,8 +222,8 @@ def test_pre_commit_framework_runs_the_gate(repo, tmp_path):
     blocked = try_repo()
     assert blocked.returncode == 1, blocked.stdout + blocked.stderr
     assert "hybridcode review gate" in blocked.stdout and "Failed" in blocked.stdout
-    assert "without an approval of this exact diff" in blocked.stdout
-    record_approval(repo, staged_diff(repo).sha256, plan_id=PLAN)
+    assert "without a signed approval of this exact diff" in blocked.stdout
+    record_approval(repo, staged_diff(repo), plan_id=PLAN)
     allowed = try_repo()
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
     assert "Passed" in allowed.stdout

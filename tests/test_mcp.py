@@ -10,6 +10,7 @@ import sys
 
 import anyio
 import pytest
+from gate_helpers import allow
 from implement_helpers import (Script, add_item, arith_tests, code, fn_item, git, make_project,
                                user_tree)
 from mcp_helpers import agent, approving_verdict, server_env, spec_data
@@ -29,11 +30,14 @@ def mul_item():
 
 
 @pytest.fixture
-def project(tmp_path):
+def project(tmp_path, ssh_key):
     root = make_project(tmp_path / "repo")
     # Two attempts per rung keep the failing item short; nothing else is configured.
     (root / ".hybrid").mkdir()
     (root / ".hybrid" / "config.toml").write_text("attempts = 2\n")
+    # Approvals are signed with the developer's key and trusted through allowed signers.
+    git(root, "config", "user.signingkey", str(ssh_key))
+    allow(root, ssh_key)
     return root
 
 
@@ -137,7 +141,7 @@ def test_full_loop_plan_implement_review_and_the_commit_gate(project, env, ollam
     assert packet.data["blocked"] is True
     assert blocked.data["decision"] == "blocked" and not blocked.data["approved"]
     refused = hybrid(project, env, "commit", plan.data["plan_id"])
-    assert refused.returncode == 1 and "no approval" in refused.stderr
+    assert refused.returncode == 1 and "no signed approval" in refused.stderr
 
     assert done2.data["status"] == "implemented"
     assert packet2.data["blocked"] is False
@@ -148,7 +152,7 @@ def test_full_loop_plan_implement_review_and_the_commit_gate(project, env, ollam
 
     # Before the approval, the gate refuses the commit.
     early = hybrid(project, env, "commit", plan2_id)
-    assert early.returncode == 1 and "no approval" in early.stderr
+    assert early.returncode == 1 and "no signed approval" in early.stderr
 
     async def review():
         async with agent(project, env) as a:
@@ -192,6 +196,7 @@ def test_full_loop_plan_implement_review_and_the_commit_gate(project, env, ollam
     assert result["reviewer_model"] == "agent:test-agent/claude-opus-4-5"
     body = git(project, "log", "-1", "--format=%B", f"hybrid/{plan2_id}")
     assert f"approved {packet2.data['diff_sha256']} by agent:test-agent" in body
+    assert "Hybrid-Signature: " in body and result["signer"] == "t@example.com"
     assert user_tree(project) == before  # the user's tree was never touched
 
 

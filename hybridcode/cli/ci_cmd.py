@@ -1,4 +1,5 @@
-"""CI mode: check that each generated commit in a range is still the diff its review approved."""
+"""CI mode (``hybrid review --base REV --ci``): judge each generated commit in a range under a
+named trust policy; review what the policy does not accept."""
 
 from __future__ import annotations
 
@@ -11,32 +12,38 @@ CI_FORMATS = ("text", "json", "markdown", "sarif", "github", "junit")
 
 
 def _text(result: Any) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from hybridcode.cli.ui import console
 
     out = console()
+    out.print(f"trust policy [bold]{result.policy}[/]: {escape(result.policy_meaning)} "
+              f"[dim]({escape(result.policy_reason)}"
+              + (f"; allowed signers from {escape(result.trust)}" if result.trust else "")
+              + ")[/]")
     if not result.commits:
         out.print(f"no commits with a Hybrid-Plan trailer in {result.base}..{result.head}")
         return
     table = Table(title=f"generated commits in {result.base}..{result.head}")
     for col in ("commit", "plan", "status", "detail"):
         table.add_column(col, overflow="fold")
-    colors = {"valid": "green", "reviewed-approved": "green"}
     for c in result.commits:
-        color = colors.get(c.status, "red")
-        table.add_row(c.sha[:12], c.plan_id, f"[{color}]{c.status}[/]", c.detail)
+        color = "green" if c.ok else "red"
+        table.add_row(c.sha[:12], escape(c.plan_id), f"[{color}]{c.status}[/]", escape(c.detail))
     out.print(table)
-    bad = sum(1 for c in result.commits if c.status not in ("valid", "reviewed-approved"))
-    out.print("[green]all generated commits carry a valid approval[/]" if not bad else
-              f"[red]{bad} commit(s) without a valid approval[/]")
+    bad = sum(1 for c in result.commits if not c.ok)
+    out.print(f"[green]all generated commits accepted under policy {result.policy}[/]"
+              if not bad else
+              f"[red]{bad} commit(s) not accepted under policy {result.policy}[/]")
 
 
 def run_ci_command(base: str, head: str = "HEAD", fmt: str = "text",
                    review_missing: bool = True, repo: Path = Path("."),
-                   output: Path | None = None) -> int:
+                   output: Path | None = None, policy: str | None = None,
+                   cache_dir: Path | None = None) -> int:
     """Run the CI gate, print (or write to ``output``) the report; return the exit code
-    (0 every commit valid or approved on review, 1 otherwise)."""
+    (0 every commit accepted under the trust policy, 1 otherwise)."""
     from hybridcode.errors import UsageError
     from hybridcode.review.ci import run_ci
     from hybridcode.review.hook import project_roots
@@ -44,7 +51,8 @@ def run_ci_command(base: str, head: str = "HEAD", fmt: str = "text",
     if fmt not in CI_FORMATS:
         raise UsageError(f"unknown format {fmt!r}", f"use one of: {', '.join(CI_FORMATS)}")
     _, root = project_roots(repo)
-    result = run_ci(root, base, head, review_missing=review_missing)
+    result = run_ci(root, base, head, review_missing=review_missing, policy=policy,
+                    cache_dir=cache_dir)
     if fmt == "text" and output is None:
         _text(result)
         return result.exit_code
@@ -57,19 +65,3 @@ def run_ci_command(base: str, head: str = "HEAD", fmt: str = "text",
     else:
         typer.echo(text, nl=False)
     return result.exit_code
-
-
-def ci(
-    base: str = typer.Option(..., "--base", help="Start of the range, e.g. origin/main."),
-    head: str = typer.Option("HEAD", "--head", help="End of the range."),
-    fmt: str = typer.Option("text", "--format",
-                            help="text, json, markdown, sarif, github or junit."),
-    review_missing: bool = typer.Option(True, "--review-missing/--no-review",
-                                        help="Review commits without a valid approval."),
-    output: Path | None = typer.Option(None, "--output", "-o",
-                                          help="Write the report to this file."),
-    path: Path = typer.Option(Path("."), "--repo", help="Repository root."),
-) -> None:
-    """CI mode: check that each generated commit in a range is still the diff its review approved."""
-    code = run_ci_command(base, head, fmt, review_missing, repo=path, output=output)
-    raise typer.Exit(code)

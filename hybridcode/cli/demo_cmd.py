@@ -103,6 +103,14 @@ def _heading(text: str) -> None:
     console().rule(f"[bold]{text}[/]", align="left")
 
 
+def _shorten(line: str, keep: int = 48) -> str:
+    """The signed statement and its signature are long base64 values: show their start."""
+    key, _, value = line.partition(": ")
+    if len(value) <= keep + 20:
+        return line
+    return f"{key}: {value[:keep]}… ({len(value)} characters)"
+
+
 def _print_commit_message(run: Demo, sha: str) -> None:
     from rich.markup import escape
     from rich.panel import Panel
@@ -111,8 +119,8 @@ def _print_commit_message(run: Demo, sha: str) -> None:
     from hybridcode.demo import commit_message
 
     text = commit_message(run.root, sha) if run.root is not None else ""
-    lines = [f"[bold cyan]{escape(line)}[/]" if line.startswith("Hybrid-") else escape(line)
-             for line in text.splitlines()]
+    lines = [f"[bold cyan]{escape(_shorten(line))}[/]" if line.startswith("Hybrid-")
+             else escape(line) for line in text.splitlines()]
     console().print(Panel("\n".join(lines), title=f"git log -1 {sha[:12]}", title_align="left",
                           expand=False))
 

@@ -45,6 +45,13 @@ def review(
     review_missing: bool = typer.Option(True, "--review-missing/--no-review",
                                         help="In CI mode, review commits lacking a valid "
                                         "approval (default) or only report them."),
+    policy: Optional[str] = typer.Option(None, "--policy", metavar="POLICY",
+                                         help="In CI mode, the trust policy: signed, reviewed "
+                                         "or hash (default: signed when the base revision "
+                                         "has an allowed-signers file, else reviewed)."),
+    cache: Optional[Path] = typer.Option(None, "--cache", metavar="DIR",
+                                         help="In CI mode, where this CI keeps its own "
+                                         "verdicts (default ~/.cache/hybridcode/ci-verdicts)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o",
                                           help="Write the report to this file."),
     fix: bool = typer.Option(False, "--fix", help="When a plan is not approved, send the "
@@ -72,7 +79,9 @@ def review(
         from hybridcode.cli.ci_cmd import run_ci_command
 
         raise typer.Exit(run_ci_command(base, head or "HEAD", fmt, review_missing, repo=path,
-                                        output=output))
+                                        output=output, policy=policy, cache_dir=cache))
+    if (policy or cache) and not ci:
+        raise UsageError("--policy and --cache apply to CI mode", "add --ci (with --base)")
     _check_usage(plan, staged, base, head)
     quiet = fmt != "text" or output is not None
     with model_progress("reviewing", quiet=quiet) as (on_stage, _progress):

@@ -123,7 +123,7 @@ def submit_review(root: Path, plan_ref: str | None, diff_sha256: str, verdict_da
     from hybridcode.plan.routing import task_kind
     from hybridcode.review.checklist import load_checklist
     from hybridcode.review.checks import blocking_failures, run_checks
-    from hybridcode.review.service import plan_under_review, set_plan_decision
+    from hybridcode.review.service import plan_under_review, set_plan_decision, sign_outcome
     from hybridcode.review.verdict import ReviewOutcome, consistent_decision
 
     plan = plan_under_review(root, plan_ref)
@@ -157,17 +157,21 @@ def submit_review(root: Path, plan_ref: str | None, diff_sha256: str, verdict_da
     review_id = _record(plan.root, plan.plan_id, diff.sha256, checklist.version, decision,
                         reviewer, verdict, checks, kinds, settings)
     set_plan_decision(plan.root, plan.plan_id, decision == "approved")
-    return ReviewOutcome(diff=diff, checks=checks, verdict=verdict, decision=decision,
-                         review_id=review_id, reviewer_model=reviewer,
-                         checklist_version=checklist.version, plan_id=plan.plan_id,
-                         notes=notes)
+    outcome = ReviewOutcome(diff=diff, checks=checks, verdict=verdict, decision=decision,
+                            review_id=review_id, reviewer_model=reviewer,
+                            checklist_version=checklist.version, plan_id=plan.plan_id,
+                            notes=notes)
+    # An approval is signed with the developer's key, as the CLI's reviews are; hybrid commit
+    # trusts nothing else.
+    sign_outcome(plan.root, outcome, plan.spec, plan.base_commit, settings)
+    return outcome
 
 
 def _record(root: Path, plan_id: str, diff_sha256: str, checklist_version: str, decision: str,
             reviewer: str, verdict: Any, checks: list[CheckResult], kinds: dict[str, str],
             settings: Settings) -> str:
-    """The one place an agent's review (and approval) is recorded: the review gate's own
-    record, so signed approvals replace it here once."""
+    """The one place an agent's review is recorded: the review gate's own record (its
+    approval is then signed by :func:`hybridcode.review.service.sign_outcome`)."""
     from hybridcode.ledger import Ledger
     from hybridcode.review.approvals import record_review
 

@@ -1,4 +1,9 @@
-"""Review records in the ledger (migration m003): reviews, per-item grades, approvals.
+"""Review records in the ledger (migration m003): reviews, per-item grades, approvals; and the
+signed attestation an approving review leaves (:func:`record_approval`).
+
+A ledger row is a record, not a proof: anyone who can write ``.hybrid/ledger.db`` can add one.
+What the gate trusts is the signed statement :func:`record_approval` writes beside it (see
+:mod:`hybridcode.review.attestation`), checked against the allowed signers.
 
 An approval is keyed by the diff's SHA-256 *and* the checklist version: any change to the
 diff, or to the questions it was judged by, leaves it behind. A review, its grades and its
@@ -20,13 +25,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hybridcode.ledger import new_id
 from hybridcode.ledger.calls import utc_iso
 
 if TYPE_CHECKING:
+    from hybridcode.config import Settings
     from hybridcode.ledger import Ledger
+    from hybridcode.review.attestation import Attestation
+    from hybridcode.spec import Spec
+    from hybridcode.vcs.diff import Diff
     from hybridcode.review.checks import CheckResult
     from hybridcode.review.verdict import FinalDecision, Verdict
 
@@ -130,10 +140,16 @@ def load_review(ledger: Ledger, review_id: str) -> StoredReview | None:
 def reusable_review(ledger: Ledger, diff_sha256: str,
                     checklist_version: str) -> StoredReview | None:
     """The record that answers a re-review of this diff: its approval's review, else the
-    latest model review that requested changes (blocked reviews are never reused)."""
+    latest model review that requested changes (blocked reviews are never reused).
+
+    An approval row must point at a review of the same diff: a row pointing at another diff's
+    review (a hand-made ``INSERT``) answers nothing."""
     approval = find_approval(ledger, diff_sha256, checklist_version)
     if approval is not None:
-        return load_review(ledger, approval.review_id)
+        stored = load_review(ledger, approval.review_id)
+        if (stored is not None and stored.diff_sha256 == diff_sha256
+                and stored.decision == "approve"):
+            return stored
     rows = ledger.query(
         "SELECT * FROM reviews WHERE diff_sha256 = ? AND checklist_version = ? "
         "ORDER BY id DESC LIMIT 1", (diff_sha256, checklist_version))
@@ -145,3 +161,67 @@ def reusable_review(ledger: Ledger, diff_sha256: str,
 def reviews_for_plan(ledger: Ledger, plan_id: str) -> list[StoredReview]:
     rows = ledger.query("SELECT * FROM reviews WHERE plan_id = ? ORDER BY id", (plan_id,))
     return [_review(r) for r in rows]
+
+
+# ---------------------------------------------------------------------- signed approvals
+
+def declared_files(spec: Spec | None) -> tuple[str, ...]:
+    """The files a plan's spec allows its diff to change: each item's file and test file."""
+    if spec is None:
+        return ()
+    paths = {item.file for item in spec.items}
+    paths |= {item.test_path for item in spec.items if item.test_path}
+    return tuple(sorted(paths))
+
+
+def spec_sha256(spec: Spec | None) -> str:
+    """SHA-256 of the spec's canonical JSON ("" without a spec)."""
+    if spec is None:
+        return ""
+    from hybridcode.review.attestation import digest
+
+    return digest(json.dumps(spec.model_dump(mode="json"), sort_keys=True,
+                             separators=(",", ":"), ensure_ascii=False))
+
+
+def record_approval(root: Path, *, diff: Diff, checklist_version: str, reviewer_model: str,
+                    verdict: Verdict | None, checks: Sequence[CheckResult] = (),
+                    plan_id: str | None = None, spec: Spec | None = None,
+                    base_commit: str = "", settings: Settings | None = None) -> Attestation:
+    """Sign an approval of exactly ``diff`` and store it where the gate reads it.
+
+    The one way a signed approval comes to exist: the review stage calls it right after an
+    approving review (an MCP tool recording a review's approval calls it the same way). The
+    key is ``[approvals] signing_key`` or git's ``user.signingkey``; raises
+    :class:`~hybridcode.errors.NoSigningKeyError` (with what to configure) when there is none.
+    """
+    from hybridcode.review.attestation import (
+        Attestation,
+        Statement,
+        digest,
+        sign,
+        signing_key,
+        store_attestation,
+    )
+
+    configured = settings.approvals.signing_key if settings is not None else None
+    key = signing_key(root, configured)
+    statement = Statement(
+        diff_sha256=diff.sha256, old_tree=diff.old_tree, new_tree=diff.new_tree,
+        plan_id=plan_id or "", spec_sha256=spec_sha256(spec),
+        declared_files=declared_files(spec), base_commit=base_commit,
+        reviewer_model=reviewer_model, checklist_version=checklist_version,
+        decision="approved",
+        verdict_sha256=digest(verdict.model_dump_json()) if verdict is not None else "",
+        checks_passed=tuple(c.name for c in checks if c.ok and not c.skipped),
+        ts=utc_iso(new_id().datetime))
+    attestation = Attestation(statement, sign(statement, key))
+    store_attestation(root, attestation)
+    return attestation
+
+
+def withdraw_approval(root: Path, diff_sha256: str) -> None:
+    """A later review of the same diff that does not approve removes its signed approval."""
+    from hybridcode.review.attestation import withdraw_attestation
+
+    withdraw_attestation(root, diff_sha256)

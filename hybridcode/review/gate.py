@@ -1,12 +1,15 @@
 """The commit gate: a plan's code is committed only as the exact diff a review approved.
 
-``commit_plan`` recomputes the worktree's diff, looks up an approval of its SHA-256 under the
-current checklist, and commits on ``hybrid/<plan-id>`` with trailers that let anyone — the CI
-mode included — check later that the commit is still the approved diff::
+``commit_plan`` recomputes the worktree's diff, finds the signed approval of its SHA-256 under
+the current checklist, verifies its signature against the allowed signers (a ledger row alone
+proves nothing), and commits on ``hybrid/<plan-id>`` with trailers that let anyone — the CI
+mode included — check later that the commit is still the approved diff, and who signed that::
 
     Hybrid-Plan: 251123-rate-limit-login
     Hybrid-Implementer: qwen2.5-coder:32b, claude-sonnet-5-5
     Hybrid-Review: approved 3f1c…e9 by claude-opus-5-5
+    Hybrid-Attestation: eyJiYXNlX2NvbW1pdCI6…   (the signed statement, base64url)
+    Hybrid-Signature: U1NIU0lHAAAAAQAAADMAAAAL…   (its SSH signature)
 
 The commit runs the repository's hooks like any other (our own pre-commit gate passes it: the
 staged diff is the approved one). ``clean`` removes worktrees and the branches already merged.
@@ -18,14 +21,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hybridcode.errors import GitError, HybridError, UsageError
+from hybridcode.errors import (
+    GitError,
+    HybridError,
+    SigningError,
+    UntrustedApprovalError,
+    UsageError,
+)
+from hybridcode.review.attestation import signature_trailer
 from hybridcode.vcs import commits
-from hybridcode.vcs.commits import TRAILER_IMPLEMENTER, TRAILER_PLAN, TRAILER_REVIEW
+from hybridcode.vcs.commits import (
+    TRAILER_ATTESTATION,
+    TRAILER_IMPLEMENTER,
+    TRAILER_PLAN,
+    TRAILER_REVIEW,
+    TRAILER_SIGNATURE,
+)
 from hybridcode.vcs.worktree import branch_name, worktree_path
 
 if TYPE_CHECKING:
     from hybridcode.config import Settings
     from hybridcode.ledger import Ledger
+    from hybridcode.review.attestation import Attestation
+    from hybridcode.vcs.diff import Diff
 
 
 class NoApprovalError(HybridError):
@@ -44,6 +62,7 @@ class CommitResult:
     merged_into: str | None = None  # the user's branch, with --merge
     merge_commit: str | None = None
     already_committed: bool = False
+    signer: str = ""  # the allowed signer whose signature the approval carries
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
@@ -96,7 +115,6 @@ def commit_plan(root: Path, plan_ref: str | None, message: str | None = None,
     """Commit the plan's approved worktree diff on its branch; optionally merge it."""
     from hybridcode.config import load_settings
     from hybridcode.ledger import Ledger
-    from hybridcode.review.approvals import find_approval
     from hybridcode.vcs.diff import worktree_diff
 
     root = Path(root).resolve()
@@ -121,18 +139,16 @@ def commit_plan(root: Path, plan_ref: str | None, message: str | None = None,
                          f"run hybrid implement {plan_id} first")
     version = _checklist_version(root, settings)
     with Ledger.open(root) as ledger:
-        approval = find_approval(ledger, diff.sha256, version)
-        if approval is None:
-            raise NoApprovalError(
-                f"no approval for the current diff of plan {plan_id} (sha256 "
-                f"{diff.sha256[:12]}…)" + _why_not(ledger, plan_id, diff.sha256),
-                f"run hybrid review {plan_id}")
+        attestation, signer = trusted_approval(root, ledger, plan_id, diff, version, settings)
         implementers = implementer_models(ledger, plan_id)
-    reviewer = approval.reviewer_model or "deterministic checks"
+    statement = attestation.statement
+    reviewer = statement.reviewer_model or "deterministic checks"
     trailers = [
         (TRAILER_PLAN, plan_id),
         (TRAILER_IMPLEMENTER, ", ".join(implementers) or "unknown"),
         (TRAILER_REVIEW, f"approved {diff.sha256} by {reviewer}"),
+        (TRAILER_ATTESTATION, statement.encode()),
+        (TRAILER_SIGNATURE, signature_trailer(attestation.signature)),
     ]
     subject = message or meta.title or f"hybridcode plan {plan_id}"
     if not message:
@@ -146,19 +162,70 @@ def commit_plan(root: Path, plan_ref: str | None, message: str | None = None,
     meta.status = "committed"
     store.save_meta(meta)
     result = CommitResult(plan_id, branch, sha, diff.sha256, reviewer, implementers,
-                          dict(trailers))
+                          dict(trailers), signer=signer)
     if merge:
         result.merged_into = commits.current_branch(root)
         result.merge_commit = commits.merge_into_current(root, branch)
     return result
 
 
+def trusted_approval(root: Path, ledger: Ledger, plan_id: str, diff: Diff, version: str,
+                     settings: Settings) -> tuple[Attestation, str]:
+    """The signed approval of exactly this diff, verified against the allowed signers, and
+    the signer's principal. A ledger row alone proves nothing: only a signature an allowed key
+    made over this diff's statement lets the commit through."""
+    from hybridcode.plan.store import PlanStore
+    from hybridcode.review.approvals import declared_files, spec_sha256
+    from hybridcode.review.attestation import AllowedSigners, load_attestation, statement_problem
+    from hybridcode.spec import load_spec
+
+    attestation = load_attestation(root, diff.sha256)
+    if attestation is None:
+        raise NoApprovalError(
+            f"no signed approval of the current diff of plan {plan_id} (sha256 "
+            f"{diff.sha256[:12]}…)" + _why_not(ledger, plan_id, diff.sha256),
+            _review_hint(root, plan_id, settings, ledger, diff.sha256))
+    files = [f.path for f in diff.files]
+    problem = statement_problem(attestation.statement, diff_sha256=diff.sha256,
+                                checklist_version=version, plan_id=plan_id, files=files)
+    spec = load_spec(PlanStore(root).spec_path(plan_id))
+    if problem is None and attestation.statement.spec_sha256 != spec_sha256(spec):
+        problem = "the plan's spec changed after the review"
+    outside = sorted(set(files) - set(declared_files(spec)))
+    if problem is None and outside:
+        problem = (f"the diff changes {', '.join(outside[:5])}, which the plan's spec does not "
+                   "declare")
+    if problem is not None:
+        raise NoApprovalError(f"the signed approval of plan {plan_id} does not cover its current "
+                              f"diff: {problem}", f"run hybrid review {plan_id}")
+    with AllowedSigners.from_file(root / settings.approvals.allowed_signers) as trust:
+        check = trust.verify(attestation.statement, attestation.signature)
+    if not check.ok:
+        raise UntrustedApprovalError(
+            f"the approval of plan {plan_id} (diff {diff.sha256[:12]}…) is not trusted: "
+            f"{check.reason}", f"then run hybrid review {plan_id} --fresh")
+    return attestation, check.principal
+
+
+def _review_hint(root: Path, plan_id: str, settings: Settings, ledger: Ledger, sha: str) -> str:
+    """What to do: review; first configure a key when approvals cannot be signed here."""
+    from hybridcode.review.attestation import signing_key
+
+    try:
+        signing_key(root, settings.approvals.signing_key)
+    except SigningError as exc:
+        return f"{exc.hint or exc.message}; then run hybrid review {plan_id} --fresh"
+    recorded = ledger.query("SELECT 1 FROM approvals WHERE diff_sha256 = ? LIMIT 1", (sha,))
+    return f"run hybrid review {plan_id}" + (" --fresh" if recorded else "")
+
+
 def _why_not(ledger: Ledger, plan_id: str, sha: str) -> str:
-    """A hint at what happened: an approval of an older diff, or of this diff under an older
-    checklist."""
+    """A hint at what happened: an unsigned record of this diff, an approval of an older
+    diff, or of this diff under an older checklist."""
     same = ledger.query("SELECT 1 FROM approvals WHERE diff_sha256 = ? LIMIT 1", (sha,))
     if same:
-        return "; it was approved under a different checklist, which has changed since"
+        return ("; the ledger records an approval of it, but a ledger row alone proves "
+                "nothing and no signature was made")
     older = ledger.query("SELECT diff_sha256 FROM approvals WHERE plan_id = ? ORDER BY ts DESC "
                          "LIMIT 1", (plan_id,))
     if older:

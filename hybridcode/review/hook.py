@@ -8,7 +8,10 @@ tree-sitter. It reads the few things it needs directly:
 - plan folders (``.hybrid/plans/*/meta.json`` and ``spec.json``) and each active plan's
   worktree status, to know which paths hold generated code not yet committed;
 - the ``generated_paths`` globs from the same config files :mod:`hybridcode.config` reads;
-- the ledger's ``approvals`` table, opened read-only with plain sqlite3.
+- the signed approval of the staged diff (``.hybrid/attestations/<sha256>.json``), verified
+  with ``ssh-keygen`` against the allowed signers — a ledger row proves nothing;
+- HEAD's trailers: while HEAD is a generated commit (or the merge of one), a change to its
+  files — ``git commit --amend`` included — needs a signed approval of the new diff.
 
 A hook runs in whichever worktree is committing — the user's tree, or a plan worktree during
 ``hybrid commit`` — so the project root (where ``.hybrid/`` lives) is found through git's common
@@ -20,14 +23,17 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hybridcode.errors import GitError, UsageError
 from hybridcode.vcs.commits import git, isolated_env
+
+if TYPE_CHECKING:
+    from hybridcode.vcs.diff import Diff
 
 # Config key (top level of [tool.hybrid] / .hybrid/config.toml): globs of generated code the
 # gate guards besides plan worktrees. :class:`hybridcode.config.Settings` validates it.
@@ -229,30 +235,88 @@ def _staged_paths(top: Path) -> list[str]:
 
 # ---------------------------------------------------------------------- approvals
 
-def approvals_for(main_root: Path, diff_sha256: str) -> list[sqlite3.Row]:
-    """Approvals of exactly this diff in the ledger (read-only), newest first."""
-    path = main_root / ".hybrid" / "ledger.db"
-    if not path.is_file():
-        return []
+def allowed_signers_path(main_root: Path, layers: list[tuple[str, dict]]) -> Path:
+    """``[approvals] allowed_signers`` (default ``.hybrid/allowed_signers``), from the root."""
+    from hybridcode.review.attestation import ALLOWED_SIGNERS
+
+    found = _setting(layers, "approvals")
+    table = found[0] if found is not None and isinstance(found[0], dict) else {}
+    return main_root / str(table.get("allowed_signers") or ALLOWED_SIGNERS)
+
+
+def signed_approval(main_root: Path, diff: Diff, version: str,
+                    signers: Path) -> tuple[str | None, str]:
+    """(principal, "") when a signed approval of exactly ``diff`` verifies; else (None, why).
+    A ledger row is never enough: only a signature an allowed key made counts."""
+    from hybridcode.errors import HybridError
+    from hybridcode.review.attestation import (
+        AllowedSigners,
+        load_attestation,
+        statement_problem,
+    )
+
+    attestation = load_attestation(main_root, diff.sha256)
+    if attestation is None:
+        return None, ""
+    problem = statement_problem(attestation.statement, diff_sha256=diff.sha256,
+                                checklist_version=version,
+                                files=[f.path for f in diff.files])
+    if problem:
+        return None, problem
     try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error:
-        return []
-    try:
-        conn.row_factory = sqlite3.Row
-        return conn.execute(
-            "SELECT diff_sha256, checklist_version, plan_id, reviewer_model, ts FROM approvals "
-            "WHERE diff_sha256 = ? ORDER BY ts DESC", (diff_sha256,)).fetchall()
-    except sqlite3.Error:
-        return []  # no approvals table yet: nothing was ever approved here
-    finally:
-        conn.close()
+        with AllowedSigners.from_file(signers) as trust:
+            check = trust.verify(attestation.statement, attestation.signature)
+    except HybridError as exc:
+        return None, exc.message
+    return (check.principal, "") if check.ok else (None, check.reason)
+
+
+def plan_of_worktree(top: Path, main_root: Path) -> str | None:
+    """The plan whose worktree ``top`` is, or None (the user's own tree)."""
+    worktrees = (main_root / ".hybrid" / "worktrees").resolve()
+    top = Path(top).resolve()
+    return top.name if top.parent == worktrees else None
+
+
+@dataclass
+class GeneratedHead:
+    """HEAD is a generated commit (or a merge of one): committing on it, or amending it, changes
+    generated code that a signed approval covers."""
+
+    plans: list[str]
+    paths: set[str]
+    amend_base: str | None  # what ``git commit --amend`` would diff against (HEAD's parent)
+
+
+def generated_head(top: Path) -> GeneratedHead | None:
+    from hybridcode.review.attestation import Statement
+    from hybridcode.vcs.commits import TRAILER_ATTESTATION, head_claims
+
+    parents, claims = head_claims(top)
+    source = "HEAD"
+    if not claims and len(parents) > 1:
+        _, claims = head_claims(top, parents[1])
+        source = parents[1]
+    if not claims:
+        return None
+    out = git(top, "diff-tree", "-r", "--no-commit-id", "--name-only", "-z", "--no-renames",
+              "--root", source, env=isolated_env())
+    paths = {p for p in out.split("\0") if p}
+    for claim in claims:
+        try:
+            paths |= set(Statement.decode(claim.trailers.get(TRAILER_ATTESTATION, "")
+                                          ).declared_files)
+        except ValueError:
+            pass
+    return GeneratedHead(sorted({c.plan_id for c in claims}), paths,
+                         parents[0] if parents else None)
 
 
 # ---------------------------------------------------------------------- the check
 
 def hook_check(root: Path | str = ".") -> HookResult:
-    """Allow the commit unless generated code is staged without an approval of this exact diff."""
+    """Allow the commit unless generated code is staged without a signed approval of this
+    exact diff that verifies against the allowed signers."""
     top, main_root = project_roots(Path(root))
     staged = _staged_paths(top)
     if not staged:
@@ -265,38 +329,76 @@ def hook_check(root: Path | str = ".") -> HookResult:
     layers = _config_layers(main_root)
     globs = [glob_regex(g) for g in generated_globs(main_root, layers)]
     guarded |= {p for p in staged if any(g.match(p) for g in globs)}
+    here = plan_of_worktree(top, main_root)
+    if here is not None:
+        # Whatever is committed in a plan's worktree is generated code, whether or not the
+        # plan is marked committed (a `git reset --soft HEAD^` and a new commit included).
+        guarded |= set(staged)
+        plans = sorted(set(plans) | {here})
+    head = generated_head(top)
+    amend_base = None
+    if head is not None and head.paths.intersection(staged):
+        guarded |= head.paths.intersection(staged)
+        plans = sorted(set(plans) | set(head.plans))
+        amend_base = head.amend_base or ""
     if not guarded:
         return HookResult(True, "no generated code staged", "no-generated-code")
 
     from hybridcode.vcs.diff import staged_diff
 
-    sha = staged_diff(top).sha256
+    diff = staged_diff(top)
+    candidates = [diff]
+    if amend_base:
+        # An amend records HEAD's parent → index, a new commit HEAD → index; the hook cannot
+        # tell which is under way, so a signed approval of either diff lets it through.
+        candidates.append(staged_diff(top, amend_base))
+    version = current_checklist_version(main_root, layers)
+    signers = allowed_signers_path(main_root, layers)
+    reasons = []
+    for candidate in candidates:
+        principal, why = signed_approval(main_root, candidate, version, signers)
+        if principal is not None:
+            model = _reviewer(main_root, candidate.sha256)
+            return HookResult(True, f"approved diff {candidate.sha256[:12]} (reviewed by "
+                              f"{model}, signed by {principal})", "approved", candidate.sha256,
+                              plans, sorted(guarded), model)
+        if why:
+            reasons.append(why)
     paths = sorted(guarded)
-    rows = approvals_for(main_root, sha)
-    if rows:
-        version = current_checklist_version(main_root, layers)
-        for row in rows:
-            if row["checklist_version"] == version:
-                model = row["reviewer_model"] or "deterministic checks"
-                return HookResult(True, f"approved diff {sha[:12]} (reviewed by {model})",
-                                  "approved", sha, plans, paths, row["reviewer_model"])
+    sha = diff.sha256
     origin = f"plan {', '.join(plans)}" if plans else "the configured generated_paths"
     shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
-    why = " (its approval predates the current checklist)" if rows else ""
-    if _replays(layers):
-        # Recorded answers (hybrid demo's repository) cannot review a diff nobody recorded:
-        # `hybrid review --staged` would only end in "no recorded response".
-        advice = ("this repository's models are recorded samples ([replay] in its config), "
-                  "which cannot review a new diff: remove [replay] from .hybrid/config.toml to "
-                  "use your own models, then run `hybrid review --staged`")
+    why = f"; {reasons[0]}" if reasons else ""
+    if amend_base is not None:
+        message = (
+            f"the staged change alters generated code that {origin} committed ({shown}) "
+            f"without a signed approval of the new diff (sha256 {sha[:12]}{why}); to amend "
+            "it, undo the commit with `git reset --soft HEAD^`, review the whole change with "
+            "`hybrid review --staged` and commit again; `git commit --no-verify` skips this "
+            "check")
     else:
-        advice = ("run `hybrid review --staged` to review it, or `hybrid commit <plan>` for a "
-                  "plan's worktree")
-    message = (
-        f"generated code from {origin} is staged without an approval of this exact diff "
-        f"(sha256 {sha[:12]}{why}; {shown}); {advice}; `git commit --no-verify` skips this "
-        "check")
+        if _replays(layers):
+            # Recorded answers (hybrid demo's repository) cannot review a diff nobody recorded:
+            # `hybrid review --staged` would only end in "no recorded response".
+            advice = ("this repository's models are recorded samples ([replay] in its config), "
+                      "which cannot review a new diff: remove [replay] from .hybrid/config.toml "
+                      "to use your own models, then run `hybrid review --staged`")
+        else:
+            advice = ("run `hybrid review --staged` to review it, or `hybrid commit <plan>` for "
+                      "a plan's worktree")
+        message = (
+            f"generated code from {origin} is staged without a signed approval of this exact "
+            f"diff (sha256 {sha[:12]}{why}; {shown}); {advice}; `git commit --no-verify` "
+            "skips this check")
     return HookResult(False, message, "blocked", sha, plans, paths)
+
+
+def _reviewer(main_root: Path, sha: str) -> str:
+    from hybridcode.review.attestation import load_attestation
+
+    attestation = load_attestation(main_root, sha)
+    model = attestation.statement.reviewer_model if attestation is not None else ""
+    return model or "deterministic checks"
 
 
 # ---------------------------------------------------------------------- installation

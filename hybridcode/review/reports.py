@@ -197,11 +197,12 @@ def problems(outcome: ReviewOutcome) -> list[_Item]:
 def _ci_items(result: CIResult) -> list[_Item]:
     items: list[_Item] = []
     for c in result.commits:
-        if c.status not in ("valid", "reviewed-approved"):
+        if not c.ok:
             anchor = _Places(c.outcome.diff).anchor if c.outcome is not None else (
                 c.files[0] if c.files else None)
             items.append(_Item(RULE_APPROVAL, "error", f"{c.status} approval in {c.sha[:12]}",
-                               f"commit {c.sha[:12]} (plan {c.plan_id}): {c.detail}",
+                               f"commit {c.sha[:12]} (plan {c.plan_id}, policy {c.policy}): "
+                               f"{c.detail}",
                                anchor, 1))
         if c.outcome is not None:
             items.extend(problems(c.outcome))
@@ -380,7 +381,9 @@ def markdown(result: Any) -> str:
         verdict = "✅ all approved" if result.exit_code == 0 else "❌ needs attention"
         lines = [f"## hybridcode CI gate: {verdict}", "",
                  (f"Range `{result.base}..{result.head}` · {len(result.commits)} generated "
-                  "commit(s)"), ""]
+                  "commit(s)"), "",
+                 f"Trust policy: **`{result.policy}`** — {_cell(result.policy_meaning)} "
+                 f"({_cell(result.policy_reason)})", ""]
         if result.commits:
             lines += ["| Commit | Plan | Status | Detail |", "|---|---|---|---|"]
             for c in result.commits:
@@ -422,8 +425,9 @@ def _rules(outcomes: Iterable[ReviewOutcome], ci: bool) -> list[dict[str, Any]]:
     if ci:
         add(RULE_APPROVAL, "ApprovalMismatch",
             "Generated commit without a valid approval of its exact diff", "error",
-            "The commit's diff no longer hashes to the approved SHA-256 in its Hybrid-Review "
-            "trailer, or it has none. Review it with `hybrid review`.")
+            "Under the run's trust policy the commit is not accepted: no good signature by an "
+            "allowed key over its recomputed diff hash, a changed diff, a file outside its "
+            "plan's spec, or no review by this CI. Review it with `hybrid review`.")
     for outcome in outcomes:
         for check in outcome.checks:
             add(f"check/{check.name}", _pascal(f"check {check.name}"),
@@ -487,7 +491,8 @@ def sarif(result: Any) -> dict[str, Any]:
     }
     if ci:
         run["properties"] = {"base": result.base, "head": result.head,
-                             "exitCode": result.exit_code}
+                             "exitCode": result.exit_code, "policy": result.policy,
+                             "policyMeaning": result.policy_meaning}
     else:
         run["properties"] = {"decision": result.decision, "diffSha256": result.diff.sha256,
                              "reviewerModel": result.reviewer_model or "",
@@ -537,8 +542,9 @@ def github_annotations(result: Any) -> str:
         lines.append(annotation(level, text, item.file, item.line, item.title))
     if _is_ci(result):
         ok = result.exit_code == 0
-        summary = (f"{len(result.commits)} generated commit(s) in {result.base}..{result.head}: "
-                   + ("all approved" if ok else "some lack a valid approval"))
+        summary = (f"{len(result.commits)} generated commit(s) in {result.base}..{result.head} "
+                   f"under trust policy {result.policy} ({result.policy_meaning}): "
+                   + ("all accepted" if ok else "some not accepted"))
     else:
         ok = result.decision in ("approved", "nothing_to_review")
         summary = f"review {result.decision.replace('_', ' ')} for diff {result.diff.sha256[:12]}"
@@ -561,14 +567,17 @@ def _x(text: Any) -> str:
 
 
 def _suite(parent: Any, name: str, outcome: ReviewOutcome | None,
-           extra_cases: list[tuple[str, str, str | None]]) -> tuple[int, int]:
+           extra_cases: list[tuple[str, str, str | None]],
+           policy: str | None = None) -> tuple[int, int]:
     """A testsuite for one review; ``extra_cases`` are (classname, name, failure or None)."""
     import xml.etree.ElementTree as ET
 
     suite = ET.SubElement(parent, "testsuite", name=_x(name))
     cases: list[tuple[str, str, str | None, str]] = [(c, n, f, "gate") for c, n, f in extra_cases]
+    props = ET.SubElement(suite, "properties") if outcome is not None or policy else None
+    if policy:
+        ET.SubElement(props, "property", name="trust_policy", value=_x(policy))
     if outcome is not None:
-        props = ET.SubElement(suite, "properties")
         for key, value in (("decision", outcome.decision), ("diff_sha256", outcome.diff.sha256),
                            ("reviewer_model", outcome.reviewer_model or ""),
                            ("checklist_version", outcome.checklist_version or ""),
@@ -619,10 +628,10 @@ def junit(result: Any) -> str:
     tests = failures = 0
     if _is_ci(result):
         for c in result.commits:
-            ok = c.status in ("valid", "reviewed-approved")
             case = ("hybridcode.approval", f"{c.sha[:12]} ({c.plan_id})",
-                    None if ok else f"{c.status}: {c.detail}")
-            t, f = _suite(root, f"hybridcode commit {c.sha[:12]}", c.outcome, [case])
+                    None if c.ok else f"{c.status} under policy {c.policy}: {c.detail}")
+            t, f = _suite(root, f"hybridcode commit {c.sha[:12]}", c.outcome, [case],
+                          policy=result.policy)
             tests, failures = tests + t, failures + f
     else:
         tests, failures = _suite(root, f"hybridcode review {result.diff.sha256[:12]}", result, [])

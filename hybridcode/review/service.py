@@ -57,6 +57,7 @@ class PlanUnderReview:
     spec: Spec
     architecture: str
     diff: Diff
+    base_commit: str = ""
 
 
 def plan_under_review(root: Path, plan_ref: str | None = None, *,
@@ -85,7 +86,8 @@ def plan_under_review(root: Path, plan_ref: str | None = None, *,
     if diff.empty:
         raise UsageError(f"nothing to review: the worktree of {plan_id} has no changes",
                          f"implement it first: hybrid implement {plan_id}")
-    return PlanUnderReview(root, plan_id, worktree, spec, architecture, diff)
+    return PlanUnderReview(root, plan_id, worktree, spec, architecture, diff,
+                           meta.base_commit)
 
 
 def set_plan_decision(root: Path, plan_id: str, approved: bool) -> None:
@@ -107,7 +109,8 @@ def review_plan(root: Path, plan_ref: str | None = None, settings: Settings | No
     outcome = review_changes(plan.root, plan.worktree, plan.diff, source="plan", spec=plan.spec,
                              architecture=plan.architecture, plan_id=plan.plan_id,
                              settings=settings, fresh=fresh,
-                             review_when_blocked=review_when_blocked, on_stage=on_stage)
+                             review_when_blocked=review_when_blocked, on_stage=on_stage,
+                             base_commit=plan.base_commit)
     set_plan_decision(plan.root, plan.plan_id, outcome.approved)
     return outcome
 
@@ -151,9 +154,11 @@ def review_changes(root: Path, directory: Path, diff: Diff, *, source: str,
                    spec: Spec | None = None, architecture: str = "",
                    plan_id: str | None = None, settings: Settings | None = None,
                    fresh: bool = False, review_when_blocked: bool = False,
-                   on_stage: Stage = _quiet) -> ReviewOutcome:
+                   on_stage: Stage = _quiet, base_commit: str = "",
+                   sign: bool = True) -> ReviewOutcome:
     """The review of one diff whose files are checked out in ``directory``; recorded in the
-    ledger of ``root``."""
+    ledger of ``root``. An approval is signed (``sign``; CI, which holds no key, keeps its own
+    verdicts instead) — see :func:`hybridcode.review.approvals.record_approval`."""
     from hybridcode.config import load_settings
     from hybridcode.ledger import Ledger
     from hybridcode.review.approvals import reusable_review
@@ -175,7 +180,38 @@ def review_changes(root: Path, directory: Path, diff: Diff, *, source: str,
             status = "ok"
         finally:
             ledger.finish_run(run_id, status)
+    if sign:
+        sign_outcome(root, outcome, spec, base_commit, settings)
     return outcome
+
+
+def sign_outcome(root: Path, outcome: ReviewOutcome, spec: Spec | None, base_commit: str,
+                 settings: Settings) -> None:
+    """Sign an approval; withdraw the signed approval of a diff that is no longer approved.
+    Every front end that records a review calls it (the CLI's reviews, the MCP server's).
+    Without a key the review stands, unsigned, and says how to sign it (the gate refuses an
+    unsigned approval)."""
+    from hybridcode.errors import SigningError
+    from hybridcode.review.approvals import record_approval, withdraw_approval
+
+    if not outcome.approved:
+        withdraw_approval(root, outcome.diff.sha256)
+        return
+    try:
+        signed = record_approval(root, diff=outcome.diff,
+                                 checklist_version=outcome.checklist_version,
+                                 reviewer_model=outcome.reviewer_model,
+                                 verdict=outcome.verdict, checks=outcome.checks,
+                                 plan_id=outcome.plan_id, spec=spec, base_commit=base_commit,
+                                 settings=settings)
+    except SigningError as exc:
+        outcome.notes.append(f"the approval is not signed, so hybrid commit and the hook will "
+                             f"refuse it: {exc}; then run the review again with --fresh")
+        return
+    from hybridcode.review.attestation import key_fingerprint, signer_key
+
+    outcome.notes.append("the approval is signed with key "
+                         f"{key_fingerprint(signer_key(signed.signature))}")
 
 
 def _review(ledger: Ledger, run_id: str, root: Path, directory: Path, diff: Diff, source: str,

@@ -5,8 +5,8 @@ answer in well under 0.3 s, and importing GitPython alone costs ~100 ms. Every f
 :class:`~hybridcode.errors.GitError` that says what to do next.
 
 Trailers are written as a hand-built block (``Key: value`` lines in the message's last
-paragraph), which is exactly what ``git interpret-trailers --parse`` reads back, without a
-second process per commit.
+paragraph) and read back by git itself (``git interpret-trailers``, one process for a whole
+range), so what counts as a trailer is what git says, never a second parser's opinion.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hybridcode.errors import GitError
@@ -22,9 +23,11 @@ from hybridcode.errors import GitError
 TRAILER_PLAN = "Hybrid-Plan"
 TRAILER_IMPLEMENTER = "Hybrid-Implementer"
 TRAILER_REVIEW = "Hybrid-Review"
-_CANONICAL = {k.lower(): k for k in (TRAILER_PLAN, TRAILER_IMPLEMENTER, TRAILER_REVIEW)}
+TRAILER_ATTESTATION = "Hybrid-Attestation"
+TRAILER_SIGNATURE = "Hybrid-Signature"
+_CANONICAL = {k.lower(): k for k in (TRAILER_PLAN, TRAILER_IMPLEMENTER, TRAILER_REVIEW,
+                                     TRAILER_ATTESTATION, TRAILER_SIGNATURE)}
 
-_TRAILER_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*)\s*:\s?(.*)$")
 _REVIEW_VALUE = re.compile(r"^approved\s+([0-9a-f]{64})(?:\s+by\s+(.+))?$", re.IGNORECASE)
 
 
@@ -81,29 +84,78 @@ def format_message(message: str, trailers: Sequence[tuple[str, str]]) -> str:
     return f"{body}\n\n" + "\n".join(lines) + "\n"
 
 
-def parse_trailers(message: str) -> dict[str, str]:
-    """The trailers of a commit message: its last paragraph, if every line there is a trailer.
+_BLANK = re.compile(r"\n[ \t]*\n")
+# git's defaults, whatever the user's or the repository's trailer.* configuration says (a
+# configured separator or a trailer command would change what is read, or run something).
+_PLAIN_GIT = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+              "GIT_CONFIG_SYSTEM": os.devnull}
 
-    Keys compare case-insensitively in git; ours come back in their canonical spelling.
-    Indented lines continue the previous value (RFC 822 folding, as git reads them).
+
+def _paragraphs(message: str) -> list[str]:
+    text = message.replace("\r\n", "\n").strip("\n")
+    return [p for p in _BLANK.split(text) if p.strip()]
+
+
+def trailer_blocks(messages: Sequence[str]) -> list[list[list[tuple[str, str]]]]:
+    """Every trailer block of every message, by git's own rules, in one ``git
+    interpret-trailers`` process: for each message, the list of its blocks (in order), each a
+    list of ``(key, value)``.
+
+    git reads only a message's last paragraph; a squash message (GitHub's "title and commit
+    details", ``git merge --squash``) carries each squashed commit's trailers in a paragraph of
+    its own, followed by e.g. a ``Co-authored-by:`` paragraph. So every paragraph after the
+    subject is handed to git as the end of a message of its own, and git decides whether it is
+    a trailer block — a ``(cherry picked from commit …)`` or ``Signed-off-by:`` line mixed in
+    included. Folded values come back unfolded; our keys in their canonical spelling.
     """
-    paragraphs = [p for p in re.split(r"\n[ \t]*\n", message.strip().replace("\r\n", "\n"))
-                  if p.strip()]
-    if len(paragraphs) < 2:  # a subject line alone is never a trailer block
-        return {}
-    out: dict[str, str] = {}
-    last: str | None = None
-    for line in paragraphs[-1].splitlines():
-        if line[:1] in (" ", "\t") and last is not None:
-            out[last] = f"{out[last]} {line.strip()}"
+    import secrets
+    import tempfile
+
+    jobs: list[tuple[int, str]] = []
+    for index, message in enumerate(messages):
+        for paragraph in _paragraphs(message)[1:]:  # a subject is never a trailer block
+            if ":" in paragraph or "(cherry picked" in paragraph:
+                jobs.append((index, paragraph))
+    out: list[list[list[tuple[str, str]]]] = [[] for _ in messages]
+    if not jobs:
+        return out
+    # Each file's output ends with a sentinel trailer (added at the end of its trailer block,
+    # or alone when the paragraph is not one), so one process answers for every paragraph.
+    sentinel = f"X-Hybrid-End-{secrets.token_hex(8)}"
+    with tempfile.TemporaryDirectory(prefix="hybrid-trailers-") as tmp:
+        files = []
+        for n, (_, paragraph) in enumerate(jobs):
+            path = Path(tmp) / f"{n}.txt"
+            path.write_bytes(f"subject\n\n{paragraph}\n".encode("utf-8", "surrogateescape"))
+            files.append(str(path))
+        env = {**isolated_env(), **_PLAIN_GIT}
+        text = git(tmp, "interpret-trailers", "--only-trailers", "--unfold", "--no-divider",
+                   "--where", "end", "--if-exists", "add", "--if-missing", "add",
+                   "--trailer", f"{sentinel}: x", *files, env=env)
+    chunks: list[list[tuple[str, str]]] = [[]]
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
             continue
-        match = _TRAILER_LINE.match(line)
-        if not match:
-            return {}
-        key = _CANONICAL.get(match.group(1).lower(), match.group(1))
-        out[key] = match.group(2).strip()
-        last = key
+        if key.strip() == sentinel:
+            chunks.append([])
+            continue
+        key = key.strip()
+        chunks[-1].append((_CANONICAL.get(key.lower(), key), value.strip()))
+    for (index, _), block in zip(jobs, chunks):
+        if block:
+            out[index].append(block)
     return out
+
+
+def parse_trailers(message: str) -> dict[str, str]:
+    """The trailers of a commit message as git reads them (its last paragraph, by
+    ``git interpret-trailers`` rules); a key given twice keeps its last value."""
+    paragraphs = _paragraphs(message)
+    if len(paragraphs) < 2:
+        return {}
+    blocks = trailer_blocks([f"{paragraphs[0]}\n\n{paragraphs[-1]}"])[0]
+    return dict(blocks[-1]) if blocks else {}
 
 
 def parse_review_trailer(value: str | None) -> tuple[str, str] | None:
@@ -116,23 +168,79 @@ def parse_review_trailer(value: str | None) -> tuple[str, str] | None:
     return match.group(1).lower(), (match.group(2) or "").strip()
 
 
-def trailer_commits(root: Path, base: str, head: str) -> list[tuple[str, dict[str, str]]]:
-    """Commits in ``base..head`` (oldest first) whose message carries a ``Hybrid-Plan`` trailer.
+@dataclass
+class Claim:
+    """One generated change a message claims: a ``Hybrid-Plan`` trailer and the ``Hybrid-*``
+    trailers after it in the same block."""
+
+    plan_id: str
+    trailers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def review(self) -> tuple[str, str] | None:
+        return parse_review_trailer(self.trailers.get(TRAILER_REVIEW))
+
+
+def claims_of(blocks: list[list[tuple[str, str]]]) -> list[Claim]:
+    """The claims in a message's trailer blocks: each ``Hybrid-Plan`` starts one (a squash
+    carries several, one per squashed commit)."""
+    claims: list[Claim] = []
+    for block in blocks:
+        current: Claim | None = None
+        for key, value in block:
+            if key == TRAILER_PLAN:
+                current = Claim(value)
+                claims.append(current)
+            elif current is not None and key.lower().startswith("hybrid-"):
+                current.trailers.setdefault(key, value)
+    return claims
+
+
+@dataclass
+class GeneratedCommit:
+    sha: str
+    subject: str
+    claims: list[Claim]
+
+
+def generated_commits(root: Path, base: str, head: str) -> list[GeneratedCommit]:
+    """Commits in ``base..head`` (oldest first) whose message claims generated code: a
+    ``Hybrid-Plan`` trailer in any trailer block, read by git's rules (see
+    :func:`trailer_blocks`).
 
     Merge commits are skipped: a merge's own message never carries our trailers, and the
     reviewed change is the plan commit on the merged branch.
     """
-    out = git(root, "log", "--no-merges", "--reverse", "--format=%H%x00%B%x1e", f"{base}..{head}")
-    found: list[tuple[str, dict[str, str]]] = []
+    out = git(root, "log", "--no-merges", "--reverse", "--format=%H%x00%s%x00%B%x1e",
+              f"{base}..{head}")
+    candidates: list[tuple[str, str, str]] = []
     for record in out.split("\x1e"):
         record = record.lstrip("\n")
         if not record:
             continue
-        sha, _, body = record.partition("\0")
-        trailers = parse_trailers(body)
-        if trailers.get(TRAILER_PLAN):
-            found.append((sha.strip(), trailers))
+        sha, _, rest = record.partition("\0")
+        subject, _, body = rest.partition("\0")
+        if "hybrid-plan" in body.lower():  # cheap filter: only these go to git's parser
+            candidates.append((sha.strip(), subject.strip(), body))
+    blocks = trailer_blocks([body for _, _, body in candidates])
+    found = []
+    for (sha, subject, _), message_blocks in zip(candidates, blocks):
+        claims = claims_of(message_blocks)
+        if claims:
+            found.append(GeneratedCommit(sha, subject, claims))
     return found
+
+
+def head_claims(cwd: Path, rev: str = "HEAD") -> tuple[list[str], list[Claim]]:
+    """(parents of ``rev``, the claims in its message); ([], []) when ``rev`` does not exist."""
+    out = git(cwd, "log", "-1", "--format=%P%x00%B", rev, "--", ok_codes=(0, 128),
+              env=isolated_env())
+    if "\0" not in out:
+        return [], []
+    parents, _, body = out.partition("\0")
+    if "hybrid-plan" not in body.lower():
+        return parents.split(), []
+    return parents.split(), claims_of(trailer_blocks([body])[0])
 
 
 # ---------------------------------------------------------------------- commits

@@ -225,8 +225,9 @@ def worktree_diff(worktree: Path, base: str) -> Diff:
                        "worktree")
 
 
-def staged_diff(root: Path) -> Diff:
-    """The index against HEAD (against the empty tree before the first commit)."""
+def staged_diff(root: Path, against: str = "HEAD") -> Diff:
+    """The index against HEAD (against the empty tree before the first commit); ``against``
+    names another commit, e.g. ``HEAD^`` for what ``git commit --amend`` would record."""
     root = Path(root)
     env = _env(keep_index=True)
     try:
@@ -235,7 +236,8 @@ def staged_diff(root: Path) -> Diff:
         raise GitError("the index cannot be turned into a tree (unresolved merge conflicts?)",
                        "resolve the conflicts and `git add` the files, then retry") from exc
     try:
-        old = _git(root, ["rev-parse", "--verify", "--quiet", "HEAD^{tree}"]).decode().strip()
+        old = _git(root, ["rev-parse", "--verify", "--quiet", f"{against}^{{tree}}"]
+                   ).decode().strip()
     except GitError:  # no commit yet: everything staged is new
         old = _empty_tree(root)
     return _diff_trees(root, old, new, "staged")

@@ -2,9 +2,10 @@
 
 Run: python tests/bench/bench_hook.py [--runs N] [--plans P]
 Goal: median < 0.3 s. The temporary repository holds P plans with worktrees (each one's
-status is read on every commit), a staged copy of one plan's generated code, and an approval
-of exactly that staged diff in the ledger, so the hook does its whole job: find the generated
-paths, hash the staged diff and find the approval.
+status is read on every commit), a staged copy of one plan's generated code, and a signed
+approval of exactly that staged diff (a real ssh-keygen key, trusted by the allowed-signers
+file), so the hook does its whole job: find the generated paths, hash the staged diff, find
+the approval and verify its signature.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def _child_cpu() -> float:
 def build_repo(root: Path, plans: int) -> None:
     from hybridcode.ledger import Ledger
     from hybridcode.plan.store import PlanMeta, PlanStore, now_iso
-    from hybridcode.review.approvals import record_review
+    from hybridcode.review.approvals import record_approval, record_review
+    from hybridcode.review.attestation import ALLOWED_SIGNERS, allowed_signers_line, generate_key
     from hybridcode.review.checklist import checklist_version
     from hybridcode.vcs.diff import staged_diff
     from hybridcode.vcs.worktree import ensure_worktree
@@ -71,10 +73,16 @@ def build_repo(root: Path, plans: int) -> None:
     generated = root / "src" / "generated_0.py"
     generated.write_text("def generated_0():\n    return 0\n")
     _git(root, "add", str(generated))
+    key = generate_key(root.parent / f"{root.name}-key" / "id_ed25519", "bench")
+    _git(root, "config", "user.signingkey", str(key.path))
+    (root / ALLOWED_SIGNERS).write_text(allowed_signers_line("bench@example.com", key) + "\n")
+    diff = staged_diff(root)
     with Ledger.open(root) as ledger:
-        record_review(ledger, source="staged", diff_sha256=staged_diff(root).sha256,
+        record_review(ledger, source="staged", diff_sha256=diff.sha256,
                       checklist_version=checklist_version(root), decision="approved",
                       reviewer_model="claude-opus-5-5")
+    record_approval(root, diff=diff, checklist_version=checklist_version(root),
+                    reviewer_model="claude-opus-5-5", verdict=None)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from hybridcode.cli.app import app
 from hybridcode.demo import RECORDINGS
 from hybridcode.review.hook import hook_check
+from gate_helpers import trust_new_key
 from review_helpers import make_planned_repo, verdict
 
 runner = CliRunner()
@@ -50,6 +51,7 @@ def test_init_outside_a_repository_says_to_make_one(tmp_path):
 
 def test_the_gates_advice_works_in_a_plans_worktree(tmp_path, claude):
     root, worktree = make_planned_repo(tmp_path / "repo")
+    trust_new_key(root, tmp_path / "keys")  # approvals are signed; the gate trusts this key
     git(worktree, "add", "-A")
     blocked = hook_check(worktree)
     assert not blocked.ok and "run `hybrid review --staged`" in blocked.message

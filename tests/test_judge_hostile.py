@@ -451,7 +451,7 @@ def test_a_diff_touching_an_undeclared_file_is_blocked(tmp_path, claude):
 def _path_without_bwrap(tmp_path: Path) -> str:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for tool in ("git",):
+    for tool in ("git", "ssh-keygen"):  # the demo signs its approval
         os.symlink(shutil.which(tool), bin_dir / tool)
     return str(bin_dir)
 

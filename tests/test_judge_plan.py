@@ -19,6 +19,9 @@ def planner_answer(item) -> dict:
     data = item.model_dump(exclude={"route", "route_reason", "route_overridden", "tests"})
     data["symbol"] = data["symbol"] or ""
     data["tests"] = {"code": item.tests.code, "path": ""}
+    # The planner answers in spec version 2: risk names, no examples to run, no code.
+    data["risk"] = [name for name, raised in data.get("risk", {}).items() if raised]
+    data["examples"], data["example_setup"], data["code"] = [], "", ""
     return {"architecture_note": "## Design\nOne function.",
             "spec": {"title": "slugs", "summary": "Add a slug function.", "items": [data]}}
 
@@ -28,7 +31,9 @@ def plan(root, claude, item):
     result = runner.invoke(app, ["plan", "Add a slug function", "--repo", str(root), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    system = json.dumps(claude.requests[-1].json["system"], ensure_ascii=False)
+    sent = claude.requests[-1].json
+    # The runners go in the planner's own message; the instructions in the shared prefix.
+    system = json.dumps([sent["system"], sent["messages"]], ensure_ascii=False)
     return load_spec(root / ".hybrid" / "plans" / data["plan_id"] / "spec.json"), system
 
 
@@ -62,7 +67,8 @@ def test_python_only_repository_gets_no_runner_section(tmp_path, claude):
     claude.enqueue_json(python_answer())
     result = runner.invoke(app, ["plan", "Add rate limiting", "--repo", str(root), "--json"])
     assert result.exit_code == 0, result.output
-    assert "## Test runners" not in json.dumps(claude.requests[-1].json["system"])
+    sent = claude.requests[-1].json
+    assert "## Test runners" not in json.dumps([sent["system"], sent["messages"]])
     spec = load_spec(root / ".hybrid" / "plans" / json.loads(result.stdout)["plan_id"]
                      / "spec.json")
     assert {i.tests.runner for i in spec.items if i.tests} == {"pytest"}

@@ -39,7 +39,11 @@ _RUNNER_OWNED = frozenset({"PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_CURRENT_T
                            "PYTHONINSPECT", "PYTHONBREAKPOINT", "PYTHONUSERBASE",
                            "VIRTUAL_ENV", "TMPDIR", "TEMP", "TMP", "LD_PRELOAD",
                            "LD_LIBRARY_PATH", "LD_AUDIT", "DYLD_INSERT_LIBRARIES",
-                           "COV_CORE_SOURCE", "COV_CORE_CONFIG", "COV_CORE_DATAFILE"})
+                           "COV_CORE_SOURCE", "COV_CORE_CONFIG", "COV_CORE_DATAFILE",
+                           # pytest stops truncating assertion output when these are set, so
+                           # the feedback a model gets would depend on the host being a CI
+                           # machine (adapters that need CI=true, like vitest, set it).
+                           "CI", "BUILD_NUMBER"})
 
 
 def is_credential(name: str) -> bool:

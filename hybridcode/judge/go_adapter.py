@@ -147,23 +147,12 @@ _GO_LOCATION = re.compile(r"(?:^|\s)([\w./-]+\.go):\d+")
 
 
 def _located(text: str, module: Path, worktree: Path, what: str) -> str:
-    """``file::what`` for the first file the compiler names (worktree-relative), else ``what``."""
-    found = _GO_LOCATION.search(text)
-    if not found:
-        return what
-    try:
-        rel = (module / found.group(1)).resolve().relative_to(worktree.resolve()).as_posix()
-    except ValueError:
-        return what
-    return f"{rel}::{what}"
+    return stages.located(_GO_LOCATION, text, module, worktree, what)
 
 
 def _compiler_lines(text: str, limit: int = 12) -> str:
-    errors = [ln.strip() for ln in text.splitlines()
-              if ln.strip() and not ln.startswith("#")]
-    shown = errors[:limit]
-    more = len(errors) - len(shown)
-    return "\n".join(shown) + (f"\n… and {more} more" if more > 0 else "")
+    return stages.first_lines([ln.strip() for ln in text.splitlines()
+                               if ln.strip() and not ln.startswith("#")], limit)
 
 
 def go_env(module: Path, report_dir: Path) -> tuple[dict[str, str], list[Path]]:

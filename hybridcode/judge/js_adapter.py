@@ -194,24 +194,14 @@ _TSC_LOCATION = re.compile(r"^(\S[^(\n]*)\(\d+,\d+\): error", re.MULTILINE)
 
 def _located(text: str, base: Path, worktree: Path) -> str:
     """``file::tsc --noEmit (type check)`` for the first file tsc names, worktree-relative."""
-    what = "tsc --noEmit (type check)"
-    found = _TSC_LOCATION.search(text)
-    if not found:
-        return what
-    try:
-        rel = (base / found.group(1)).resolve().relative_to(worktree.resolve()).as_posix()
-    except ValueError:
-        return what
-    return f"{rel}::{what}"
+    return stages.located(_TSC_LOCATION, text, base, worktree, "tsc --noEmit (type check)")
 
 
 def _tsc_lines(text: str, limit: int = 12) -> str:
     errors = [ln.strip() for ln in text.splitlines() if re.search(r"error TS\d+", ln)]
     if not errors:
         errors = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    shown = errors[:limit]
-    more = len(errors) - len(shown)
-    return "\n".join(shown) + (f"\n… and {more} more" if more > 0 else "")
+    return stages.first_lines(errors, limit)
 
 
 @lru_cache(maxsize=1)

@@ -18,11 +18,12 @@ adapter's ``parse`` the reason to return as ``CouldNotRun``.
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Block", "cannot_run", "reason", "script", "stage_file"]
+__all__ = ["Block", "cannot_run", "first_lines", "located", "reason", "script", "stage_file"]
 
 _CANNOT_RUN = "cannot-run.txt"
 
@@ -73,3 +74,23 @@ def reason(report_dir: Path) -> str | None:
 
 def _join(argv: list[str]) -> str:
     return " ".join(shlex.quote(a) for a in argv)
+
+
+def located(pattern: re.Pattern[str], text: str, base: Path, worktree: Path, what: str) -> str:
+    """``file::what`` for the first file the type stage names (``pattern``'s group 1, relative
+    to ``base``), as a worktree-relative path; ``what`` alone when it names none inside."""
+    found = pattern.search(text)
+    if not found:
+        return what
+    try:
+        rel = (base / found.group(1)).resolve().relative_to(worktree.resolve()).as_posix()
+    except ValueError:
+        return what
+    return f"{rel}::{what}"
+
+
+def first_lines(lines: list[str], limit: int = 12) -> str:
+    """The type stage's first ``limit`` error lines, and how many more there were."""
+    shown = lines[:limit]
+    more = len(lines) - len(shown)
+    return "\n".join(shown) + (f"\n… and {more} more" if more > 0 else "")

@@ -187,6 +187,9 @@ def bwrap_args(layout: SandboxLayout) -> list[str]:
         copy.write_text(text, encoding="utf-8")
         args += ["--ro-bind", str(copy), name]
     late: list[str] = []
+    # Folders bound where they are: a link inside one of them is visible through that bind
+    # already, and bwrap cannot mount over a link in a read-only bind (a venv under /tmp).
+    bound = [p.resolve() for p in layout.readable if p.exists() and p.resolve().is_dir()]
     for given in layout.readable:
         if not given.exists():
             continue
@@ -197,7 +200,8 @@ def bwrap_args(layout: SandboxLayout) -> list[str]:
         # linked to a shared install) is also shown where it is, so lookups that walk up from
         # the worktree find it. Elsewhere the link itself is visible already.
         shown = Path(os.path.abspath(given))
-        if shown != path and not _inside(shown, worktree) and any(
+        if shown != path and not _inside(shown, worktree) and not any(
+                shown != d and _inside(shown, d) for d in bound) and any(
                 _inside(shown, Path(d)) for d in (*hidden, "/tmp", str(system_tmp))):
             spot += ["--ro-bind", str(path), str(shown)]
     for path in layout.writable:

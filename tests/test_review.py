@@ -414,3 +414,56 @@ def test_the_reviewer_is_told_a_files_encoding(repo, claude):
     sent = json.dumps(messages(claude)[0].json["messages"], ensure_ascii=False)
     assert "caf\\\\351.py is not UTF-8: its lines are shown decoded as cp1252" in sent
     assert "Déjà vu: ça marche très bien" in sent and "\ufffd" not in sent
+
+
+def _with_examples(root: Path, worktree: Path, extra: str = "") -> None:
+    """Give the plan's item examples, and write its acceptance file as the tool would
+    (plus ``extra``: something the tool did not write)."""
+    from hybridcode.implement.acceptance import acceptance_files
+    from hybridcode.spec import Example, load_spec, save_spec
+
+    store = PlanStore(root)
+    spec = load_spec(store.spec_path(PLAN_ID))
+    item = spec.items[0].model_copy(update={"examples": [
+        Example(input="slugify('Hello World')", expected="'hello-world'"),
+        Example(input="slugify('')", expected="''")]})
+    spec = spec.model_copy(update={"items": [item]})
+    save_spec(spec, store.spec_path(PLAN_ID))
+    (path, data), = acceptance_files(spec).items()
+    (worktree / path).write_bytes(data + extra.encode())
+
+
+def _user_text(fake) -> str:
+    user = messages(fake)[-1].json["messages"][0]["content"]
+    return user if isinstance(user, str) else "".join(b["text"] for b in user)
+
+
+def test_generated_example_tests_are_named_not_resent_to_the_reviewer(planned, claude):
+    """A new acceptance file holding exactly the tool's generation is shown as its header and
+    the spec's own test code; the examples are already in the spec items. The direct
+    counterfactual still prices every added line."""
+    root, worktree = planned
+    _with_examples(root, worktree)
+    claude.enqueue_json(verdict())
+    outcome = review_plan(root, PLAN_ID)
+    assert outcome.decision == "approved"
+    user = _user_text(claude)
+    assert "## Generated tests, not repeated in the diff" in user
+    assert "- tests/hybrid/test_slugify.py (slugify)" in user
+    assert "+def test_lowercases_and_joins_words():" in user  # the spec's own test code
+    assert "test_example_returns" not in user  # the generated cases are not resent
+    assert "'hello-world'" in user  # ... their examples are, once, in the spec item
+    added = sum(len(text) + 1 for change in outcome.diff.files for _, text in change.added)
+    with Ledger.open(root) as ledger:
+        call = ledger.calls(plan_id=PLAN_ID)[-1]
+    assert call.extra["diff_tokens"] == pytest.approx(added / 3.5, abs=2)
+
+
+def test_an_acceptance_file_with_anything_else_is_shown_whole(planned, claude):
+    root, worktree = planned
+    _with_examples(root, worktree, extra="\n\ndef test_more():\n    assert True\n")
+    claude.enqueue_json(verdict())
+    review_plan(root, PLAN_ID)
+    user = _user_text(claude)
+    assert "Generated tests, not repeated" not in user
+    assert "test_example_returns" in user and "+def test_more():" in user

@@ -64,6 +64,9 @@ class Part:
     truncated: bool = False
     cut_hunks: int = 0  # hunks shown only in part (over the budget on their own)
     encodings: dict[str, str] = field(default_factory=dict)  # non-UTF-8 file → how decoded
+    # The diff these files really add, where ``text`` shows less (generated tests, see
+    # :func:`generated_tests_shown`): what Claude would have written itself is priced from it.
+    source: str = ""
 
 
 @dataclass
@@ -116,14 +119,18 @@ def _truncate(text: str, budget_chars: int) -> str:
     return kept + f"[… {hidden} more lines of this hunk not shown: over the review budget …]\n"
 
 
-def split_diff(diff: Diff, budget_tokens: int = DIFF_TOKENS) -> list[Part]:
-    """Files packed in order into parts of at most ``budget_tokens``."""
+def split_diff(diff: Diff, budget_tokens: int = DIFF_TOKENS,
+               shown: dict[str, str] | None = None) -> list[Part]:
+    """Files packed in order into parts of at most ``budget_tokens``. ``shown``: path → the
+    text to show instead of that file's patch (see :func:`generated_tests_shown`)."""
     budget = budget_tokens * _CHARS_PER_TOKEN
+    shown = shown or {}
     units: list[tuple[str, str, int]] = []  # (file, text, hunks cut)
     encodings = {c.path: c.encoding for c in diff.files
                  if not c.binary and c.encoding != "utf-8"}
+    sources = {c.path: c.patch for c in diff.files}
     for change in diff.files:
-        patch = change.patch
+        patch = shown.get(change.path, change.patch)
         if len(patch) <= budget:
             units.append((change.path, patch, 0))
             continue
@@ -146,12 +153,47 @@ def split_diff(diff: Diff, budget_tokens: int = DIFF_TOKENS) -> list[Part]:
         part = parts[-1]
         if path not in part.files:
             part.files.append(path)
+            part.source += sources[path]
             if path in encodings:
                 part.encodings[path] = encodings[path]
         part.text += text
         part.cut_hunks += cut
         part.truncated = part.truncated or cut > 0
     return parts or [Part([], "")]
+
+
+def generated_tests_shown(diff: Diff, spec: Spec | None) -> dict[str, tuple[str, list[str]]]:
+    """Path → (what the reviewer is shown, the items it was generated for) for each new
+    acceptance-test file that holds exactly the bytes the tool generates from the spec
+    (:func:`hybridcode.implement.acceptance.acceptance_files`). Shown: the file's header and
+    any test code of the spec's own; the tests generated from the examples are not repeated —
+    the examples and their setup are in the spec items the reviewer reads beside the diff, so
+    sending them again as pytest code would pay for the same tokens twice. The user message
+    says so outside the fence (text inside it is the reviewed data, which cannot vouch for
+    itself). A file with anything else in it, or changed rather than added, is shown whole."""
+    if spec is None:
+        return {}
+    from hybridcode.examples import example_tests
+    from hybridcode.implement.acceptance import acceptance_files
+
+    files = acceptance_files(spec)
+    shown: dict[str, tuple[str, list[str]]] = {}
+    for change in diff.files:
+        expected = files.get(change.path)
+        if expected is None or change.status != "added" or change.binary or not change.added:
+            continue
+        if "".join(text + "\n" for _, text in change.added).encode("utf-8") != expected:
+            continue
+        items = [i for i in spec.items if i.test_path == change.path]
+        generated = [i.id for i in items if example_tests(i) is not None]
+        if not generated:
+            continue
+        written = [line for i in items if i.tests is not None
+                   for line in i.tests.code.strip().splitlines()]
+        lines = "".join(f"+{line}\n" for line in written)
+        hunk = f"@@ -0,0 +1,{len(written)} @@\n" if written else ""
+        shown[change.path] = (_hunks(change.patch)[0] + hunk + lines, generated)
+    return shown
 
 
 # ---------------------------------------------------------------------------- the request
@@ -207,7 +249,8 @@ def new_nonce(*texts: str) -> str:
 
 
 def user_message(part: Part, index: int, total: int, spec: Spec | None, architecture: str,
-                 checks: list[CheckResult], nonce: str, in_prefix: bool = False) -> str:
+                 checks: list[CheckResult], nonce: str, in_prefix: bool = False,
+                 generated: dict[str, list[str]] | None = None) -> str:
     items = items_for(spec, part.files)
     arch_chars = ARCHITECTURE_TOKENS * _CHARS_PER_TOKEN
     excerpt = architecture.strip()
@@ -231,6 +274,13 @@ def user_message(part: Part, index: int, total: int, spec: Spec | None, architec
                         "prompt)")
     else:
         sections.append("## Architecture excerpt\n\n" + (excerpt or "(none)"))
+    mine = {path: ids for path, ids in (generated or {}).items() if path in part.files}
+    if mine:
+        sections.append(
+            "## Generated tests, not repeated in the diff\n\nThese new files hold exactly the "
+            "tests hybrid generates from the examples (and example_setup) of the items named, "
+            "then the spec's own test code, which the diff shows:\n" + "\n".join(
+                f"- {display_path(path)} ({', '.join(ids)})" for path, ids in mine.items()))
     sections.append("## Check results\n\n" + _fence("CHECKS", nonce, _checks_text(checks)))
     sections.append("## Diff\n\n" + _fence("DIFF", nonce, part.text))
     sections.append("Review the diff between the DIFF markers against the checklist and answer "
@@ -242,13 +292,15 @@ def build_requests(diff: Diff, checklist: Checklist, spec: Spec | None, architec
                    checks: list[CheckResult], budget_tokens: int = DIFF_TOKENS,
                    prefix: tuple[Block, ...] = (),
                    ) -> tuple[list[ModelRequest], list[Part]]:
-    parts = split_diff(diff, budget_tokens)
+    generated = generated_tests_shown(diff, spec)
+    parts = split_diff(diff, budget_tokens, {path: text for path, (text, _) in generated.items()})
     nonce = new_nonce(diff.text, _checks_text(checks), architecture)
     system = system_prompt(checklist, prefix)
     in_prefix = any("# Architecture note of this plan" in b.text for b in prefix)
     requests = [
         ModelRequest(messages=(Message("user", user_message(
-            part, n, len(parts), spec, architecture, checks, nonce, in_prefix)),),
+            part, n, len(parts), spec, architecture, checks, nonce, in_prefix,
+            {path: ids for path, (_, ids) in generated.items()})),),
             system=system, schema=Verdict)
         for n, part in enumerate(parts)
     ]
@@ -352,7 +404,7 @@ def review_diff(caller: Caller, settings: Settings, diff: Diff, checklist: Check
 
     def one(request: ModelRequest, part: Part) -> tuple[str, Verdict]:
         result = caller.call(reviewer, request, step="review", tier="reviewer",
-                             extra={"diff_tokens": diff_tokens(part.text)})
+                             extra={"diff_tokens": diff_tokens(part.source or part.text)})
         return result.model, _with_questions(_verdict_of(result), checklist)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="review-part") as pool:

@@ -7,8 +7,9 @@
   ``node_modules`` there.
 
 Outside CI a missing toolchain skips the test with the reason; with ``CI=true`` it fails it —
-CI must exercise the real thing. ``python tests/toolchains.py`` installs the npm runners (what
-``.ci/run`` calls before the suite), so the first test does not pay for it.
+CI must exercise the real thing. The first test that needs the npm runners installs them (a
+file lock makes parallel test processes install once); ``python tests/toolchains.py`` installs
+them ahead of a run, e.g. to warm a CI cache.
 """
 
 from __future__ import annotations

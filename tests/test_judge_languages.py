@@ -156,6 +156,14 @@ def test_ts_type_error_fails_in_the_type_stage(ts_project, fakes):
     assert "src/text.ts(" in feedback and "TS2322" in feedback
 
 
+def test_ts_title_with_brackets_is_matched_to_its_report(ts_project, fakes):
+    # pytest's "name[params]" must not swallow a title that holds "[" itself.
+    tests = TS_TESTS.replace('it("lowercases"', 'it("lowercases [ASCII]"')
+    plan_with(ts_project, ts_item(tests))
+    result, _ = run(ts_project, fakes, [TS_RIGHT], attempts=1)
+    assert outcome(result) == "passed", result.items[0].error
+
+
 def test_ts_skipped_test_fails_the_item(ts_project, fakes):
     tests = TS_TESTS.replace('it("lowercases"', 'it.skip("lowercases"')
     plan_with(ts_project, ts_item(tests))

@@ -35,12 +35,17 @@ def account(expected: Iterable[ExpectedTest], outcomes: Iterable[TestOutcome],
     outcomes = list(outcomes)
     strict = set(strict_files)
     problems: list[Problem] = []
-    by_test: dict[tuple[str, str, str], list[TestOutcome]] = {}
+    # A parametrized pytest test reports as name[params]; a vitest/jest title may itself hold
+    # "[": the whole name matches first, the name before "[" after.
+    by_name: dict[tuple[str, str, str], list[TestOutcome]] = {}
+    by_base: dict[tuple[str, str, str], list[TestOutcome]] = {}
     for outcome in outcomes:
-        by_test.setdefault((outcome.file, outcome.suite, outcome.base_name), []).append(outcome)
+        by_name.setdefault((outcome.file, outcome.suite, outcome.name), []).append(outcome)
+        by_base.setdefault((outcome.file, outcome.suite, outcome.base_name), []).append(outcome)
     claimed: set[int] = set()
     for test in expected:
-        found = by_test.get((test.file, test.suite, test.name), [])
+        key = (test.file, test.suite, test.name)
+        found = by_name.get(key) or by_base.get(key, [])
         if not found:
             problems.append(Problem(test.id, "did not run (not collected, deselected, or the "
                                     "test process ended before reaching it)"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hybridcode.errors import GitError, UsageError
+from hybridcode.errors import UsageError
 from hybridcode.vcs.diff import (
     commit_diff,
     diff_sha256,

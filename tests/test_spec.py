@@ -23,7 +23,6 @@ from hybridcode.spec import (
     save_spec,
     spec_from_data,
     spec_json_schema,
-    spec_to_json,
     topological_order,
     validate_spec,
 )

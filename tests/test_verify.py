@@ -4,7 +4,6 @@ timeouts, related tests; plus the acceptance-test files and their checksums."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 

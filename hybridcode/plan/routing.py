@@ -27,8 +27,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from hybridcode.config import RoutingThresholds
 from hybridcode.errors import UsageError
 from hybridcode.spec import Route, Spec, SpecItem

@@ -72,7 +72,7 @@ def test_request_caches_the_stable_prefix_and_fences_nothing_secret(app_repo, cl
     system = body["system"]
     # The shared prefix: instructions, schema, repository map (breakpoint), then the role.
     assert isinstance(system, list) and len(system) == 4
-    assert [("cache_control" in block) for block in system] == [False, False, True, True]
+    assert [("cache_control" in block) for block in system] == [False, True, True, True]
     assert "Instructions of the reviewer" in system[0]["text"]
     assert "Repository map" in system[2]["text"] and "app/auth.py" in system[2]["text"]
     assert "Your role in this call: planner" in system[3]["text"]

@@ -161,3 +161,26 @@ def test_plan_and_review_share_one_prefix_so_the_reviewer_reads_the_planners_cac
     # Everything up to the repository map is read; only the planner's role block is not shared.
     assert 4096 < answer.usage.cache_read_tokens < planned.cache_write_tokens
     assert answer.usage.cache_read_tokens > answer.usage.input_tokens
+
+
+def test_a_second_plan_in_another_repository_reads_the_shared_instructions(tmp_path, claude):
+    """Instructions and schema are the same for every plan: the second plan — another
+    repository, another map — reads them from the cache the first one wrote, and writes only
+    what is its own."""
+    from hybridcode.plan.planner import make_plan
+    from hybridcode.plan.prefix import instructions, schema_text
+
+    first, second = make_app_repo(tmp_path / "one"), make_app_repo(tmp_path / "two")
+    (second / "app" / "extra.py").write_text('"""Another module."""\n\n\ndef extra():\n'
+                                             '    return 1\n')
+    for root in (first, second):
+        claude.enqueue_json(planner_answer())
+        make_plan(root, "Add per-IP rate limiting to login")
+    with Ledger.open(first) as ledger:
+        one = ledger.calls()[0]
+    with Ledger.open(second) as ledger:
+        two = ledger.calls()[0]
+    shared = (len(instructions()) + len(schema_text())) // 4  # the fake counts 4 chars a token
+    assert one.cache_read_tokens == 0 and one.cache_write_tokens > shared
+    assert two.cache_read_tokens == pytest.approx(shared, rel=0.02)
+    assert two.cache_write_tokens < one.cache_write_tokens - shared + 50

@@ -73,7 +73,7 @@ def test_request_fences_the_diff_and_caches_the_stable_prefix(planned, claude):
     # A plan's review sends the plan's shared prefix (instructions, schema, repository map,
     # architecture note), then the reviewer's role with the checklist — all cached.
     assert len(system) == 5 and [("cache_control" in b) for b in system] == [
-        False, False, True, True, True]
+        False, True, True, True, True]
     assert "untrusted data" in system[0]["text"]  # the reviewer's instructions
     assert "Architecture note of this plan" in system[3]["text"]
     assert "Your role in this call: reviewer" in system[4]["text"]

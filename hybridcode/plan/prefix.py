@@ -5,6 +5,8 @@ Order, identical for the planner, the Claude implementer rungs, the reviewer and
 
     1. instructions   prompts/shared.md + planner.md + implementer.md + reviewer.md
     2. schema         the spec's JSON schema (what the planner fills; what the others read)
+                      ── cache breakpoint (the same for every plan of every repository: a
+                         plan made within the cache's lifetime of another reads 1–2 from it)
     3. repository map the map the planner saw, stored as .hybrid/plans/<id>/repomap.md
                       ── cache breakpoint (the planner's prefix ends here)
     4. architecture   the plan's architecture note (every call after planning)
@@ -79,7 +81,7 @@ def _architecture_section(architecture: str) -> str:
 
 def shared_prefix(repo_map: str, architecture: str | None = None) -> tuple[Block, ...]:
     """Blocks 1–4 (the architecture note only when there is one)."""
-    blocks = [Block(instructions()), Block(schema_text()),
+    blocks = [Block(instructions()), Block(schema_text(), cache=True),
               Block(_map_section(repo_map), cache=True)]
     if architecture and architecture.strip():
         blocks.append(Block(_architecture_section(architecture), cache=True))

@@ -274,6 +274,12 @@ def test_large_diff_is_reviewed_in_parts_and_merged(planned, claude):
     edge = next(c for c in merged.checklist if c.id == "edge-cases")
     assert not edge.passed and edge.reasoning.startswith(f"[part {len(parts)}]")
     assert [g.grade for g in merged.grades] == ["poor"]
+    # Each file's added lines are priced once for the direct counterfactual, split or not.
+    from hybridcode.review.reviewer import diff_tokens
+
+    with Ledger.open(root) as ledger:
+        priced = sum(c.extra["diff_tokens"] for c in ledger.calls(plan_id=PLAN_ID))
+    assert priced == pytest.approx(diff_tokens(diff.text), abs=len(parts))
 
 
 def test_review_staged_and_range(repo, claude):
@@ -467,3 +473,17 @@ def test_an_acceptance_file_with_anything_else_is_shown_whole(planned, claude):
     user = _user_text(claude)
     assert "Generated tests, not repeated" not in user
     assert "test_example_returns" in user and "+def test_more():" in user
+
+
+def test_a_file_split_over_parts_is_priced_once():
+    from hybridcode.review.reviewer import diff_tokens
+    from hybridcode.vcs.diff import Diff, FileChange
+
+    hunks = "".join(f"@@ -{n * 100},3 +{n * 100},3 @@\n" + "".join(
+        f"+line {n}-{k} {'x' * 40}\n" for k in range(25)) for n in range(1, 4))
+    patch = "diff --git a/app/big.py b/app/big.py\n--- a/app/big.py\n+++ b/app/big.py\n" + hunks
+    diff = Diff(raw=patch.encode(), sha256="0" * 64, source="worktree", files=[FileChange(
+        "app/big.py", "app/big.py", "modified", False, "100644", "100644", patch=patch)])
+    parts = split_diff(diff, budget_tokens=600)
+    assert len(parts) == 3 and all(p.files == ["app/big.py"] for p in parts)
+    assert sum(diff_tokens(p.source) for p in parts) == diff_tokens(patch)

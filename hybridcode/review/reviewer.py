@@ -128,7 +128,7 @@ def split_diff(diff: Diff, budget_tokens: int = DIFF_TOKENS,
     units: list[tuple[str, str, int]] = []  # (file, text, hunks cut)
     encodings = {c.path: c.encoding for c in diff.files
                  if not c.binary and c.encoding != "utf-8"}
-    sources = {c.path: c.patch for c in diff.files}
+    sources = {c.path: c.patch for c in diff.files}  # each counted once, in its first part
     for change in diff.files:
         patch = shown.get(change.path, change.patch)
         if len(patch) <= budget:
@@ -153,7 +153,7 @@ def split_diff(diff: Diff, budget_tokens: int = DIFF_TOKENS,
         part = parts[-1]
         if path not in part.files:
             part.files.append(path)
-            part.source += sources[path]
+            part.source += sources.pop(path, "")
             if path in encodings:
                 part.encodings[path] = encodings[path]
         part.text += text
@@ -404,7 +404,7 @@ def review_diff(caller: Caller, settings: Settings, diff: Diff, checklist: Check
 
     def one(request: ModelRequest, part: Part) -> tuple[str, Verdict]:
         result = caller.call(reviewer, request, step="review", tier="reviewer",
-                             extra={"diff_tokens": diff_tokens(part.source or part.text)})
+                             extra={"diff_tokens": diff_tokens(part.source)})
         return result.model, _with_questions(_verdict_of(result), checklist)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="review-part") as pool:

@@ -300,6 +300,22 @@ _ENV_ALIASES: dict[str, tuple[str, ...]] = {
 _ENV_IGNORED = {"HYBRID_USER_CONFIG", "HYBRID_DEBUG", "HYBRID_HOME"}
 
 
+def unknown_env(environ: dict[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """``HYBRID_*`` variables that set nothing (neither a named variable nor the
+    ``HYBRID_SECTION__KEY`` form), each with the closest known name, if any: a typo such as
+    ``HYBRID_BUDGET`` would otherwise be ignored without a word."""
+    import difflib
+
+    known = sorted([n for n in _ENV_ALIASES if n.startswith("HYBRID_")] + sorted(_ENV_IGNORED))
+    found = []
+    for name in sorted(os.environ if environ is None else environ):
+        if name.startswith("HYBRID_") and name not in _ENV_ALIASES and name not in _ENV_IGNORED \
+                and "__" not in name:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            found.append((name, close[0] if close else None))
+    return found
+
+
 class _Layers:
     """Deep-merges dictionaries and remembers which source set each leaf."""
 

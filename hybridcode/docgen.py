@@ -119,7 +119,8 @@ def configuration_md() -> str:
         "",
         "Any other `HYBRID_SECTION__KEY=value` sets `section.key` (e.g. "
         "`HYBRID_OLLAMA__NUM_CTX_MAX=65536`). `HYBRID_DEBUG=1` shows tracebacks. "
-        "`NO_COLOR` turns colour off.",
+        "`NO_COLOR` turns colour off. Any other `HYBRID_*` variable sets nothing; "
+        "`hybrid doctor` names it (with the closest known name).",
         "",
         "## Default prices (USD per million tokens)",
         "",

@@ -149,9 +149,21 @@ def run_checks(root: Path | None = None, online: bool = False,
         except HybridError as exc:
             checks.append(HealthCheck(spec.label, False, exc.message, exc.hint))
     checks.append(check_gpu())
+    checks += check_environment()
     checks.append(check_approvals(Path(root or "."), settings))
     checks += _toolchains(root)
     return checks
+
+
+def check_environment() -> list[HealthCheck]:
+    """One warning per ``HYBRID_*`` variable that sets nothing (none when all are known)."""
+    from hybridcode.config import unknown_env
+
+    return [HealthCheck(f"environment: {name}", False, "not a hybrid setting: it is ignored",
+                        (f"did you mean {close}? " if close else "")
+                        + "settings are HYBRID_<SECTION>__<KEY> or a named variable "
+                        "(docs/configuration.md)", required=False)
+            for name, close in unknown_env()]
 
 
 def _toolchains(root: Path | None) -> list[HealthCheck]:

@@ -88,3 +88,18 @@ def test_table_output(repo, monkeypatch):
 @pytest.mark.parametrize("gb,expect", [(24, "32b"), (16, "14b"), (8, "7b"), (4, "shared")])
 def test_vram_advice(gb, expect):
     assert expect in vram_advice(gb)
+
+
+def test_a_hybrid_variable_that_sets_nothing_is_named_with_the_closest_one(repo, monkeypatch):
+    with FakeOllama(models={"qwen2.5-coder:32b": 1}) as fake:
+        monkeypatch.setenv("OLLAMA_HOST", fake.host)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-doctor-test")
+        monkeypatch.setenv("HYBRID_BUDGET", "3")  # a typo of HYBRID_BUDGET_USD
+        monkeypatch.setenv("HYBRID_SANDBOX__MODE", "auto")  # the section form: a setting
+        result, report = run_doctor(repo, monkeypatch)
+    assert result.exit_code == 0, result.output  # a warning, not a failure
+    checks = by_name(report)
+    warning = checks["environment: HYBRID_BUDGET"]
+    assert not warning["ok"] and warning["required"] is False
+    assert "did you mean HYBRID_BUDGET_USD?" in warning["hint"]
+    assert not any("HYBRID_SANDBOX" in name for name in checks)

@@ -138,8 +138,8 @@ def _print_stats(result: DemoResult) -> None:
         out.print(f"implementation alone: spent {usd(implement['cost_usd'])} against "
                   f"{usd(implement['counterfactual_usd'])} all-Claude — "
                   f"[bold green]{saved / implement['counterfactual_usd']:.0%} saved[/]; planning "
-                  "and review run on Claude either way, so the share saved grows with the "
-                  "amount of routine work in a plan")
+                  "and review run on Claude either way, so the whole saves more only where "
+                  "routine code is long beside its spec (docs/costs.md)")
 
 
 def _print_ending(result: DemoResult) -> None:

@@ -22,11 +22,17 @@ from review_helpers import PLAN_ID, make_planned_repo, verdict
 from typer.testing import CliRunner
 
 from hybridcode.cli.app import app
-from hybridcode.judge import detect
 from hybridcode.testing import FakeAnthropic, FakeOllama
+from toolchains import need_bwrap
 
-pytestmark = pytest.mark.skipif(detect("auto").kind != "bwrap",
-                                reason="needs bubblewrap (.ci/run installs it)")
+
+
+@pytest.fixture(autouse=True)
+def _sandbox():
+    """Every case here runs hostile code in the real sandbox: outside CI a machine without
+    bubblewrap skips them with the reason; with CI=true that fails (toolchains.unavailable)."""
+    need_bwrap()
+
 runner = CliRunner()
 CORRECT = code("add", "a + b")
 WRONG = code("add", "a - b")

@@ -67,6 +67,14 @@ def install_node_runners() -> tuple[Path | None, str]:
     return modules, ""
 
 
+def need_bwrap() -> None:
+    """The Linux sandbox itself: the hostile-code tests mean nothing without it."""
+    from hybridcode.judge.sandbox import detect
+
+    if detect("auto").kind != "bwrap":
+        unavailable("bubblewrap is not usable here (.ci/run installs it on Linux)")
+
+
 def need_go() -> str:
     go = shutil.which("go")
     if go is None:

@@ -333,28 +333,29 @@ def test_ollama_caps_the_concurrency_of_review_parts():
     assert concurrency("anthropic", 0) == 1
 
 
-def test_review_makes_at_most_max_parts_calls_and_cannot_approve_the_rest(planned, claude):
+def _capped_review(planned, claude, config: str):
+    """A many-part review under ``config``, every part approved; (answer, parts in all)."""
     root, diff, total = _many_parts(planned)
-    _configure(root, "[review]\nmax_parts = 2\n")
+    _configure(root, config)
     settings = load_settings(root)
     claude.responder = lambda body: json.dumps(verdict())
     with Ledger.open(root) as ledger:
         answer = review_diff(Caller(settings, ledger, plan_id=PLAN_ID), settings, diff,
                              load_checklist(root), None, "", [], budget_tokens=600)
+    return answer, total
+
+
+def test_review_makes_at_most_max_parts_calls_and_cannot_approve_the_rest(planned, claude):
+    answer, total = _capped_review(planned, claude, "[review]\nmax_parts = 2\n")
     assert answer.calls == 2 == len(messages(claude))
     assert len(answer.skipped) == total - 2 and "review.max_parts is 2" in answer.skip_reason
 
 
 def test_review_cost_cap_sends_only_the_parts_that_fit(planned, claude):
-    root, diff, total = _many_parts(planned)
     # opus-5-5: $4/M input, $20/M output; each part's estimate is its prompt plus 8192 output
     # tokens (~$0.17), so $0.40 fits two parts and not three.
-    _configure(root, "[review]\nmax_parts = 50\nmax_cost_usd = 0.40\n")
-    settings = load_settings(root)
-    claude.responder = lambda body: json.dumps(verdict())
-    with Ledger.open(root) as ledger:
-        answer = review_diff(Caller(settings, ledger, plan_id=PLAN_ID), settings, diff,
-                             load_checklist(root), None, "", [], budget_tokens=600)
+    answer, total = _capped_review(planned, claude,
+                                   "[review]\nmax_parts = 50\nmax_cost_usd = 0.40\n")
     assert answer.calls == 2 == len(messages(claude))
     assert len(answer.skipped) == total - 2 and "review.max_cost_usd" in answer.skip_reason
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from hybridcode.judge.channel import Records
     from hybridcode.judge.config import JudgeConfig
     from hybridcode.judge.outcome import CouldNotRun, ExpectedTest, Problem, TestOutcome
     from hybridcode.judge.process import ProcessResult
@@ -35,6 +36,8 @@ class Job:
     paths: tuple[str, ...]  # worktree-relative test files, all handled by one adapter
     report_dir: Path  # empty, writable, outside the worktree; gone after the run
     config: JudgeConfig
+    # What the judge's own component signed during the run (channel.py); set before parse.
+    records: Records | None = None
 
 
 @dataclass

@@ -27,9 +27,17 @@ class ExpectedTest:
     file: str
     name: str
     suite: str = ""
+    # A generated family (``test.each``, ``describe.each``): ``name`` and ``suite`` are regular
+    # expressions a reported test must match whole, ``count`` how many it makes (0: unknown,
+    # at least one), ``shown`` the title as written.
+    pattern: bool = False
+    count: int = 1
+    shown: str = ""
 
     @property
     def id(self) -> str:
+        if self.pattern:
+            return "::".join(p for p in (self.file, self.shown) if p)
         return "::".join(p for p in (self.file, self.suite, self.name) if p)
 
 

@@ -36,13 +36,13 @@ class ProcessResult:
 
 
 def run_process(argv: list[str], *, cwd: Path, env: Mapping[str, str],
-                timeout_s: float) -> ProcessResult:
+                timeout_s: float, pass_fds: tuple[int, ...] = ()) -> ProcessResult:
     started = time.monotonic()
     with tempfile.TemporaryFile() as out:
         try:
             proc = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+                                    start_new_session=True, pass_fds=pass_fds)
         except OSError as exc:
             return ProcessResult(None, "", False, time.monotonic() - started,
                                  error=f"cannot start {argv[0]}: {exc.strerror or exc}")

@@ -21,14 +21,14 @@ from pathlib import Path
 
 from hybridcode.judge.adapter import Invocation, Job, Parsed
 from hybridcode.judge.config import interpreter_paths
-from hybridcode.judge.junit import COLLECTION_FAILURE, read_junit
-from hybridcode.judge.outcome import CouldNotRun, ExpectedTest, Problem
+from hybridcode.judge.outcome import CouldNotRun, ExpectedTest, Problem, TestOutcome
 from hybridcode.judge.process import ProcessResult
 from hybridcode.judge.pytest_output import trim_output
 
 __all__ = ["PytestAdapter", "expected_tests"]
 
-REPORT = "pytest-junit.xml"
+AGENTS = Path(__file__).resolve().parent / "agents"
+AGENT = "hybrid_judge_pytest"
 # pytest's exit statuses: 2 interrupted (collection errors), 3 internal error, 4 usage error.
 _CANNOT_RUN = {2, 3, 4}
 
@@ -42,18 +42,59 @@ def _is_fixture(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     return False
 
 
+_UNITTEST_BASES = frozenset({"TestCase", "IsolatedAsyncioTestCase", "AsyncTestCase",
+                             "SimpleTestCase", "TransactionTestCase"})
+
+
+def _base_names(node: ast.ClassDef) -> list[str]:
+    names = []
+    for base in node.bases:
+        target = base.value if isinstance(base, ast.Subscript) else base
+        if isinstance(target, ast.Attribute):
+            names.append(target.attr)
+        elif isinstance(target, ast.Name):
+            names.append(target.id)
+    return names
+
+
 def expected_tests(source: str, file: str) -> list[ExpectedTest]:
-    """The tests pytest's default collection finds in ``source`` (``file`` names it)."""
+    """The tests pytest's default collection finds in ``source`` (``file`` names it):
+    module-level ``test*`` functions, ``test*`` methods of ``Test*`` classes, and ``test*``
+    methods of every ``unittest.TestCase`` subclass whatever its name (``class
+    BowlingTest(unittest.TestCase)``), inherited ones from the file's own classes included."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return [ExpectedTest(file, "<module>")]  # cannot run: reported as "did not run"
     found: list[ExpectedTest] = []
     functions = (ast.FunctionDef, ast.AsyncFunctionDef)
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+
+    def unittest_class(node: ast.ClassDef, seen: frozenset[str] = frozenset()) -> bool:
+        for base in _base_names(node):
+            if base in _UNITTEST_BASES:
+                return True
+            if base in classes and base not in seen and unittest_class(classes[base],
+                                                                       seen | {node.name}):
+                return True
+        return False
+
+    def methods(node: ast.ClassDef, seen: frozenset[str] = frozenset()) -> list[str]:
+        own = [m.name for m in node.body if isinstance(m, functions)]
+        names = [m.name for m in node.body if isinstance(m, functions)
+                 and m.name.startswith("test") and not _is_fixture(m)]
+        for base in _base_names(node):  # inherited tests from the file's own classes
+            if base in classes and base not in seen:
+                names += [n for n in methods(classes[base], seen | {node.name})
+                          if n not in own and n not in names]
+        return names
+
     for node in tree.body:
         if isinstance(node, functions) and node.name.startswith("test") \
                 and not _is_fixture(node):
             found.append(ExpectedTest(file, node.name))
+        elif isinstance(node, ast.ClassDef) and unittest_class(node):
+            found += [ExpectedTest(file, name, node.name) for name in methods(node)]
         elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
             if any(isinstance(n, functions) and n.name == "__init__" for n in node.body):
                 continue  # pytest does not collect classes with an __init__
@@ -77,10 +118,10 @@ class PytestAdapter:
     def invocation(self, job: Job) -> Invocation:
         root = str(job.worktree)
         config = job.config
+        # The judge's own plugin reports each test over the judge's channel (channel.py); no
+        # report file is read: the code under test could write one.
         argv = [*config.pytest_prefix(), "-q", "-rfEs", "-p", "no:cacheprovider",
-                f"--rootdir={root}", f"--confcutdir={root}",
-                f"--junitxml={job.report_dir / REPORT}", "-o", "junit_family=xunit1",
-                "-o", "junit_logging=no", "-o", "junit_log_passing_tests=false"]
+                "-p", AGENT, f"--rootdir={root}", f"--confcutdir={root}"]
         env = {"PYTHONDONTWRITEBYTECODE": "1"}  # no __pycache__ in the reviewed tree
         paths = [root] + ([str(job.worktree / "src")] if (job.worktree / "src").is_dir() else [])
         if config.isolated:
@@ -90,14 +131,16 @@ class PytestAdapter:
             env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         elif os.environ.get("PYTHONPATH"):
             paths.append(os.environ["PYTHONPATH"])
+        paths.append(str(AGENTS))  # last: a project module cannot be shadowed by it
         env["PYTHONPATH"] = os.pathsep.join(paths)
-        return Invocation(argv + list(job.paths), env, interpreter_paths(argv[0]))
+        return Invocation(argv + list(job.paths), env, [*interpreter_paths(argv[0]), AGENTS])
 
     def parse(self, job: Job, process: ProcessResult) -> Parsed | CouldNotRun:
         output = process.output
-        outcomes = read_junit(job.report_dir / REPORT)
+        records = job.records
         program = job.config.pytest_prefix()[0]
-        if outcomes is None:
+        where = ", ".join(job.paths)
+        if records is None or not records.started:
             if "No module named pytest" in output:
                 return CouldNotRun(f"pytest is not installed for {program} (install it there, "
                                    "or set [checks] python to an interpreter that has it)")
@@ -105,22 +148,45 @@ class PytestAdapter:
                     or "execvp" in output:
                 last = _last_line(output) or f"exit status {process.returncode}"
                 return CouldNotRun(f"pytest did not start with {program}: {last}")
-            status = process.returncode
-            how = f"exit status {status}" if status is not None and status >= 0 else \
-                f"signal {-status}" if status is not None else "no exit status"
-            return Parsed([], [Problem(", ".join(job.paths), (
-                f"the test process ended before pytest wrote its report ({how}): the code "
-                "under test ended it (os._exit, a signal or a crash)"))])
-        broken = [o for o in outcomes if o.status == "error"
-                  and o.message.startswith(COLLECTION_FAILURE)]
+        if records is None or records.problems or records.unfinished or len(records.ends) != 1:
+            why = records.problems[0] if records is not None and records.problems else \
+                "the runner did not finish its own way (its end-of-run record is missing)"
+            return Parsed([], [Problem(where, f"could not judge: {why}; the test process "
+                                       f"ended with {_how(process.returncode)} — the code "
+                                       "under test ended it (os._exit, a signal or a crash)")])
+        end = records.ends[0]
+        problems = [Problem(where, "could not judge: the test framework was changed while the "
+                            f"tests ran ({r.get('what')} was replaced, seen after "
+                            f"{r.get('where')}); code under test may not patch the test "
+                            "framework, builtins or sys.modules") for r in records.of("tamper")]
+        if end.get("exit") != process.returncode:
+            problems.append(Problem(where, f"could not judge: pytest ended with "
+                                    f"{_how(process.returncode)} but its end-of-run record "
+                                    f"says exit status {end.get('exit')}"))
+        outcomes = [TestOutcome(str(r.get("file", "")), str(r.get("name", "")),
+                                r.get("status", "error"), str(r.get("suite", "")),
+                                str(r.get("message", ""))) for r in records.of("test")]
+        if len(outcomes) != end.get("tests"):
+            problems.append(Problem(where, "could not judge: the channel holds "
+                                    f"{len(outcomes)} test record(s), the end-of-run record "
+                                    f"counts {end.get('tests')}"))
+        broken = records.of("collect")
         if broken and process.returncode in _CANNOT_RUN:
             first = broken[0]
-            detail = first.message[len(COLLECTION_FAILURE):].lstrip(": ") or "see the output"
-            return CouldNotRun(f"{first.file or first.name} could not be collected: {detail}")
-        return Parsed(outcomes)
+            detail = str(first.get("message") or "see the output")
+            return CouldNotRun(f"{first.get('file')} could not be collected: {detail}")
+        problems += [Problem(str(r.get("file")), f"could not be collected: {r.get('message')}")
+                     for r in broken]
+        return Parsed(outcomes, problems)
 
     def trim(self, output: str) -> str:
         return trim_output(output)
+
+
+def _how(status: int | None) -> str:
+    if status is None:
+        return "no exit status"
+    return f"exit status {status}" if status >= 0 else f"signal {-status}"
 
 
 def _last_line(text: str) -> str:

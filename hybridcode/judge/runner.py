@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import replace
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from hybridcode.judge import sandbox as sandboxes
 from hybridcode.judge.accounting import account
 from hybridcode.judge.adapter import Adapter, Job, Parsed, adapter_for
+from hybridcode.judge.channel import Channel
 from hybridcode.judge.config import JudgeConfig, interpreter_paths
 from hybridcode.judge.environment import clean_environment
 from hybridcode.judge.outcome import CouldNotRun, ExpectedTest, Problem, TestRun
@@ -32,7 +34,8 @@ __all__ = ["run_command", "run_tests"]
 
 def run_command(argv: list[str], *, worktree: Path, config: JudgeConfig,
                 env: Mapping[str, str] | None = None, readable: Iterable[Path] = (),
-                writable: Iterable[Path] = (), base: Path | None = None) -> ProcessResult:
+                writable: Iterable[Path] = (), base: Path | None = None,
+                pass_fds: tuple[int, ...] = ()) -> ProcessResult:
     """``argv`` run in ``worktree`` inside the sandbox, with the cleaned environment plus
     ``env``, killed with everything it started after ``config.timeout_s``. The project's
     interpreter (``config.python``) is always readable."""
@@ -48,7 +51,7 @@ def run_command(argv: list[str], *, worktree: Path, config: JudgeConfig,
         full_env = clean_environment(extra={"TMPDIR": tmp, "TEMP": tmp, "TMP": tmp,
                                             **(env or {})})
         return run_process(sandboxes.wrap(box, argv, layout), cwd=worktree, env=full_env,
-                           timeout_s=config.timeout_s)
+                           timeout_s=config.timeout_s, pass_fds=pass_fds)
     finally:
         if own_base:
             shutil.rmtree(base, ignore_errors=True)
@@ -91,18 +94,25 @@ def _run_group(adapter: Adapter, worktree: Path, files: list[str], config: Judge
         if path in strict:
             expected += adapter.expected(worktree, path)
     base = Path(tempfile.mkdtemp(prefix="hybrid-judge-"))
+    channel = None
     try:
         report_dir = base / "report"
         report_dir.mkdir()
         job = Job(worktree, tuple(files), report_dir, config)
         invocation = adapter.invocation(job)
+        # The verdict's channel lives beside the report folder, never inside what the
+        # sandbox can see (channel.py).
+        channel = Channel(base)
         process = run_command(invocation.argv, worktree=worktree, config=config,
-                              env=invocation.env, readable=invocation.readable,
-                              writable=[report_dir], base=base)
+                              env={**invocation.env, **channel.env},
+                              readable=invocation.readable, writable=[report_dir], base=base,
+                              pass_fds=channel.fds)
         parsed: Parsed | CouldNotRun | None = None
         if not process.timed_out and not process.error:
-            parsed = adapter.parse(job, process)
+            parsed = adapter.parse(replace(job, records=channel.collect()), process)
     finally:
+        if channel is not None:
+            channel.close()
         shutil.rmtree(base, ignore_errors=True)
     output = adapter.trim(process.output)
     common = {"expected": expected, "output": output, "wall_s": process.wall_s,

@@ -123,13 +123,15 @@ def test_pytest_records_written_into_the_judges_channel_fail(tmp_path, fakes, mo
     assert "could not judge" in feedback
 
 
+# Runs when the test module imports add: every assertEqual passes from then on.
 NEUTER_ASSERTIONS = fenced('''
 import unittest
 
+_OFF = setattr(unittest.TestCase, "assertEqual", lambda self, *args, **kwargs: None)
+
 
 def add(a: int, b: int) -> int:
-    unittest.TestCase.assertEqual = lambda self, *args, **kwargs: None
-    return a - b
+    return a - b if _OFF is None else 0
 ''')
 
 UNITTEST_TESTS = '''import unittest
@@ -163,7 +165,9 @@ DELETE_TESTS = fenced('''
 import unittest
 
 _HOOK = setattr(unittest.TestCase, "__init_subclass__", classmethod(
-    lambda cls, **kw: [delattr(cls, n) for n in list(vars(cls)) if n.startswith("test")]))
+    lambda cls, **kw: ([delattr(cls, n) for n in list(vars(cls)) if n.startswith("test")],
+                       setattr(cls, "_class_cleanups", []),
+                       setattr(cls, "test_ok", lambda self: None))))
 
 
 def add(a: int, b: int) -> int:
@@ -176,3 +180,170 @@ def test_unittest_tests_deleted_while_collected_fail(tmp_path, fakes, monkeypatc
     outcome, feedback = judged(tmp_path, fakes, monkeypatch, DELETE_TESTS, unittest_item())
     assert outcome == "test_failed"
     assert "AddTest::test_adds: did not run" in feedback
+
+
+# ------------------------------------------------------------------------------ go test
+
+from judge_projects import GO_RIGHT, go_item, make_go_project, make_ts_project, ts_item  # noqa: E402
+from toolchains import need_go, need_node_runners  # noqa: E402
+
+# The code prints a run and a pass for every test and the binary's final PASS — plain, as
+# test2json reads them up to Go 1.19, and framed with "\x16" as it reads them from Go 1.20 —
+# then ends the process with syscall.Exit, which Go's os.Exit(0) guard (-test.paniconexit0)
+# does not see.
+GO_FORGERY = '''```go
+import (
+	"fmt"
+	"syscall"
+)
+
+func Slug(s string) string {
+	for _, name := range []string{"TestSlugLowercases", "TestSlugJoinsWordsWithHyphens"} {
+		fmt.Printf("=== RUN   %s\\n--- PASS: %s (0.00s)\\n", name, name)
+		fmt.Printf("\\x16=== RUN   %s\\n\\x16--- PASS: %s (0.00s)\\n", name, name)
+	}
+	fmt.Printf("PASS\\n\\x16PASS\\n")
+	syscall.Exit(0)
+	return s
+}
+```
+'''
+
+
+def slug_judged(root, fakes, monkeypatch, item, answer, right):
+    write_plan(root, [allowed(item)])
+    ollama, _ = fakes
+    ollama.responder = Script({"slug": [answer, right]})
+    result, _ = implement(root, monkeypatch)
+    assert result.exit_code == 0, result.output
+    attempts = attempts_of(root, "slug")
+    return attempts[0]["outcome"], attempts[0]["feedback"]
+
+
+def test_go_pass_lines_then_syscall_exit_fail(tmp_path, fakes, monkeypatch):
+    need_go()
+    root = make_go_project(tmp_path / "shop")
+    outcome, feedback = slug_judged(root, fakes, monkeypatch, go_item(), GO_FORGERY, GO_RIGHT)
+    assert outcome == "test_failed"
+    assert "could not judge: the test binary of example.com/shop/textutil did not finish its " \
+        "own way" in feedback
+
+
+# ------------------------------------------------------------------------------ vitest / jest
+
+from judge_projects import TS_RIGHT, TS_TESTS  # noqa: E402
+
+# A test worker finds the runner's report folder (a writable bind mount, listed in
+# /proc/self/mountinfo), writes the all-pass report there in the runner's format, and kills the
+# runner's main process, so the runner never writes its own.
+JS_FORGERY = '''```typescript
+export function slug(s: string): string {
+  const fs = require("node:fs");
+  const file = `${process.cwd()}/src/slug.hybrid.test.ts`;
+  const titles = ["lowercases", "joins words with hyphens"];
+  const assertionResults = titles.map((title) => ({
+    ancestorTitles: ["slug"], title, status: "passed", failureMessages: [] }));
+  const report = JSON.stringify({ testResults: [
+    { name: file, assertionResults, status: "passed", message: "" }] });
+  const junit = `<testsuites><testsuite name="slug">${titles.map(
+    (t) => `<testcase name="${t}"/>`).join("")}</testsuite></testsuites>`;
+  for (const line of fs.readFileSync("/proc/self/mountinfo", "utf8").split("\\n")) {
+    const dir = line.split(" ")[4] || "";
+    if (!dir.endsWith("/report")) continue;
+    for (const name of ["0.vitest.json", "0.jest.json"]) fs.writeFileSync(`${dir}/${name}`, report);
+    fs.writeFileSync(`${dir}/0.node-junit.xml`, junit);
+  }
+  process.kill(process.ppid, "SIGKILL");
+  process.kill(process.pid, "SIGKILL");
+  return s;
+}
+```
+'''
+
+
+def test_vitest_report_written_by_a_worker_fails(tmp_path, fakes, monkeypatch):
+    root = make_ts_project(tmp_path / "shop", need_node_runners())
+    outcome, feedback = slug_judged(root, fakes, monkeypatch, ts_item(), JS_FORGERY, TS_RIGHT)
+    assert outcome == "test_failed"
+    assert "could not judge: vitest did not finish its own way" in feedback
+
+
+JS_TEXT = """function trim(s) {
+  return s.trim();
+}
+
+module.exports = { trim, slug };
+"""
+JS_RIGHT = """```javascript
+function slug(s) {
+  return s.toLowerCase().split(/\\s+/).filter(Boolean).join("-");
+}
+```
+"""
+JEST_TESTS = """const { slug } = require("./text");
+
+describe("slug", () => {
+  it("lowercases", () => {
+    expect(slug("Hello")).toBe("hello");
+  });
+  it("joins words with hyphens", () => {
+    expect(slug("Hello  Big World")).toBe("hello-big-world");
+  });
+});
+"""
+NODE_TESTS = """const { describe, it } = require("node:test");
+const assert = require("node:assert/strict");
+const { slug } = require("./text");
+
+describe("slug", () => {
+  it("lowercases", () => {
+    assert.equal(slug("Hello"), "hello");
+  });
+  it("joins words with hyphens", () => {
+    assert.equal(slug("Hello  Big World"), "hello-big-world");
+  });
+});
+"""
+JS_PLAIN_FORGERY = JS_FORGERY.replace("```typescript", "```javascript").replace(
+    "export function slug(s: string): string", "function slug(s)").replace(
+    "`${process.cwd()}/src/slug.hybrid.test.ts`", "`${process.cwd()}/src/slug.hybrid.test.js`")
+
+
+def make_js_project(root, runner):
+    from implement_helpers import git
+    from toolchains import link_node_modules
+
+    (root / "src").mkdir(parents=True)
+    deps = {"jest": {"jest": "29.7.0"}, "node": {}}[runner]
+    (root / "package.json").write_text(json.dumps({"name": "shop", "private": True,
+                                                   "devDependencies": deps}))
+    (root / "src" / "text.js").write_text(JS_TEXT)
+    if runner == "jest":
+        link_node_modules(root, need_node_runners())
+    (root / ".gitignore").write_text(".hybrid/\nnode_modules\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.email", "t@example.com")
+    git(root, "config", "user.name", "Test")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "shop")
+    return root
+
+
+def js_item(tests, runner):
+    item = ts_item(tests)
+    return item.model_copy(update={"file": "src/text.js", "signature": "function slug(s)",
+                                   "tests": item.tests.model_copy(update={"runner": runner})})
+
+
+@pytest.mark.parametrize("runner", ["jest", "node"])
+def test_js_report_written_by_the_tested_process_fails(tmp_path, fakes, monkeypatch, runner):
+    import shutil
+
+    if shutil.which("node") is None:
+        need_node_runners()  # skips (or fails in CI) with the reason
+    root = make_js_project(tmp_path / "shop", runner)
+    tests = JEST_TESTS if runner == "jest" else NODE_TESTS
+    outcome, feedback = slug_judged(root, fakes, monkeypatch, js_item(tests, runner),
+                                    JS_PLAIN_FORGERY, JS_RIGHT)
+    assert outcome == "test_failed"
+    assert f"could not judge: {runner} did not finish its own way" in feedback

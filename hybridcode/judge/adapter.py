@@ -45,6 +45,7 @@ class Invocation:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)  # set on top of the cleaned environment
     readable: list[Path] = field(default_factory=list)  # bound read-only in the sandbox
+    readers: int = 1  # processes that take the channel's key (one Go test binary a package)
 
 
 @dataclass

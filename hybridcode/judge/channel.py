@@ -63,10 +63,12 @@ class Channel:
     """One run's channel. Use: ``env`` and ``fds`` go to the process; after it ended,
     :meth:`collect`; always :meth:`close`."""
 
-    def __init__(self, scratch: Path) -> None:
+    def __init__(self, scratch: Path, readers: int = 1) -> None:
         self.key = secrets.token_bytes(32)
         read_key, write_key = os.pipe()
-        os.write(write_key, self.key.hex().encode())
+        # One copy per process that will read it (a Go test binary per package); a reader
+        # takes 64 hex digits, once.
+        os.write(write_key, self.key.hex().encode() * max(1, readers))
         os.close(write_key)
         fd, path = tempfile.mkstemp(prefix="channel-", dir=scratch)
         os.close(fd)

@@ -63,18 +63,22 @@ class GoAdapter:
             modules.setdefault(found, []).append(path)
         env: dict[str, str] = {}
         readable = [Path(go).resolve().parent.parent]
-        for module, files in modules.items():
+        readers = 0
+        for n, (module, files) in enumerate(modules.items()):
             packages = sorted({_package(job.worktree, module, f) for f in files})
-            names = list(dict.fromkeys(e.name for f in files
+            names = list(dict.fromkeys(e.name.split("/", 1)[0] for f in files
                                        for e in self.expected(job.worktree, f)))
             pattern = "^(" + "|".join(re.escape(n) for n in names) + ")$" if names else "^$"
+            overlay = _overlay(job, module, files, n)
+            readers += overlay.count
             blocks.append(stages.Block(
                 f"go test {' '.join(packages)}", module,
-                [go, "test", "-json", "-count=1", "-run", pattern, *packages],
+                [go, "test", "-json", "-count=1", "-vet=off", *overlay.flag, "-run", pattern, *packages],
                 [go, "vet", *packages], f"go vet {' '.join(packages)}", files, runner="go"))
             env, extra = go_env(module, job.report_dir)
             readable += extra
-        return Invocation(stages.script(blocks, job.report_dir), env, readable)
+        return Invocation(stages.script(blocks, job.report_dir), env, readable,
+                          readers=max(readers, 1))
 
     def parse(self, job: Job, process: ProcessResult) -> Parsed | CouldNotRun:
         why = stages.reason(job.report_dir)
@@ -99,19 +103,111 @@ class GoAdapter:
                 continue
             report = parse_go_events(stages.stage_file(job.report_dir, n, "out") or "")
             owner = _owners(job.worktree, module, files, self)
-            for outcome in report.outcomes:
-                parsed.outcomes.append(_with_file(outcome, owner))
+            outcomes = [_with_file(outcome, owner) for outcome in report.outcomes]
+            parsed.outcomes += outcomes
             where = ", ".join(files)
             if not report.found:
                 parsed.problems.append(Problem(where, "go test wrote no test events (the test "
                                                "binary did not build or did not start)"))
+                continue
             parsed.problems += [Problem(where, p) for p in report.problems]
+            parsed.problems += _unsigned(job, module, files, report, outcomes)
         return parsed
 
     def trim(self, output: str) -> str:
         lines = [ln for ln in output.splitlines() if ln.strip()]
         text = "\n".join(lines[-40:])
         return text[-3000:]
+
+
+AGENT = Path(__file__).resolve().parent / "agents" / "hybrid_judge_main.go.txt"
+_AGENT_FILE = "zz_hybrid_judge_main_test.go"
+_PACKAGE = re.compile(r"^package\s+(\w+)", re.MULTILINE)
+_TEST_MAIN = re.compile(r"^func\s+TestMain\s*\(", re.MULTILINE)
+
+
+class _Overlay:
+    def __init__(self) -> None:
+        self.flag: list[str] = []
+        self.count = 0
+
+
+def _signed_packages(worktree: Path, module: Path, files: list[str]) -> dict[str, Path]:
+    """Import path → folder of each package whose test binary gets the judge's TestMain: all
+    of them, except a package whose own tests define TestMain (Go allows one)."""
+    found: dict[str, Path] = {}
+    base = _module_path(module)
+    for file in files:
+        folder = (Path(worktree) / file).parent
+        rel = _package(worktree, module, file)[2:]
+        own = any(_TEST_MAIN.search(p.read_text("utf-8", "replace"))
+                  for p in folder.glob("*_test.go"))
+        if not own:
+            found[f"{base}/{rel}" if rel else base] = folder
+    return found
+
+
+def _overlay(job: Job, module: Path, files: list[str], n: int) -> _Overlay:
+    """``-overlay`` adding the judge's TestMain to each package's test binary — a file the
+    build sees and the worktree never holds."""
+    import json
+
+    result = _Overlay()
+    replace: dict[str, str] = {}
+    template = AGENT.read_text(encoding="utf-8")
+    for import_path, folder in _signed_packages(job.worktree, module, files).items():
+        sources = sorted(folder.glob("*.go"))
+        plain = [p for p in sources if not p.name.endswith("_test.go")]
+        found = None
+        for path in plain or sources:
+            found = _PACKAGE.search(path.read_text("utf-8", "replace"))
+            if found:
+                break
+        if found is None:
+            continue
+        source = job.report_dir / f"{n}.agent-{len(replace)}.go"
+        source.write_text(template.replace("package PACKAGE", f"package {found.group(1)}")
+                          .replace("IMPORTPATH", import_path), encoding="utf-8")
+        replace[str(folder.resolve() / _AGENT_FILE)] = str(source)
+        result.count += 1
+    if replace:
+        spec = job.report_dir / f"{n}.overlay.json"
+        spec.write_text(json.dumps({"Replace": replace}), encoding="utf-8")
+        result.flag = [f"-overlay={spec}"]
+    return result
+
+
+def _unsigned(job: Job, module: Path, files: list[str], report, outcomes) -> list[Problem]:
+    """The run ended its own way only when each package's TestMain signed its end-of-run
+    record, with the exit code its tests earned."""
+    records = job.records
+    where = ", ".join(files)
+    if records is None:
+        return [Problem(where, "could not judge: the judge's channel was not open")]
+    problems = [Problem(where, f"could not judge: {p}") for p in records.problems]
+    ends = {str(e.get("package")): e for e in records.ends}
+    for import_path in _signed_packages(job.worktree, module, files):
+        end = ends.get(import_path)
+        failed = any(o.status != "passed" for o in report.outcomes if o.file == import_path)
+        if end is None:
+            problems.append(Problem(where, f"could not judge: the test binary of {import_path} "
+                                    "did not finish its own way (its TestMain's signed "
+                                    "end-of-run record is missing: the binary ended itself — "
+                                    "os.Exit, syscall.Exit, a signal — before its tests "
+                                    "returned)"))
+        elif end.get("code") == 0 and failed:
+            problems.append(Problem(where, f"could not judge: {import_path}'s tests returned "
+                                    "success but its output reports a test that did not pass"))
+        elif end.get("code") != 0 and not failed:
+            problems.append(Problem(where, f"the test binary of {import_path} ended with code "
+                                    f"{end.get('code')} though every reported test passed "
+                                    "(output claiming a pass the tests did not earn?)"))
+    return problems
+
+
+def _module_path(module: Path) -> str:
+    found = _MODULE.search((module / "go.mod").read_text(encoding="utf-8", errors="replace"))
+    return found.group(1) if found else ""
 
 
 def _package(worktree: Path, module: Path, file: str) -> str:

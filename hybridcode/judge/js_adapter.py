@@ -16,6 +16,7 @@ Expected tests are the literal ``test(...)``/``it(...)`` titles with their ``des
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -30,12 +31,14 @@ from hybridcode.judge.detect import JS_SUFFIXES, detect_runner, package_dir, too
 from hybridcode.judge.expected import ExpectedTests, expected_tests
 from hybridcode.judge.outcome import CouldNotRun, ExpectedTest, Problem, TestOutcome
 from hybridcode.judge.process import ProcessResult
-from hybridcode.judge.reports import parse_jest_json, parse_node_junit
+from hybridcode.judge.reports import NAME_SEP, TestReport, parse_jest_json
 
 __all__ = ["JsAdapter", "node_version"]
 
 _TS = (".ts", ".mts", ".cts", ".tsx")
-_REPORTS = {"vitest": "vitest.json", "jest": "jest.json", "node": "node-junit.xml"}
+AGENTS = Path(__file__).resolve().parent / "agents"
+_AGENT = {"vitest": AGENTS / "hybrid_judge_vitest.mjs", "jest": AGENTS / "hybrid_judge_jest.cjs",
+          "node": AGENTS / "hybrid_judge_node.mjs"}
 
 
 class JsAdapter:
@@ -66,7 +69,8 @@ class JsAdapter:
             blocks.append(block)
             readable += [p for p in extra if p not in readable]
         env = {"CI": "true", "NO_COLOR": "1", "FORCE_COLOR": "0"}
-        return Invocation(stages.script(blocks, job.report_dir), env, readable)
+        return Invocation(stages.script(blocks, job.report_dir), env, readable + [AGENTS],
+                          readers=len(blocks))
 
     def parse(self, job: Job, process: ProcessResult) -> Parsed | CouldNotRun:
         why = stages.reason(job.report_dir)
@@ -79,25 +83,18 @@ class JsAdapter:
                 parsed.problems.append(Problem(_located(text, base, job.worktree),
                                                _tsc_lines(text)))
                 continue
-            raw = stages.stage_file(job.report_dir, n, _REPORTS[runner])  # n.<report name>
-            if runner == "node":
-                report = parse_node_junit(raw, files[0])
-            else:
-                report = parse_jest_json(raw)
+            where = ", ".join(files)
+            report = _signed_report(job, n, runner, files[0])
+            if isinstance(report, str):
+                parsed.problems.append(Problem(where, report))
+                continue
             outcomes = [_relative(o, job.worktree) for o in report.outcomes]
             parsed.outcomes += outcomes
-            where = ", ".join(files)
-            if not report.found:
-                parsed.problems.append(Problem(where, f"{runner} wrote no test report (the "
-                                               "test process was killed or crashed)"))
             parsed.problems += [Problem(where, _relative_text(p, job.worktree))
                                 for p in report.problems]
-            for file in files:
-                declared = self.declared(job.worktree, file)
-                ran = sum(1 for o in outcomes if o.file == file)
-                if report.found and declared.dynamic and ran < declared.count:
-                    parsed.problems.append(Problem(file, f"declares {declared.count} tests, "
-                                                   f"{runner} reported {ran}"))
+        if job.records is not None:
+            parsed.problems += [Problem(", ".join(job.paths), f"could not judge: {p}")
+                                for p in job.records.problems]
         return parsed
 
     def trim(self, output: str) -> str:
@@ -108,6 +105,42 @@ class JsAdapter:
 
 class _CannotRun(Exception):
     pass
+
+
+def _signed_report(job: Job, n: int, runner: str, file: str) -> TestReport | str:
+    """Block ``n``'s results as the judge's reporter signed them, or why there are none: the
+    runner's own report files are never read (a test worker can write them)."""
+    records = job.records
+    if records is None:
+        return "could not judge: the judge's channel was not open"
+    mine = [r for r in records.records if r.get("block") == str(n)]
+    ends = [e for e in records.ends if e.get("block") == str(n)]
+    if not ends:
+        if not any(r.get("kind") == "start" for r in mine):
+            return (f"{runner} did not start its run (the judge's reporter never loaded: "
+                    "the runner failed before it, or was killed)")
+        return (f"could not judge: {runner} did not finish its own way (its end-of-run "
+                "record is missing: the test process was ended before the runner finished)")
+    if runner == "node":
+        report = TestReport()
+        for r in mine:
+            if r.get("kind") == "test":
+                report.outcomes.append(TestOutcome(
+                    str(r.get("file") or file), str(r.get("name", "")),
+                    r.get("status", "error"), NAME_SEP.join(map(str, r.get("suite") or [])),
+                    str(r.get("message", ""))))
+        if ends[0].get("tests") != len(report.outcomes):
+            report.problems.append("could not judge: the reporter's end-of-run record counts "
+                                   f"{ends[0].get('tests')} tests, the channel holds "
+                                   f"{len(report.outcomes)}")
+    else:
+        data = [r.get("data") for r in mine if r.get("kind") == "report"]
+        report = parse_jest_json(json.dumps(data[-1]) if data else None)
+        if len(data) != 1:
+            report.problems.append(f"could not judge: {len(data)} results from one run")
+    for error in ends[0].get("errors") or []:
+        report.problems.append(f"{runner} reported an error outside the tests: {error}")
+    return report
 
 
 def _groups(job: Job) -> list[tuple[Path, str, list[str]]]:
@@ -140,7 +173,7 @@ def _block(n: int, node: str, job: Job, base: Path, runner: str,
         types = [node, str(tsc), "--noEmit", "--pretty", "false", "-p",
                  str(base / "tsconfig.json")]
         readable.append(tsc.parent.parent)
-    report = job.report_dir / f"{n}.{_REPORTS[runner]}"
+    agent = str(_AGENT[runner])
     if runner in ("vitest", "jest"):
         binary = tool_bin(base, runner)
         if binary is None:
@@ -151,10 +184,10 @@ def _block(n: int, node: str, job: Job, base: Path, runner: str,
         if runner == "vitest":
             # --no-cache: vitest would write its results cache into node_modules/.vite of the
             # worktree, a file the attempt did not declare.
-            argv = [node, str(binary), "run", "--reporter=json", f"--outputFile={report}",
+            argv = [node, str(binary), "run", f"--reporter={agent}",
                     "--root", str(base), "--watch=false", "--no-cache", *local]
         else:
-            argv = [node, str(binary), "--ci", "--json", f"--outputFile={report}",
+            argv = [node, str(binary), "--ci", f"--reporters={agent}",
                     f"--cacheDirectory={job.report_dir / 'jest-cache'}", "--watchman=false",
                     "--colors=false", "--runTestsByPath", *local]
     else:
@@ -163,10 +196,9 @@ def _block(n: int, node: str, job: Job, base: Path, runner: str,
                              f"{'.'.join(map(str, node_version()))} cannot run .ts files "
                              "(node 22.6 or newer can)")
         argv = [node, *(["--experimental-strip-types"] if typed else []), "--test",
-                "--test-reporter=junit", f"--test-reporter-destination={report}", *local]
+                f"--test-reporter={agent}", "--test-reporter-destination=stdout", *local]
     label = f"{runner} {' '.join(files)}"
-    return stages.Block(label, base, argv, types, "tsc --noEmit", files, report.name,
-                        runner), readable
+    return stages.Block(label, base, argv, types, "tsc --noEmit", files, "", runner), readable
 
 
 def _where(base: Path, worktree: Path) -> str:

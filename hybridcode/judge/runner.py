@@ -102,7 +102,7 @@ def _run_group(adapter: Adapter, worktree: Path, files: list[str], config: Judge
         invocation = adapter.invocation(job)
         # The verdict's channel lives beside the report folder, never inside what the
         # sandbox can see (channel.py).
-        channel = Channel(base)
+        channel = Channel(base, invocation.readers)
         process = run_command(invocation.argv, worktree=worktree, config=config,
                               env={**invocation.env, **channel.env},
                               readable=invocation.readable, writable=[report_dir], base=base,

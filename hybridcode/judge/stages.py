@@ -7,7 +7,9 @@ adapter's command is a POSIX shell script (``/bin/sh`` exists in every sandbox) 
 
 - ``<n>.types``        the type stage's output; ``<n>.types-failed`` when it failed — the
                        script stops there (the tests of code that does not compile say nothing)
-- ``<n>.out``          the test command's standard output (go test's JSON events)
+- ``<n>.out``          the test command's standard output (go test's JSON events); the
+                       command runs with ``HYBRID_JUDGE_BLOCK=<n>``, which the judge's own
+                       component puts in its signed records (channel.py)
 - the block's own report file (vitest/jest JSON, node's JUnit XML), named by the adapter
 
 Every word is quoted with :func:`shlex.quote`; nothing from the worktree becomes shell syntax.
@@ -47,7 +49,7 @@ def script(blocks: list[Block], report_dir: Path) -> list[str]:
         if block.types:
             lines.append(f'if ! {_join(block.types)} > "$R/{n}.types" 2>&1; then '
                          f': > "$R/{n}.types-failed"; exit 0; fi')
-        lines.append(f'{_join(block.tests)} > "$R/{n}.out"')
+        lines.append(f'HYBRID_JUDGE_BLOCK={n} {_join(block.tests)} > "$R/{n}.out"')
     return ["/bin/sh", "-c", "\n".join(lines)]
 
 

@@ -705,6 +705,8 @@ class _Run:
         self.state.save_snapshot(wt, item.id, gen.attempt_id, [item.spec.file])
         # The whole worktree as it was: an attempt may change only its item's file.
         before = Snapshot.take(wt)
+        target = wt / item.spec.file
+        original = target.read_bytes() if target.is_file() else None  # doc items compare
         allowed = {item.spec.file}
         change = None
         settled = False
@@ -733,7 +735,8 @@ class _Run:
             placed = (wt / item.spec.file).read_bytes()
             passed = [i.id for i in sorted(self.items.values(), key=lambda i: i.pos)
                       if i.state == "passed"]
-            result = verify_item(wt, item.spec, self.spec, passed, self.judge)
+            result = verify_item(wt, item.spec, self.spec, passed, self.judge,
+                                 before=original)
             target = wt / item.spec.file
             if not target.is_file() or target.read_bytes() != placed:
                 allowed = set()  # the tests rewrote the item's own file: that is stray too

@@ -254,3 +254,37 @@ def test_a_review_answered_from_the_record_keeps_its_figures_and_notes(repo, cla
     jsonschema.validate(sarif, sarif_schema())
     props = sarif["runs"][0]["properties"]
     assert (props["diffParts"], props["cutHunks"], props["diffPartsNotReviewed"]) == (3, 2, 1)
+
+
+# ---------------------------------------------------------- legacy encodings (26)
+
+LEGACY = {  # file → (text, the encoding it is written in, the name hybrid reports)
+    "oyun.py": ('# Oyun karakterleri\nSAVASCI = "Savaşçısı güçlü ve çevik"\n'
+                'MESAJ = "Işığın gölgesinde yaşayan şövalye"\n', "iso-8859-9", "iso8859-9"),
+    "komunikaty.py": ('# Komunikaty\nBLAD = "Nie można otworzyć pliku: źle podana ścieżka"\n'
+                      'PANGRAM = "Zażółć gęślą jaźń"\n', "iso-8859-2", "iso8859-2"),
+    "zpravy.py": ('# Zprávy\nCHYBA = "Příliš žluťoučký kůň úpěl ďábelské ódy"\n',
+                  "iso-8859-2", "iso8859-2"),
+    "cafe.py": ('MESSAGE = "Déjà vu: ça marche très bien"\n', "latin-1", "cp1252"),
+}
+
+
+def test_legacy_single_byte_files_reach_the_reviewer_as_written(repo, claude):
+    """Turkish (ISO-8859-9) and Polish and Czech (ISO-8859-2) files are read in their own code
+    page, not as cp1252 (which gave "Savaþçýsý" for "Savaşçısı")."""
+    for name, (text, encoding, _) in LEGACY.items():
+        (repo / name).write_bytes(text.encode(encoding))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "legacy encodings")
+    claude.enqueue_json(verdict(ids=None) | {"grades": []})
+    result = review(repo, "--base", "HEAD~1", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {f["path"]: f["encoding"] for f in data["files"]} == {
+        name: reported for name, (_, _, reported) in LEGACY.items()}
+    sent = json.dumps(claude.requests[-1].json["messages"], ensure_ascii=False)
+    for text, _, _ in LEGACY.values():
+        for line in text.splitlines():
+            assert line in sent.replace('\\"', '"'), line
+    assert "Savaþçýsý" not in sent and "oyun.py is not UTF-8: its lines are shown decoded " \
+        "as iso8859-9" in sent

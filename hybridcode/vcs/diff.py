@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Literal
 
 from hybridcode.errors import GitError
+from hybridcode.vcs.encoding import detect_encoding
 
 Status = Literal["added", "deleted", "modified", "renamed"]
 
@@ -86,7 +87,8 @@ class FileChange:
     is_text: bool = True  # not binary and valid UTF-8
     patch: str = ""  # this file's section of the diff, decoded for display
     # How ``patch`` was decoded: "utf-8"; for other text, the encoding detected from its bytes
-    # (e.g. "cp1252"), or "" when none was found and undecodable bytes show as U+FFFD.
+    # (e.g. "cp1252", "iso8859-9"; see hybridcode.vcs.encoding), or "" when none was found and
+    # undecodable bytes show as U+FFFD.
     encoding: str = "utf-8"
 
     @property
@@ -340,7 +342,7 @@ def _file_change(section: bytes) -> FileChange:
         is_utf8 = True
     except UnicodeDecodeError:
         is_utf8 = False
-        encoding = _detect_encoding(section)
+        encoding = detect_encoding(section)
         text = section.decode(encoding or "utf-8", "replace")
     info: dict[str, str] = {}
     header_lines = text.split("\n")
@@ -387,40 +389,6 @@ def _file_change(section: bytes) -> FileChange:
                       status=status, binary=binary, old_mode=old_mode, new_mode=new_mode,
                       added=added, removed_count=removed, is_text=not binary and is_utf8,
                       patch=text, encoding="" if binary else encoding)
-
-
-def _detect_encoding(section: bytes) -> str:
-    """The encoding of a diff section that is not UTF-8 (Latin-1, cp1252, Shift-JIS …), for
-    showing its lines as the author wrote them; "" when none fits. Only encodings that keep
-    ASCII as ASCII qualify: the section's headers and ``+``/``-`` markers must read the same.
-
-    On a few lines of Western text the detector ranks Baltic or Central European code pages
-    first as often as the right one; when cp1252 (the legacy encoding most source files use)
-    is among its equally single-byte candidates, it wins.
-    """
-    from charset_normalizer import from_bytes
-
-    results = from_bytes(section)
-    best = results.best()
-    if best is None:
-        return ""
-    name = best.encoding
-    if name != "cp1252" and _single_byte(name) and any(
-            match.encoding == "cp1252" for match in results):
-        name = "cp1252"
-    try:
-        if "diff --git +-@".encode(name) != b"diff --git +-@":
-            return ""
-    except (LookupError, UnicodeError):
-        return ""
-    return name
-
-
-def _single_byte(encoding: str) -> bool:
-    try:
-        return len(bytes(range(256)).decode(encoding, "replace")) == 256
-    except LookupError:
-        return False
 
 
 def parse_diff(raw: bytes) -> list[FileChange]:

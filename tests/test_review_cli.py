@@ -288,3 +288,33 @@ def test_legacy_single_byte_files_reach_the_reviewer_as_written(repo, claude):
             assert line in sent.replace('\\"', '"'), line
     assert "Savaþçýsý" not in sent and "oyun.py is not UTF-8: its lines are shown decoded " \
         "as iso8859-9" in sent
+
+
+# ------------------------------------------------ whole-change results' anchor (26)
+
+def test_whole_change_results_point_at_a_file_with_lines(repo, claude):
+    """An emptied package moved first in the diff (a 0-byte file renamed) has no line 1: a
+    failed checklist entry points at the first file whose new version has lines."""
+    from gate_helpers import sarif_schema
+    import jsonschema
+
+    (repo / "pkg_old").mkdir()
+    (repo / "pkg_old" / "__init__.py").write_bytes(b"")
+    (repo / "zz.py").write_text("X = 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base")
+    git(repo, "mv", "pkg_old", "pkg")
+    (repo / "zz.py").write_text("X = 2\n")
+    git(repo, "commit", "-q", "-am", "move the package")
+    claude.responder = lambda body: json.dumps(
+        verdict("request_changes", failed=("security",), ids=None) | {"grades": []})
+    data = json.loads(review(repo, "--base", "HEAD~1", "--json").stdout)
+    assert [f["path"] for f in data["files"]][0].startswith("pkg")  # listed before zz.py
+    sarif = json.loads(review(repo, "--base", "HEAD~1", "--format", "sarif").stdout)
+    jsonschema.validate(sarif, sarif_schema())
+    [result] = sarif["runs"][0]["results"]
+    location = result["locations"][0]["physicalLocation"]
+    assert (location["artifactLocation"]["uri"], location["region"]["startLine"]) == ("zz.py", 1)
+    github = review(repo, "--base", "HEAD~1", "--format", "github").stdout
+    assert "::error file=zz.py,line=1,title=security?::" in github
+    assert "pkg/__init__.py" not in github

@@ -15,8 +15,10 @@ Each format follows its consumer's rules:
   (:func:`~hybridcode.vcs.diff.anchor_file`; never an emptied or 0-byte renamed file), since
   GitHub code scanning wants every result in a file.
 - Paths: bytes that are not UTF-8 are shown as git shows them (``caf\\351.py``, see
-  :func:`~hybridcode.vcs.diff.display_path`) in every format; a SARIF ``uri`` percent-encodes
-  the real bytes. Every report is valid UTF-8.
+  :func:`~hybridcode.vcs.diff.display_path`) in every text a person reads; a SARIF ``uri``
+  percent-encodes the real bytes, and an annotation's ``file=`` names the file as the runner
+  reads the checkout's name (:func:`~hybridcode.vcs.diff.checkout_name`). Every report is
+  valid UTF-8.
 - SARIF: ``partialFingerprints`` hash the rule, file and title — not the line — so an alert
   survives code moving above it.
 - GitHub workflow commands: ``%``, CR and LF are escaped in the message, and additionally
@@ -43,7 +45,13 @@ import os
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from hybridcode.vcs.diff import anchor_file, display_path, git_quoted
+from hybridcode.vcs.diff import (
+    anchor_file,
+    checkout_name,
+    display_path,
+    git_quoted,
+    path_readings,
+)
 
 if TYPE_CHECKING:
     from hybridcode.review.ci import CIResult
@@ -138,10 +146,8 @@ class _Places:
         """The diff's path ``claimed`` names, or None."""
         if not claimed:
             return None
-        text = str(claimed).strip()
-        for candidate in (text, text.strip('"'), text[2:] if text.startswith("./") else "",
-                          text[2:] if text[:2] in ("a/", "b/") else ""):
-            if candidate and candidate in self.known:
+        for candidate in path_readings(claimed):
+            if candidate in self.known:
                 return self.known[candidate]
         return None
 
@@ -551,7 +557,10 @@ def annotation(level: str, message: str, file: str | None = None, line: int | No
     """One ``::level file=…,line=…,title=…::message`` workflow command."""
     props = []
     if file:
-        props.append(f"file={escape_property(display_path(file))}")
+        name = checkout_name(file)
+        props.append(f"file={escape_property(name)}")
+        if name != display_path(file):  # U+FFFD stands for a byte: say which file it is
+            message += f" (in {display_path(file)})"
         if line:
             props.append(f"line={int(line)}")
     if title:

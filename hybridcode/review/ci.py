@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 POLICIES = ("signed", "reviewed", "hash")
 GOOD_STATUSES = frozenset({"valid", "unchanged", "reviewed-approved"})
+# Reviewed here, and the tests could not start: the CI environment needs fixing, not the code.
+COULD_NOT_RUN = "could-not-run"
 POLICY_MEANING = {
     "signed": "valid only with a good signature by an allowed key over the recomputed diff hash",
     "reviewed": "every generated commit reviewed by this CI itself (only verdicts it stored "
@@ -105,7 +107,14 @@ class CIResult:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.ok else 1
+        """0 every commit accepted; 1 any rejected; else 3 when tests could not run."""
+        from hybridcode.review.service import EXIT_COULD_NOT_RUN
+
+        if self.ok:
+            return 0
+        if all(c.ok or c.status == COULD_NOT_RUN for c in self.commits):
+            return EXIT_COULD_NOT_RUN
+        return 1
 
     @property
     def policy_meaning(self) -> str:
@@ -379,6 +388,11 @@ def _settle(root: Path, record: CICommit, cache: VerdictCache, version: str,
     cache.put(outcome)
     record.found, record.outcome = found, outcome
     record.reviewer_model = outcome.reviewer_model or record.reviewer_model
+    stuck = outcome.could_not_run
+    if stuck is not None:
+        record.status = COULD_NOT_RUN
+        record.detail = f"{found}; {stuck.summary}"
+        return
     record.status = "reviewed-approved" if outcome.approved else "reviewed-rejected"
     record.detail = f"{found}; reviewed here: {outcome.decision.replace('_', ' ')}"
 

@@ -58,7 +58,7 @@ def test_happy_path_writes_every_artifact(app_repo, claude):
     with Ledger.open(app_repo) as ledger:
         calls = ledger.calls(plan_id=data["plan_id"])
     assert [(c.step, c.tier) for c in calls] == [("plan", "planner")]
-    expected = (1200 * 4 + 3000 * 20 + 5000 * 5) / 1e6  # opus 5.5 prices
+    expected = (1200 * 2 + 3000 * 10 + 5000 * 2.5) / 1e6  # sonnet 5.5 prices
     assert calls[0].cost_usd == pytest.approx(expected)
     assert data["plan_cost_usd"] == pytest.approx(expected)
 

@@ -13,8 +13,10 @@
   (:mod:`hybridcode.judge`): in the sandbox, with the project's interpreter (``[checks]``, or
   the repository's ``.venv``), within ``settings.test_timeout_s`` as a hard bound. Every test of
   the acceptance files must run and pass; in the other files failures and errors count.
-  "tests could not run: <reason>" (no pytest, a module the environment lacks, a collection
-  error) is a result of its own, still blocking, never reported as failing tests.
+  "could not run: <cause> — <fix>" (no pytest, a module the environment lacks, a collection
+  error, a Go module cache without the module's dependencies, a JavaScript runner that is not
+  installed) is a result of its own: still blocking, never reported as failing tests, and the
+  review's result when nothing else blocks (:attr:`ReviewOutcome.could_not_run`).
 - ``lint``     ``settings.lint`` (e.g. ``ruff check``) over the changed source files: ``{files}``
   in the command places them, otherwise they are appended. Skipped, with a note, when unset or
   when the program is not installed.
@@ -59,6 +61,7 @@ class CheckResult:
     details: str = ""  # trimmed tool output
     skipped: bool = False
     could_not_run: bool = False  # the tool never got to judge the code (see ``tests``)
+    fix: str = ""  # could_not_run: what makes the tests runnable
 
     @property
     def blocks(self) -> bool:
@@ -131,7 +134,7 @@ def check_acceptance_tests(directory: Path, spec: Spec) -> CheckResult:
     sharing a path share the file, each item's code somewhere in it)."""
     findings = []
     for item in spec.items:
-        from hybridcode.examples import acceptance_code
+        from hybridcode.spec.examples import acceptance_code
 
         path = item.test_path
         code = acceptance_code(item)
@@ -193,8 +196,8 @@ def run_tests(directory: Path, paths: list[str], config: JudgeConfig,
     run = judge_tests(directory, paths, config, strict=[p for p in (strict or []) if p in paths])
     off = " (no sandbox: [sandbox] mode = \"off\")" if run.sandbox == "off" else ""
     if run.could_not_run:
-        return CheckResult("tests", False, True, f"tests could not run: {run.summary}{off}",
-                           [], _trim(run.output), could_not_run=True)
+        return CheckResult("tests", False, True, run.cause() + off, [], _trim(run.output),
+                           could_not_run=True, fix=run.fix)
     if run.ok:
         return CheckResult("tests", True, True, f"{len(paths)} test file(s): {run.summary}{off}",
                            details=_trim(run.output))

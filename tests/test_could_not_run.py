@@ -193,3 +193,14 @@ def test_review_of_a_range_whose_test_dependency_is_missing_could_not_run(repo, 
     assert "ended it" not in cause and "test dependencies" in data["could_not_run"]["fix"]
     text = _cli("review", "--base", "HEAD~1")
     assert text.exit_code == 3 and "COULD NOT RUN" in text.output
+
+
+def test_a_test_importing_a_name_the_module_lacks_blames_the_module(tmp_path):
+    repo = _repo(tmp_path / "lib", {
+        "pkg/__init__.py": "",
+        "pkg/calc.py": "def add_numbers(a, b):\n    return a + b\n",
+        "tests/test_calc.py": "from pkg.calc import add\n\ndef test_add():\n"
+                              "    assert add(1, 2) == 3\n"})
+    run = run_tests(repo, ["tests/test_calc.py"], JudgeConfig())
+    assert run.status == "could_not_run" and run.culprit == "pkg/calc.py"
+    assert not run.blames_environment({"pkg/calc.py"})

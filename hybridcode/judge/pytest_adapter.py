@@ -133,6 +133,7 @@ class PytestAdapter:
 # line that ends it ("E   ModuleNotFoundError: No module named 'pkg._version'").
 _FRAME = re.compile(r"^(\S[^\n]*?\.py):\d+: in ", re.MULTILINE)
 _MISSING = re.compile(r"No module named '([\w.]+)'")
+_NAME_MISSING = re.compile(r"cannot import name '(\w+)' from '([\w.]+)'")
 _IMPORT_ERROR = re.compile(r"^(?:E\s+)?(?:ModuleNotFoundError|ImportError)\b", re.MULTILINE)
 
 
@@ -154,6 +155,13 @@ def _import_cause(job: Job, output: str) -> tuple[str, str]:
         full = (path if path.is_absolute() else root / path).resolve()
         if full.is_relative_to(root) and full.is_file():
             culprit = full.relative_to(root).as_posix()
+    name_missing = _NAME_MISSING.search(output)
+    if name_missing:
+        # The test imports a name the module does not define: the module is to blame (a
+        # model's answer that named its function differently), not the test that imports it.
+        owner = _module_file(root, name_missing.group(2))
+        if owner:
+            culprit = owner
     program = job.config.pytest_prefix()[0]
     where = ("set [checks] python to the interpreter that has them, or install them into "
              f"{program}")
@@ -172,6 +180,17 @@ def _import_cause(job: Job, output: str) -> tuple[str, str]:
             or "Error importing plugin" in output:
         return culprit, f"install the pytest plugins the project's configuration uses; {where}"
     return culprit, ""
+
+
+def _module_file(root: Path, module: str) -> str:
+    """The worktree file of ``module`` (``pkg.calc`` → ``src/pkg/calc.py``), or ""."""
+    parts = module.split(".")
+    for base in (root, root / "src"):
+        for candidate in (base.joinpath(*parts).with_suffix(".py"),
+                          base.joinpath(*parts, "__init__.py")):
+            if candidate.is_file():
+                return candidate.relative_to(root).as_posix()
+    return ""
 
 
 def _absent_project_file(root: Path, module: str) -> str:

@@ -268,14 +268,23 @@ def run_lint(directory: Path, diff: Diff, command: str | None, config: JudgeConf
 
 # ---------------------------------------------------------------------------- secrets
 
+_NOT_A_SECRET = (
+    "Not a secret (a test string, an example)? End its line with `# pragma: allowlist secret`, "
+    "or accept it in .secrets.baseline: `detect-secrets scan > .secrets.baseline` lists what "
+    "detect-secrets finds; for what only hybrid finds (a token shape, a file that is not "
+    "UTF-8) add `--exclude-lines REGEX` or `--exclude-files REGEX` to that scan. See "
+    "docs/secrets.md.")
+
+
 def scan_added_lines(diff: Diff, directory: Path | None = None) -> CheckResult:
     """The blocking scan: :mod:`hybridcode.secrets`' nets over the lines this diff adds.
 
     Only added lines: the block is about what this change commits. A secret already in an
     unchanged line is not this change's doing (and never reaches the reviewer: the door
-    replaces it in the diff's context lines before the request leaves). Allow-listed, as
-    detect-secrets' own hook does it: ``# pragma: allowlist secret`` on the line, and the
-    secrets ``directory``'s ``.secrets.baseline`` lists for the file.
+    replaces it in the diff's context lines before the request leaves). Allow-listed for every
+    net, as detect-secrets' own hook does it: ``# pragma: allowlist secret`` on the line, and
+    what ``directory``'s ``.secrets.baseline`` accepts (its secrets and exclude patterns; see
+    :meth:`hybridcode.secrets.Allowlist.review`).
     """
     from hybridcode.context.files import name_reason
     from hybridcode.secrets import (BASELINE, Allowlist, find_secrets, known_values,
@@ -297,11 +306,11 @@ def scan_added_lines(diff: Diff, directory: Path | None = None) -> CheckResult:
             if not lines:
                 continue
             shown = 0
-            for found in find_secrets(change.path, "\n".join(text for _, text in lines),
-                                      values=values):
-                if allowlist.accepts(change.path, found.value):
-                    accepted += 1
-                    continue
+            texts = [text for _, text in lines]
+            kept, known = allowlist.review(
+                change.path, texts, find_secrets(change.path, "\n".join(texts), values=values))
+            accepted += len(known)
+            for found in kept:
                 findings.append(_finding(change.path, lines[found.line - 1][0],
                                          f"secret: {found.kind}"))
                 shown += 1
@@ -310,7 +319,7 @@ def scan_added_lines(diff: Diff, directory: Path | None = None) -> CheckResult:
     if findings:
         first = findings[0]
         return CheckResult("secrets", False, True, f"{first['message']} at "
-                           f"{first['file']}:{first['line']}", findings)
+                           f"{first['file']}:{first['line']}", findings, _NOT_A_SECRET)
     known = f" ({accepted} known to {BASELINE})" if accepted else ""
     return CheckResult("secrets", True, True, f"no secrets in the added lines{known}")
 

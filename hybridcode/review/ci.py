@@ -75,6 +75,9 @@ class CICommit:
     found: str | None = None  # the status before a review settled it
     outcome: ReviewOutcome | None = None
     cached_verdict: bool = False  # settled by a verdict this CI stored earlier
+    # How the verdict was reached (reviewer calls, diff parts, parts not reviewed, hunks cut,
+    # notes) — a verdict from the cache carries the figures of the review that reached it.
+    figures: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -210,8 +213,28 @@ class VerdictCache:
         tmp.write_text(json.dumps({
             "diff_sha256": outcome.diff.sha256, "checklist_version": outcome.checklist_version,
             "decision": outcome.decision, "reviewer_model": outcome.reviewer_model,
-            "review_id": outcome.review_id}, indent=2) + "\n", encoding="utf-8")
+            "review_id": outcome.review_id, "figures": review_figures(outcome)},
+            indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         os.replace(tmp, path)
+
+
+def review_figures(outcome: ReviewOutcome) -> dict[str, Any]:
+    """How ``outcome``'s verdict was reached, as the ledger keeps it (see
+    :data:`hybridcode.review.service.FIGURES`)."""
+    from hybridcode.review.service import FIGURES
+
+    return {**{key: getattr(outcome, key) for key in FIGURES}, "notes": list(outcome.notes)}
+
+
+def _stored_figures(data: Any) -> dict[str, Any] | None:
+    if not isinstance(data, dict):
+        return None
+    from hybridcode.review.service import FIGURES
+
+    figures: dict[str, Any] = {key: data[key] for key in FIGURES
+                               if isinstance(data.get(key), int)}
+    figures["notes"] = [n for n in data.get("notes") or [] if isinstance(n, str)]
+    return figures
 
 
 def default_cache_dir() -> Path:
@@ -372,8 +395,11 @@ def _settle(root: Path, record: CICommit, cache: VerdictCache, version: str,
         record.status = ("reviewed-approved" if stored["decision"] == "approved"
                          else "reviewed-rejected")
         record.reviewer_model = stored.get("reviewer_model") or record.reviewer_model
+        record.figures = _stored_figures(stored.get("figures"))
+        notes = (record.figures or {}).get("notes") or []
         record.detail = (f"{found}; reviewed by this CI earlier: "
-                         f"{stored['decision'].replace('_', ' ')} (verdict cache)")
+                         f"{stored['decision'].replace('_', ' ')} (verdict cache)"
+                         + "".join(f"; {note}" for note in notes))
         return
     if not review_missing:
         if found == "unreviewed":
@@ -387,6 +413,7 @@ def _settle(root: Path, record: CICommit, cache: VerdictCache, version: str,
     outcome = review_commit(root, record.sha, settings)
     cache.put(outcome)
     record.found, record.outcome = found, outcome
+    record.figures = review_figures(outcome)
     record.reviewer_model = outcome.reviewer_model or record.reviewer_model
     stuck = outcome.could_not_run
     if stuck is not None:

@@ -29,6 +29,7 @@ def _repo(root: Path, files: dict[str, str]) -> Path:
 
 def test_a_generated_file_missing_is_could_not_run_with_the_fix(tmp_path):
     repo = _repo(tmp_path / "lib", {
+        ".gitignore": "src/pkg/_version.py\n",
         "src/pkg/__init__.py": "from ._version import version\n",
         "tests/test_a.py": "import pkg\n\ndef test_version():\n    assert pkg.version\n"})
     run = run_tests(repo, ["tests/test_a.py"], JudgeConfig())

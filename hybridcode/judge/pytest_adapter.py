@@ -169,10 +169,17 @@ def _import_cause(job: Job, output: str) -> tuple[str, str]:
     if missing:
         module = missing.group(1)
         absent = _absent_project_file(root, module)
+        if absent and _git_ignores(root, absent):
+            return culprit, (f"{absent} does not exist: git ignores it, and the project's build "
+                             "generates it (a hatch-vcs/setuptools-scm version file, say) when "
+                             "the project is installed — run pip install -e . in the repository")
+        if absent and culprit:
+            return culprit, f"{culprit} imports {absent}, which does not exist in the checkout"
         if absent:
-            return culprit, (f"{absent} does not exist: a file the project's build generates "
-                             "(a hatch-vcs/setuptools-scm version file, say) appears when the "
-                             "project is installed — run pip install -e . in the repository")
+            return culprit, (f"{module} is not in this checkout, so {program} found the "
+                             "package's name elsewhere (another installed copy, or a plugin "
+                             "of one): run the tests with the project's own environment — "
+                             "set [checks] python, or create the repository's .venv")
         return culprit, (f"{module.split('.')[0]} is not installed for {program}: install the "
                          f"project's test dependencies (e.g. {program} -m pip install -e "
                          f"'.[test]', or its requirements file), or {where.split(', or ')[0]}")
@@ -204,6 +211,17 @@ def _absent_project_file(root: Path, module: str) -> str:
         if (package / "__init__.py").is_file():
             return (package / f"{parts[-1]}.py").relative_to(root).as_posix()
     return ""
+
+
+def _git_ignores(root: Path, path: str) -> bool:
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=root,
+                              capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
 
 
 def _last_line(text: str) -> str:

@@ -127,9 +127,11 @@ class MutationResult:
         sample = f" (a sample of {self.generated})" if self.generated > self.sampled else ""
         stopped = (f"; stopped after {self.total} of {self.sampled}: the score could no longer "
                    "reach the threshold") if self.total < self.sampled else ""
+        first = f"; first survivor: {self.survived[0].describe()}" \
+            if self.survived and not self.ok else ""
         return (f"mutation score {self.score:.0%}: the tests killed {len(self.killed)} of "
                 f"{self.total} mutant(s){sample} of the code under test; at least "
-                f"{self.threshold:.0%} must be killed{stopped}")
+                f"{self.threshold:.0%} must be killed{stopped}{first}")
 
     def feedback(self, limit: int = 15) -> str:
         """The summary, then each surviving mutant the way a failing test is reported."""

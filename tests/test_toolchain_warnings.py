@@ -100,3 +100,54 @@ def test_doctor_says_when_the_runner_cannot_run_on_this_node(tmp_path, monkeypat
     assert not check["ok"]
     assert "vitest does not run on node" in check["detail"] and ">=99" in check["detail"]
     assert "requires node >=99" in check["detail"]
+
+
+def test_doctor_ci_says_up_front_what_the_judge_lacks_and_fails(tmp_path, empty_cache,
+                                                                monkeypatch):
+    need_go()
+    root = _requiring_project(tmp_path / "shop")
+    monkeypatch.chdir(root)
+    result = runner.invoke(app, ["doctor", "--ci", "--json"])
+    assert result.exit_code == 1
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["Go module cache"]["required"] and not checks["Go module cache"]["ok"]
+    assert "Ollama server" not in checks and "GPU" not in checks  # not what CI needs
+    assert checks["Anthropic API key"]["required"] is False
+
+
+def _python_repo(root: Path, init: str) -> Path:
+    from implement_helpers import git
+
+    (root / "src" / "vpkg").mkdir(parents=True)
+    (root / "src" / "vpkg" / "__init__.py").write_text(init)
+    (root / ".gitignore").write_text("src/vpkg/_version.py\n")
+    (root / "pyproject.toml").write_text(
+        '[tool.hatch.build.hooks.vcs]\nversion-file = "src/vpkg/_version.py"\n')
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qm", "vpkg")
+    return root
+
+
+def test_doctor_says_a_fresh_checkout_cannot_import_the_package(tmp_path, monkeypatch):
+    from toolchains import need_bwrap
+
+    need_bwrap()
+    good = _python_repo(tmp_path / "good", "from ._version import version\n")
+    monkeypatch.chdir(good)
+    checks = {c["name"]: c for c in json.loads(
+        runner.invoke(app, ["doctor", "--ci", "--json"]).stdout)["checks"]}
+    probe = checks["Python worktree import"]
+    assert probe["ok"] and "src/vpkg/_version.py generated as the build would" in probe["detail"]
+    bad = _python_repo(tmp_path / "bad", "from ._version import version\n"
+                                         "import vpkg_dependency_not_installed\n")
+    monkeypatch.chdir(bad)
+    result = runner.invoke(app, ["doctor", "--ci", "--json"])
+    probe = {c["name"]: c for c in json.loads(result.stdout)["checks"]}[
+        "Python worktree import"]
+    assert result.exit_code == 1 and not probe["ok"]
+    assert "vpkg_dependency_not_installed" in probe["detail"] and "pip install -e ." in \
+        probe["hint"]
+    from implement_helpers import git
+
+    assert git(bad, "worktree", "list").count("\n") == 1  # the probe's checkout is gone

@@ -399,3 +399,15 @@ def test_cli_json_summary_and_exit_codes(project, fakes, monkeypatch):
     assert "next: hybrid review p1" in done.stdout
     again = runner.invoke(app, ["implement", "p1"])
     assert again.exit_code == 2 and "--resume" in again.stderr
+
+
+def test_a_context_overflow_reason_is_shown_whole_with_its_advice(project, fakes):
+    write_plan(project, [add_item()])
+    ollama, _claude = fakes
+    ollama.enqueue_text(code("add", "a + b"), prompt_eval_count=40)  # the server cut the prompt
+    cloud = Script({"add": [code("add", "a + b")]})
+    result, events = run(project, fakes, Script(), cloud, settings_kw={"attempts": 1})
+    assert result.ok and result.items[0].model == SONNET
+    climb = next(e.message for e in events if e.item_id is None and "escalating" in e.message)
+    assert "evidently smaller than the num_ctx=" in climb and "we sent)" in climb
+    assert climb.rstrip().endswith("or shrink the item")

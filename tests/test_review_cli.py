@@ -30,7 +30,7 @@ def test_approved_plan_prints_the_report_and_exits_0(planned, claude):
     assert result.exit_code == 0, result.output
     out = result.stdout
     for text in ("Checks", "Checklist", "meaningful-tests", "Findings", "app/text.py:5",
-                 "Grades", "slugify", "APPROVED by claude-opus-5-5"):
+                 "Grades", "slugify", "APPROVED by claude-sonnet-5-5"):
         assert text in out, text
 
 
@@ -141,7 +141,9 @@ def test_a_file_name_that_is_not_utf8_prints_valid_reports(repo, claude, fmt):
                 for r in data["runs"][0]["results"]}
         assert uris == {"caf%E9.py"}  # the real bytes, percent-encoded
     elif fmt == "github":
-        assert "file=caf\\351.py,line=1" in text
+        # the file as the runner reads the checkout's name (its byte is not UTF-8), not
+        # git's spelling, which names no file; the message keeps git's spelling
+        assert "file=caf\ufffd.py,line=1" in text and "file=caf\\351.py" not in text
     elif fmt == "junit":
         import xml.etree.ElementTree as ET
 
@@ -214,3 +216,140 @@ def test_an_empty_range_says_so_on_the_terminal(repo):
     result = review(repo, "--base", "HEAD")
     assert result.exit_code == 0, result.output
     assert "nothing to review: HEAD makes no change to HEAD" in result.stdout
+
+
+# ------------------------------------------------ a verdict answered from the record (26)
+
+def test_a_review_answered_from_the_record_keeps_its_figures_and_notes(repo, claude):
+    """The second review of the same range repeats the stored verdict: same parts, same cut
+    hunks, same caveats — not zeros and a silent report."""
+    from gate_helpers import sarif_schema
+    import jsonschema
+
+    for n in range(3):  # three new files, each one hunk over the reviewer's per-call budget
+        (repo / f"data{n}.txt").write_text("".join(f"row {n}-{i} of the table\n"
+                                                   for i in range(6_000)))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "big")
+    (repo / ".hybrid").mkdir(exist_ok=True)
+    (repo / ".hybrid" / "config.toml").write_text("[review]\nmax_parts = 2\n")
+    claude.responder = lambda body: json.dumps(verdict(ids=None) | {"grades": []})
+    first = review(repo, "--base", "HEAD~1", "--head", "HEAD", "--json")
+    assert first.exit_code == 1, first.output
+    calls = len(claude.requests)
+    again = review(repo, "--base", "HEAD~1", "--head", "HEAD", "--json")
+    assert again.exit_code == 1, again.output
+    assert len(claude.requests) == calls  # answered from the record: no model call
+    before, after = json.loads(first.stdout), json.loads(again.stdout)
+    assert after["cached"] and after["review_id"] == before["review_id"]
+    figures = ("reviewer_calls", "diff_parts", "diff_parts_not_reviewed", "cut_hunks")
+    assert [after[k] for k in figures] == [before[k] for k in figures] == [2, 3, 1, 2]
+    assert after["cost_usd"] == 0
+    assert after["notes"][0].startswith("answered from the review of")
+    assert after["notes"][1:] == before["notes"]
+    assert any(n.startswith("2 hunks too large to show the reviewer in full")
+               for n in after["notes"])
+    markdown = review(repo, "--base", "HEAD~1", "--format", "markdown").stdout
+    assert "2 reviewer calls for 3 parts of the diff, 1 not reviewed, 2 hunks cut" in markdown
+    assert "2 hunks too large to show the reviewer in full" in markdown
+    sarif = json.loads(review(repo, "--base", "HEAD~1", "--format", "sarif").stdout)
+    jsonschema.validate(sarif, sarif_schema())
+    props = sarif["runs"][0]["properties"]
+    assert (props["diffParts"], props["cutHunks"], props["diffPartsNotReviewed"]) == (3, 2, 1)
+
+
+# ---------------------------------------------------------- legacy encodings (26)
+
+LEGACY = {  # file → (text, the encoding it is written in, the name hybrid reports)
+    "oyun.py": ('# Oyun karakterleri\nSAVASCI = "Savaşçısı güçlü ve çevik"\n'
+                'MESAJ = "Işığın gölgesinde yaşayan şövalye"\n', "iso-8859-9", "iso8859-9"),
+    "komunikaty.py": ('# Komunikaty\nBLAD = "Nie można otworzyć pliku: źle podana ścieżka"\n'
+                      'PANGRAM = "Zażółć gęślą jaźń"\n', "iso-8859-2", "iso8859-2"),
+    "zpravy.py": ('# Zprávy\nCHYBA = "Příliš žluťoučký kůň úpěl ďábelské ódy"\n',
+                  "iso-8859-2", "iso8859-2"),
+    "cafe.py": ('MESSAGE = "Déjà vu: ça marche très bien"\n', "latin-1", "cp1252"),
+}
+
+
+def test_legacy_single_byte_files_reach_the_reviewer_as_written(repo, claude):
+    """Turkish (ISO-8859-9) and Polish and Czech (ISO-8859-2) files are read in their own code
+    page, not as cp1252 (which gave "Savaþçýsý" for "Savaşçısı")."""
+    for name, (text, encoding, _) in LEGACY.items():
+        (repo / name).write_bytes(text.encode(encoding))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "legacy encodings")
+    claude.enqueue_json(verdict(ids=None) | {"grades": []})
+    result = review(repo, "--base", "HEAD~1", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {f["path"]: f["encoding"] for f in data["files"]} == {
+        name: reported for name, (_, _, reported) in LEGACY.items()}
+    sent = json.dumps(claude.requests[-1].json["messages"], ensure_ascii=False)
+    for text, _, _ in LEGACY.values():
+        for line in text.splitlines():
+            assert line in sent.replace('\\"', '"'), line
+    assert "Savaþçýsý" not in sent and "oyun.py is not UTF-8: its lines are shown decoded " \
+        "as iso8859-9" in sent
+
+
+# ------------------------------------------------ whole-change results' anchor (26)
+
+def test_whole_change_results_point_at_a_file_with_lines(repo, claude):
+    """An emptied package moved first in the diff (a 0-byte file renamed) has no line 1: a
+    failed checklist entry points at the first file whose new version has lines."""
+    from gate_helpers import sarif_schema
+    import jsonschema
+
+    (repo / "pkg_old").mkdir()
+    (repo / "pkg_old" / "__init__.py").write_bytes(b"")
+    (repo / "zz.py").write_text("X = 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base")
+    git(repo, "mv", "pkg_old", "pkg")
+    (repo / "zz.py").write_text("X = 2\n")
+    git(repo, "commit", "-q", "-am", "move the package")
+    claude.responder = lambda body: json.dumps(
+        verdict("request_changes", failed=("security",), ids=None) | {"grades": []})
+    data = json.loads(review(repo, "--base", "HEAD~1", "--json").stdout)
+    assert [f["path"] for f in data["files"]][0].startswith("pkg")  # listed before zz.py
+    sarif = json.loads(review(repo, "--base", "HEAD~1", "--format", "sarif").stdout)
+    jsonschema.validate(sarif, sarif_schema())
+    [result] = sarif["runs"][0]["results"]
+    location = result["locations"][0]["physicalLocation"]
+    assert (location["artifactLocation"]["uri"], location["region"]["startLine"]) == ("zz.py", 1)
+    github = review(repo, "--base", "HEAD~1", "--format", "github").stdout
+    assert "::error file=zz.py,line=1,title=security?::" in github
+    assert "pkg/__init__.py" not in github
+
+
+# ------------------------------------------------ file names in annotations (26)
+
+def test_annotations_name_files_as_the_checkout_spells_them(repo, claude):
+    """A model copies a non-ASCII name the way the diff's headers spell it (git's quoting);
+    every report names the file the checkout has."""
+    from gate_helpers import sarif_schema
+    import jsonschema
+
+    (repo / "café.py").write_text("x = 1\n")
+    (repo / "naïve dir").mkdir()
+    (repo / "naïve dir" / "mod.py").write_text("y = 2\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "accents")
+    spellings = ['"b/caf\\303\\251.py"', '"caf\\303\\251.py"', "b/caf\\303\\251.py",
+                 "caf\\303\\251.py", "./café.py", '"naïve dir/mod.py"',
+                 '"b/na\\303\\257ve dir/mod.py"']
+    claude.responder = lambda body: json.dumps(verdict(
+        "request_changes", ids=None,
+        findings=[finding(file=name, line=1) for name in spellings]) | {"grades": []})
+    github = review(repo, "--base", "HEAD~1", "--format", "github").stdout
+    files = [line.split("file=", 1)[1].split(",line=")[0]
+             for line in github.splitlines() if "file=" in line]
+    assert files == ["café.py"] * 5 + ["naïve dir/mod.py"] * 2
+    assert "which this diff does not change" not in github and "\\303" not in github
+    sarif = json.loads(review(repo, "--base", "HEAD~1", "--format", "sarif").stdout)
+    jsonschema.validate(sarif, sarif_schema())
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in sarif["runs"][0]["results"]]
+    assert uris == ["caf%C3%A9.py"] * 5 + ["na%C3%AFve%20dir/mod.py"] * 2
+    markdown = review(repo, "--base", "HEAD~1", "--format", "markdown").stdout
+    assert markdown.count("`café.py:1`") == 5 and "not in this diff" not in markdown

@@ -131,6 +131,28 @@ def test_every_backend_is_reached_only_through_the_door(tmp_path, backend):
     assert extra["redacted"] == {"Anthropic API Key": 3}
 
 
+def test_a_short_plain_configured_key_is_a_word_not_a_secret(tmp_path):
+    """ANTHROPIC_API_KEY=test must not cut "test" out of every prompt and every ledger row;
+    a real-looking configured key is still removed wherever it appears."""
+    with FakeOllama(models={"qwen2.5-coder:32b": 1}) as ollama, FakeAnthropic() as claude:
+        for key, kept in (("test", True), ("gw-7f3a9c2e", False)):
+            settings = load_settings(tmp_path, environ={
+                "OLLAMA_HOST": ollama.host, "ANTHROPIC_API_KEY": key,
+                "ANTHROPIC_BASE_URL": claude.base_url})
+            claude.enqueue_text("ok")
+            text = f"def test_add():\n    assert add(1, 2) == 3  # {key}\n"
+            with Ledger.open(tmp_path) as ledger:
+                Caller(settings, ledger, root=tmp_path).call(
+                    ModelSpec(backend="anthropic", model="claude-sonnet-5-5"),
+                    ModelRequest(system=(Block("You write code."),),
+                                 messages=(Message("user", text),)),
+                    step="implement", tier="implementer")
+            sent = claude.requests[-1].body.decode()
+            assert (f"# {key}" in sent) is kept
+            assert ("[REDACTED:configured-key]" in sent) is not kept
+            assert ("test_add" in sent) and (redact(f"key={key}", [key]) == f"key={key}") is kept
+
+
 # ---------------------------------------------------------------------------- context vetting
 
 def test_map_leaves_out_an_unquoted_key_and_shows_a_baselined_false_positive(repo):
@@ -157,3 +179,16 @@ def test_map_leaves_out_an_unquoted_key_and_shows_a_baselined_false_positive(rep
                            "data.py"], cwd=repo, capture_output=True, text=True, check=True)
     (repo / ".secrets.baseline").write_text(scan.stdout)
     assert excluded() == {"keys.py": "secret: Anthropic API Key line 3"}  # a fresh verdict
+
+
+def test_a_baseline_exclude_pattern_that_is_not_a_regex_is_one_line_with_advice(tmp_path):
+    from hybridcode.errors import ConfigError
+    from hybridcode.secrets import Allowlist
+
+    baseline = {"version": "1.5.0", "plugins_used": [], "results": {}, "filters_used": [
+        {"path": "detect_secrets.filters.regex.should_exclude_line", "pattern": ["Bearer ("]}]}
+    (tmp_path / ".secrets.baseline").write_text(json.dumps(baseline))
+    with pytest.raises(ConfigError) as info:
+        Allowlist.load(tmp_path)
+    assert "--exclude-lines pattern 'Bearer (' is not a regular expression" in str(info.value)
+    assert "detect-secrets scan" in info.value.hint

@@ -177,24 +177,33 @@ def refused_feedback(message: str) -> str:
 
 
 _STAGES = {"syntax": "The syntax check failed", "tests": "The acceptance tests failed",
-           "related": "Tests of items accepted earlier failed"}
+           "related": "Tests of items accepted earlier failed",
+           "mutation": "The tests pass but are too weak: mutants of the code under test "
+                       "survived", "docs": "The doc check failed"}
 
 
 def test_feedback(stage: str, output: str) -> str:
     return trim(f"{_STAGES.get(stage, f'The {stage} check failed')}:\n{output}")
 
 
+HEADLINE_CHARS = 600
+
+
 def headline(text: str) -> str:
     """One line for a table or an item's error: pytest's FAILED line, else the first line that
-    says something (not a bare heading ending in a colon)."""
+    says something (not a bare heading ending in a colon).
+
+    A model error's line is its whole reason and the advice after it (a context overflow runs to
+    ~400 characters): it is kept whole. Only a runaway line (an assertion printing a huge value)
+    is cut, and the cut is marked."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for line in lines:
-        if line.startswith(("FAILED ", "ERROR ")):
-            return line[:200]
-    for line in lines:
-        if line.startswith("E ") or not line.endswith(":"):
-            return line[:200]
-    return lines[0][:200] if lines else ""
+    chosen = next((line for line in lines if line.startswith(("FAILED ", "ERROR "))), None)
+    if chosen is None:
+        chosen = next((line for line in lines if line.startswith("E ")
+                       or not line.endswith(":")), lines[0] if lines else "")
+    if len(chosen) > HEADLINE_CHARS:
+        return chosen[:HEADLINE_CHARS - 1].rstrip() + "…"
+    return chosen
 
 
 def error_feedback(exc: BaseException) -> str:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from hybridcode.secrets.patterns import PATTERNS, env_secret_values
+from hybridcode.secrets.patterns import PATTERNS, could_be_secret, env_secret_values
 
 if TYPE_CHECKING:
     from hybridcode.config import Settings
@@ -38,7 +38,7 @@ def secret_values(settings: Settings) -> list[str]:
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` without ``secrets``, this process's secret environment values and any value
     of the shared token shapes, each replaced by ``[REDACTED]``."""
-    values = {s for s in secrets if len(s) >= 4} | set(env_secret_values())
+    values = {s.strip() for s in secrets if could_be_secret(s)} | set(env_secret_values())
     # Longest first, so a key that contains another configured value is removed whole.
     for value in sorted(values, key=len, reverse=True):
         text = text.replace(value, REDACTED)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from hybridcode.errors import MissingKeyError
 from hybridcode.models.base import HealthCheck
+from hybridcode.secrets.patterns import could_be_secret
 
 if TYPE_CHECKING:
     from hybridcode.config import ModelSpec, Settings
@@ -31,10 +32,18 @@ def anthropic_key(settings: Settings) -> str:
 def anthropic_key_check(settings: Settings) -> HealthCheck:
     """The doctor's line for the key: present or not (offline; no SDK, no request)."""
     try:
-        anthropic_key(settings)
+        key = anthropic_key(settings)
     except MissingKeyError as exc:
         return HealthCheck("Anthropic API key", False, "not set", hint=exc.hint)
     base_url = settings.anthropic.base_url or DEFAULT_ANTHROPIC_URL
+    if not could_be_secret(key):
+        # Too short or too plain to be a real key (``test``): the API will refuse it, and the
+        # secret nets do not treat it as one (it would be cut out of every prompt as a word).
+        return HealthCheck("Anthropic API key", False,
+                           f"set, but a {len(key)}-character value like this cannot be a real "
+                           f"key; requests go to {base_url}",
+                           hint="set ANTHROPIC_API_KEY to a key from console.anthropic.com "
+                                "(real keys start with sk-ant-)", required=False)
     return HealthCheck("Anthropic API key", True, f"set; requests go to {base_url}")
 
 

@@ -278,13 +278,18 @@ def _review(ledger: Ledger, run_id: str, root: Path, directory: Path, diff: Diff
     decision: FinalDecision
     if blocked:
         decision = "blocked"
-        notes.insert(0, "blocked by failing checks: " + ", ".join(c.name for c in blocked))
+        if all(c.could_not_run for c in blocked):
+            notes.insert(0, f"{blocked[0].summary} (the code was not judged; no reviewer "
+                         "was asked)")
+        else:
+            notes.insert(0, "blocked by failing checks: " + ", ".join(c.name for c in blocked))
     else:
         decision = "approved" if wanted == "approve" else "changes_requested"
     review_id = record_review(
         ledger, source=source, diff_sha256=diff.sha256, checklist_version=checklist.version,
         decision=decision, reviewer_model=model, verdict=verdict, checks=checks,
-        run_id=run_id, plan_id=plan_id, item_kinds=kinds)
+        run_id=run_id, plan_id=plan_id, item_kinds=kinds,
+        figures={**share, "notes": list(notes)})
     cost = ledger.spend(run_id) + ledger.spend(run_id, local=True)
     return ReviewOutcome(diff=diff, checks=checks, verdict=verdict, decision=decision,
                          cached=False, review_id=review_id, reviewer_model=model,
@@ -297,13 +302,22 @@ def _from_record(stored: StoredReview, diff: Diff, plan_id: str | None) -> Revie
     from hybridcode.review.verdict import ReviewOutcome, Verdict
 
     verdict = Verdict.model_validate(stored.verdict) if stored.verdict else None
+    # The figures and caveats of the verdict repeated: "3 parts, 1 hunk cut" stays true of it
+    # (no call is made now; the cost says so).
+    figures = stored.figures
+    share = {key: int(figures.get(key) or 0) for key in FIGURES}
+    notes = [str(n) for n in figures.get("notes") or [] if isinstance(n, str)]
     return ReviewOutcome(
         diff=diff, checks=[CheckResult.from_dict(c) for c in stored.checks], verdict=verdict,
         decision=stored.final_decision, cached=True, review_id=stored.id,
         reviewer_model=stored.reviewer_model, checklist_version=stored.checklist_version,
         cost=0.0, plan_id=plan_id or stored.plan_id,
         notes=[f"answered from the review of {stored.ts} (identical diff); "
-               "--fresh reviews it again"])
+               "--fresh reviews it again", *notes], **share)
+
+
+# The reviewer's share of a review, as ReviewOutcome and the ledger's figures name them.
+FIGURES = ("calls", "parts", "parts_skipped", "cut_hunks")
 
 
 def nothing_to_review(diff: Diff, why: str) -> ReviewOutcome:
@@ -318,10 +332,16 @@ def nothing_to_review(diff: Diff, why: str) -> ReviewOutcome:
 
 # ---------------------------------------------------------------------------- output
 
+# The tests could not run here (docs/ci.md): the environment needs fixing, not the code.
+EXIT_COULD_NOT_RUN = 3
+
+
 def exit_code(outcome: ReviewOutcome) -> int:
     """What a CI job gates on: 0 approved (or nothing to review), 1 changes requested or
-    blocked."""
-    return 0 if outcome.approved or outcome.decision == "nothing_to_review" else 1
+    blocked, 3 could not run (only the environment stands against it)."""
+    if outcome.approved or outcome.decision == "nothing_to_review":
+        return 0
+    return EXIT_COULD_NOT_RUN if outcome.could_not_run is not None else 1
 
 
 def outcome_to_dict(outcome: ReviewOutcome) -> dict[str, Any]:
@@ -338,6 +358,7 @@ def outcome_to_dict(outcome: ReviewOutcome) -> dict[str, Any]:
     return {
         "decision": outcome.decision,
         "approved": outcome.approved,
+        "could_not_run": _could_not_run(outcome),
         "cached": outcome.cached,
         "review_id": outcome.review_id,
         "plan_id": outcome.plan_id,
@@ -362,3 +383,10 @@ def outcome_to_dict(outcome: ReviewOutcome) -> dict[str, Any]:
         "checks": checks,
         "verdict": outcome.verdict.model_dump(mode="json") if outcome.verdict else None,
     }
+
+
+def _could_not_run(outcome: ReviewOutcome) -> dict[str, str] | None:
+    check = outcome.could_not_run
+    if check is None:
+        return None
+    return {"check": check.name, "cause": check.summary, "fix": check.fix}

@@ -122,8 +122,8 @@ class ReviewOutcome:
     plan_id: str | None = None
     notes: list[str] = field(default_factory=list)  # why the decision differs from the model's
     # The reviewer's share: calls made, parts the diff was split into (0 when no reviewer was
-    # asked: blocked, or answered from the record), parts not sent (over review.max_parts or
-    # review.max_cost_usd) and hunks shown only in part.
+    # asked: blocked), parts not sent (over review.max_parts or review.max_cost_usd) and hunks
+    # shown only in part. Answered from the record: the figures of the verdict repeated.
     calls: int = 0
     parts: int = 0
     parts_skipped: int = 0
@@ -136,3 +136,13 @@ class ReviewOutcome:
     @property
     def blocking_failures(self) -> list[CheckResult]:
         return [c for c in self.checks if c.blocking and not c.ok]
+
+    @property
+    def could_not_run(self) -> CheckResult | None:
+        """The check that could not run (the tests never started: an environment problem),
+        when that is all that stands against the change — the review's result is then "could
+        not run", not a rejection of the code. None otherwise."""
+        failures = self.blocking_failures
+        if self.decision == "blocked" and failures and all(c.could_not_run for c in failures):
+            return failures[0]
+        return None

@@ -57,8 +57,11 @@ def known_values(configured: list[str] | None = None,
     variables, plus ``configured`` (the API keys the settings hold, however they got there)."""
     values = env_secret_values(environ)
     for value in configured or ():
-        if len(value) >= 4:
-            values.setdefault(value, "configured key")
+        # The rule every known value obeys: a configured key like ``test`` is a word, not a
+        # credential (no real key is that short or that plain), and removing it would cut the
+        # word out of every prompt. ``hybrid doctor`` says such a key looks invalid.
+        if could_be_secret(value):
+            values.setdefault(value.strip(), "configured key")
     return values
 
 

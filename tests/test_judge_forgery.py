@@ -24,7 +24,7 @@ from toolchains import need_bwrap
 
 runner = CliRunner()
 CORRECT = code("add", "a + b")
-EVERYTHING = ["process", "files", "test-framework", "introspection"]
+EVERYTHING = ["process", "files", "native", "test-framework", "runtime"]
 
 
 @pytest.fixture(autouse=True)
@@ -48,6 +48,7 @@ def fenced(body: str, lang: str = "python") -> str:
 def implement(root: Path, monkeypatch):
     monkeypatch.chdir(root)
     result = runner.invoke(app, ["implement", "p1", "--json"], catch_exceptions=False)
+    assert result.stdout.strip(), result.output
     return result, json.loads(result.stdout)
 
 
@@ -347,3 +348,22 @@ def test_js_report_written_by_the_tested_process_fails(tmp_path, fakes, monkeypa
                                     JS_PLAIN_FORGERY, JS_RIGHT)
     assert outcome == "test_failed"
     assert f"could not judge: {runner} did not finish its own way" in feedback
+
+
+# ------------------------------------------------------------------------------ refused first
+
+def test_code_reaching_for_the_judge_is_refused_before_it_runs(tmp_path, fakes, monkeypatch):
+    """Without ``allow``, the forgery never runs: the refusal names the line, and the model
+    gets it as feedback for the next attempt."""
+    root = make_project(tmp_path / "repo")
+    write_plan(root, [add_item()])
+    ollama, _ = fakes
+    ollama.responder = script = Script({"add": [JUNIT_FORGERY, CORRECT]})
+    result, _ = implement(root, monkeypatch)
+    assert result.exit_code == 0, result.output
+    first = attempts_of(root, "add")[0]
+    assert first["outcome"] == "refused"
+    assert "line 8: open(…, 'w') (writing, moving or deleting files)" in first["feedback"]
+    assert "line 11: os._exit (ending the process" in first["feedback"]
+    assert "allow = ['files', 'process']" in first["feedback"]
+    assert "os._exit (ending the process" in script.seen["add"][1]  # fed back to the model

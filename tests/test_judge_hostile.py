@@ -35,6 +35,13 @@ def _sandbox():
 
 runner = CliRunner()
 CORRECT = code("add", "a + b")
+
+
+def hostile_item():
+    """The item allows everything the static refusal (judge/reach.py) would stop, so these
+    cases reach the sandbox, the channel and the confinement they test."""
+    return add_item().model_copy(update={"allow": [
+        "process", "files", "network", "native", "test-framework", "runtime"]})
 WRONG = code("add", "a - b")
 
 
@@ -71,7 +78,7 @@ def worktree(root: Path) -> Path:
 
 def test_os_exit_inside_the_function_fails_the_attempt(tmp_path, fakes, monkeypatch):
     root = make_project(tmp_path / "repo")
-    write_plan(root, [add_item()])
+    write_plan(root, [hostile_item()])
     ollama, _ = fakes
     ollama.responder = Script({"add": [fenced("""
 import os
@@ -91,7 +98,7 @@ def add(a: int, b: int) -> int:
 
 def test_skip_inside_the_function_fails_the_attempt(tmp_path, fakes, monkeypatch):
     root = make_project(tmp_path / "repo")
-    write_plan(root, [add_item()])
+    write_plan(root, [hostile_item()])
     ollama, _ = fakes
     ollama.responder = Script({"add": [fenced("""
 import pytest
@@ -124,7 +131,7 @@ def add(a: int, b: int) -> int:
 
 def test_a_conftest_planted_by_one_attempt_is_gone_for_the_next(tmp_path, fakes, monkeypatch):
     root = make_project(tmp_path / "repo")
-    write_plan(root, [add_item()])
+    write_plan(root, [hostile_item()])
     ollama, _ = fakes
     ollama.responder = Script({"add": [CONFTEST_WRITER, WRONG, CORRECT]})
     result, data = implement(root, monkeypatch)
@@ -159,7 +166,7 @@ def test_addopts_appended_to_pyproject_is_rolled_back(tmp_path, fakes, monkeypat
     (root / "pyproject.toml").write_text('[project]\nname = "calc"\nversion = "0.1"\n')
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "pyproject")
-    write_plan(root, [add_item()])
+    write_plan(root, [hostile_item()])
     ollama, _ = fakes
     ollama.responder = Script({"add": [ADDOPTS_WRITER, WRONG, CORRECT]})
     result, _ = implement(root, monkeypatch)
@@ -176,7 +183,7 @@ def test_collect_only_alone_does_not_pass(tmp_path, fakes, monkeypatch):
     (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\naddopts = "--collect-only"\n')
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "pyproject")
-    write_plan(root, [add_item()])
+    write_plan(root, [hostile_item()])
     configure(root, attempts=1)
     ollama, claude = fakes
     ollama.responder = Script({"add": [WRONG]})
@@ -292,7 +299,7 @@ def _processes_with(mark: str) -> list[int]:
 def test_a_hanging_test_with_a_detached_grandchild_is_bounded(tmp_path, fakes, monkeypatch):
     mark = f"hang-{os.urandom(4).hex()}"
     root = make_project(tmp_path / "repo")
-    write_plan(root, [add_item()])
+    write_plan(root, [hostile_item()])
     configure(root, test_timeout_s=4, attempts=1)
     ollama, claude = fakes
     ollama.responder = Script({"add": [HANG.replace("MARK", mark)]})
@@ -336,7 +343,7 @@ def test_review_of_a_hanging_test_is_bounded(tmp_path, claude, monkeypatch):
 def test_sigkill_of_hybrid_implement_leaves_no_test_process(tmp_path):
     mark = f"orphan-{os.urandom(4).hex()}"
     root = make_project(tmp_path / "repo")
-    write_plan(root, [add_item()])
+    write_plan(root, [hostile_item()])
     configure(root, test_timeout_s=120)
     with FakeOllama() as ollama, FakeAnthropic() as claude:
         ollama.responder = Script({"add": [HANG.replace("MARK", mark)]})
@@ -466,7 +473,7 @@ def _path_without_bwrap(tmp_path: Path) -> str:
 
 def test_without_a_sandbox_model_code_is_not_run(tmp_path):
     root = make_project(tmp_path / "repo")
-    write_plan(root, [add_item()])
+    write_plan(root, [hostile_item()])
     with FakeOllama() as ollama, FakeAnthropic() as claude:
         ollama.responder = script = Script({"add": [CORRECT]})
         env = {**os.environ, **env_for(ollama, claude), "PATH": _path_without_bwrap(tmp_path)}
@@ -483,7 +490,7 @@ def test_without_a_sandbox_model_code_is_not_run(tmp_path):
 def test_mode_off_is_named_in_every_run_and_review_report(tmp_path, fakes, monkeypatch, claude):
     monkeypatch.setenv("HYBRID_SANDBOX__MODE", "off")
     root = make_project(tmp_path / "repo")
-    write_plan(root, [add_item()])
+    write_plan(root, [hostile_item()])
     ollama, _ = fakes
     ollama.responder = Script({"add": [CORRECT]})
     result, data = implement(root, monkeypatch)

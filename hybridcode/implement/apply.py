@@ -67,6 +67,7 @@ def apply_item(worktree: Path, item: SpecItem, parsed: ParsedCode,
     """Place ``parsed`` for ``item`` in the worktree and return what changed."""
     rel, real = safe_path(worktree, item.file, protected)
     _check_claim(item, parsed)
+    _check_reach(item, parsed)
     if real.exists() and not real.is_file():
         raise RefusedOutputError(f"{item.file} is not a regular file in the worktree",
                                  f"fix the file of item {item.id} in spec.json")
@@ -153,6 +154,18 @@ def _check_claim(item: SpecItem, parsed: ParsedCode) -> None:
     raise RefusedOutputError(
         f"your answer is code for {claimed}, but this item is {item.target}; return only the "
         f"code for {item.file}", "the model's answer named another file; it was not applied")
+
+
+def _check_reach(item: SpecItem, parsed: ParsedCode) -> None:
+    """Code that reaches for the judge (ends the process, writes files, patches the test
+    framework…) is refused before it runs, unless the item's ``allow`` permits it."""
+    from hybridcode.judge.reach import describe, reach
+
+    allow = list(item.allow) + (["test-framework"] if item.kind == "test" else [])
+    findings = reach(parsed.code, parsed.imports, language_for_path(item.file), allow)
+    if findings:
+        raise RefusedOutputError(describe(findings, "your code"),
+                                 "the answer was not applied; the model is told the line")
 
 
 def _place(before: str | None, item: SpecItem, parsed: ParsedCode, real: Path) -> str:

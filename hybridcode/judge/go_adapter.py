@@ -135,7 +135,6 @@ class GoAdapter:
         return text[-3000:]
 
 
-<<<<<<< HEAD
 AGENT = Path(__file__).resolve().parent / "agents" / "hybrid_judge_main.go.txt"
 _AGENT_FILE = "zz_hybrid_judge_main_test.go"
 _PACKAGE = re.compile(r"^package\s+(\w+)", re.MULTILINE)
@@ -226,7 +225,6 @@ def _module_path(module: Path) -> str:
     return found.group(1) if found else ""
 
 
-=======
 _IMPORT_DECL = re.compile(r"^import\s*(?:\((.*?)^\)|([^\n]*))", re.MULTILINE | re.DOTALL)
 _QUOTED = re.compile(r'"([^"\n]+)"')
 
@@ -259,7 +257,6 @@ def _required_modules(module: Path) -> list[str]:
     return found
 
 
->>>>>>> 9bf5b785235d52934bd7b37954104ca61841f706
 def _package(worktree: Path, module: Path, file: str) -> str:
     rel = (Path(worktree) / file).parent.resolve().relative_to(module.resolve()).as_posix()
     return "./" + ("" if rel == "." else rel)

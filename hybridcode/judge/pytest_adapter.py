@@ -149,8 +149,9 @@ class PytestAdapter:
             if process.returncode in _CANNOT_RUN or process.returncode == 127 \
                     or "execvp" in output or _startup_import_error(output):
                 last = _last_line(output) or f"exit status {process.returncode}"
-<<<<<<< HEAD
-                return CouldNotRun(f"pytest did not start with {program}: {last}")
+                culprit, fix = _import_cause(job, output)
+                return CouldNotRun(f"pytest did not start with {program}: {last}", fix,
+                                   culprit)
         if records is None or records.problems or records.unfinished or len(records.ends) != 1:
             why = records.problems[0] if records is not None and records.problems else \
                 "the runner did not finish its own way (its end-of-run record is missing)"
@@ -177,41 +178,23 @@ class PytestAdapter:
         if broken and process.returncode in _CANNOT_RUN:
             first = broken[0]
             detail = str(first.get("message") or "see the output")
-            return CouldNotRun(f"{first.get('file')} could not be collected: {detail}")
+            culprit, fix = _import_cause(job, output)
+            return CouldNotRun(f"{first.get('file')} could not be collected: {detail}", fix,
+                               culprit)
         problems += [Problem(str(r.get("file")), f"could not be collected: {r.get('message')}")
                      for r in broken]
         return Parsed(outcomes, problems)
-=======
-                culprit, fix = _import_cause(job, output)
-                return CouldNotRun(f"pytest did not start with {program}: {last}", fix,
-                                   culprit)
-            status = process.returncode
-            how = f"exit status {status}" if status is not None and status >= 0 else \
-                f"signal {-status}" if status is not None else "no exit status"
-            return Parsed([], [Problem(", ".join(job.paths), (
-                f"the test process ended before pytest wrote its report ({how}): the code "
-                "under test ended it (os._exit, a signal or a crash)"))])
-        broken = [o for o in outcomes if o.status == "error"
-                  and o.message.startswith(COLLECTION_FAILURE)]
-        if broken and process.returncode in _CANNOT_RUN:
-            first = broken[0]
-            detail = first.message[len(COLLECTION_FAILURE):].lstrip(": ") or "see the output"
-            culprit, fix = _import_cause(job, output)
-            return CouldNotRun(f"{first.file or first.name} could not be collected: {detail}",
-                               fix, culprit)
-        return Parsed(outcomes)
->>>>>>> 9bf5b785235d52934bd7b37954104ca61841f706
 
     def trim(self, output: str) -> str:
         return trim_output(output)
 
 
-<<<<<<< HEAD
 def _how(status: int | None) -> str:
     if status is None:
         return "no exit status"
     return f"exit status {status}" if status >= 0 else f"signal {-status}"
-=======
+
+
 # A frame of pytest's short traceback ("src/pkg/__init__.py:3: in <module>") and the error
 # line that ends it ("E   ModuleNotFoundError: No module named 'pkg._version'").
 _FRAME = re.compile(r"^(\S[^\n]*?\.py):\d+: in ", re.MULTILINE)
@@ -305,7 +288,6 @@ def _git_ignores(root: Path, path: str) -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0
->>>>>>> 9bf5b785235d52934bd7b37954104ca61841f706
 
 
 def _last_line(text: str) -> str:

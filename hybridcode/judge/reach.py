@@ -60,12 +60,12 @@ def reach(code: str, imports: list[str] | None, language: str | None,
     else:
         return []
     allowed = set(allow)
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[int, str]] = set()
     result = []
-    for item in sorted(found, key=lambda r: r.line):
-        if item.capability in allowed or (item.capability, item.what) in seen:
+    for item in sorted(found, key=lambda r: (r.line, -len(r.what))):
+        if item.capability in allowed or (item.line, item.capability) in seen:
             continue
-        seen.add((item.capability, item.what))
+        seen.add((item.line, item.capability))
         line = item.line - shift if item.line > shift else item.line
         result.append(Reach(max(line, 1), item.capability, item.what))
     return result

@@ -28,6 +28,8 @@ Route = Literal["local", "claude", "plan"]
 Severity = Literal["error", "warning"]
 TestRunner = Literal["pytest", "go", "vitest", "jest", "node"]
 DocStyle = Literal["google", "numpy", "pep257"]
+# What an item's code may reach for beyond plain computation (hybridcode/judge/reach.py).
+Capability = Literal["process", "files", "network", "native", "test-framework", "runtime"]
 
 CODE_KINDS = frozenset({"function", "method", "class", "module"})
 SYMBOL_KINDS = frozenset({"function", "method", "class"})
@@ -255,6 +257,13 @@ class SpecItem(_Model):
         default_factory=list,
         description="Ids of items that must be implemented first (their code is used or modified "
         "by this one). Dependencies form a DAG: no cycles.",
+    )
+    allow: list[Capability] = Field(
+        default_factory=list,
+        description="Capabilities the item's code needs and would otherwise be refused: "
+        "`process` (exit, signals, subprocesses), `files` (writing files), `network`, `native` "
+        "(ctypes, unsafe, syscall), `test-framework`, `runtime` (sys.modules, builtins). "
+        "Usually empty: routine code needs none.",
     )
     risk: RiskFlags = Field(default_factory=RiskFlags, description=RiskFlags.__doc__)
     route: Route | None = Field(

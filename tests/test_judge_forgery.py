@@ -11,6 +11,7 @@ process, writing files, touching the test framework), so the static refusal
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,7 @@ def test_pytest_report_forged_then_os_exit_fails(tmp_path, fakes, monkeypatch):
 
 CHANNEL_FORGERY = fenced('''
 import json
+import re
 import os
 
 
@@ -367,3 +369,31 @@ def test_code_reaching_for_the_judge_is_refused_before_it_runs(tmp_path, fakes, 
     assert "line 11: os._exit (ending the process" in first["feedback"]
     assert "allow = ['files', 'process']" in first["feedback"]
     assert "os._exit (ending the process" in script.seen["add"][1]  # fed back to the model
+
+
+# ------------------------------------------------------------------------------ one shape
+
+def test_every_runner_fails_an_item_with_the_same_message_shape(tmp_path, fakes, monkeypatch):
+    """pytest's raw ``FAILED …`` line no longer stands in for the judge's summary: an item's
+    error reads the same whatever judged it."""
+    from judge_projects import GO_WRONG
+    from implement_helpers import settings_for
+
+    from hybridcode.implement.runner import implement_plan
+
+    ollama, claude = fakes
+    shape = re.compile(r"^\d+ problem\(s\) in \d+ reported test\(s\); first: \S+::\S+: failed")
+    errors = {}
+    root = make_project(tmp_path / "py")
+    write_plan(root, [add_item()])
+    ollama.responder = claude.responder = Script({"add": [code("add", "a - b")] * 2})
+    errors["pytest"] = implement_plan(root, "p1", settings=settings_for(
+        root, ollama, claude, attempts=1)).items[0].error
+    need_go()
+    root = make_go_project(tmp_path / "go")
+    write_plan(root, [go_item()])
+    ollama.responder = claude.responder = Script({"slug": [GO_WRONG] * 2})
+    errors["go"] = implement_plan(root, "p1", settings=settings_for(
+        root, ollama, claude, attempts=1)).items[0].error
+    for runner, error in errors.items():
+        assert shape.match(error or ""), (runner, error)

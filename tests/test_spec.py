@@ -409,7 +409,8 @@ def planner_output_for(spec: Spec) -> PlannerOutput:
     for it in spec.items:
         data = it.model_dump(mode="json", exclude={"route", "route_reason", "route_overridden"})
         data["symbol"] = data["symbol"] or ""
-        for key in ("mutation_score", "doc_style"):  # the project's settings, not the planner's
+        # The project's settings, and what a person grants (allow), not the planner's.
+        for key in ("mutation_score", "doc_style", "allow"):
             data.pop(key, None)
         data["under_test"], data["like"] = data["under_test"] or "", data["like"] or ""
         data["code"] = data["code"] or ""

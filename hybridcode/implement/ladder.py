@@ -12,6 +12,7 @@ then start on, or climb to, the next rung that is still on.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -187,17 +188,19 @@ def test_feedback(stage: str, output: str) -> str:
 
 
 HEADLINE_CHARS = 600
+_JUDGE_SUMMARY = re.compile(r"^\d+ problem\(s\) in \d+ reported test\(s\); first: ")
 
 
 def headline(text: str) -> str:
-    """One line for a table or an item's error: pytest's FAILED line, else the first line that
-    says something (not a bare heading ending in a colon).
+    """One line for a table or an item's error: the judge's own summary (``N problem(s) in M
+    reported test(s); first: …``, the same for every runner), else the first line that says
+    something (not a bare heading ending in a colon).
 
     A model error's line is its whole reason and the advice after it (a context overflow runs to
     ~400 characters): it is kept whole. Only a runaway line (an assertion printing a huge value)
     is cut, and the cut is marked."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    chosen = next((line for line in lines if line.startswith(("FAILED ", "ERROR "))), None)
+    chosen = next((line for line in lines if _JUDGE_SUMMARY.match(line)), None)
     if chosen is None:
         chosen = next((line for line in lines if line.startswith("E ")
                        or not line.endswith(":")), lines[0] if lines else "")

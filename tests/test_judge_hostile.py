@@ -242,7 +242,26 @@ def slugify(text: str) -> str:
 '''
 
 
+def _allowing_everything():
+    import review_helpers
+
+    base = review_helpers.spec
+
+    def spec():
+        data = base().model_dump(mode="json")
+        data["items"][0]["allow"] = ["process", "files", "network", "native",
+                                     "test-framework", "runtime"]
+        from hybridcode.spec import Spec
+
+        return Spec.model_validate(data)
+    return spec
+
+
 def test_review_runs_model_code_in_the_sandbox(tmp_path, claude, monkeypatch):
+    import review_helpers
+
+    # The probe opens files and sockets: its item allows that, so the sandbox is what stops it.
+    monkeypatch.setattr(review_helpers, "spec", _allowing_everything())
     home = tmp_path / "home"
     home.mkdir()
     (home / "secret.txt").write_text("the user's files\n")

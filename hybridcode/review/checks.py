@@ -7,6 +7,9 @@
   spec's code: the builder never grades itself with tests it rewrote.
 - ``scope``    (plan reviews) every file the diff touches is one a spec item declares (its
   ``file`` or its acceptance tests): anything else is blocking.
+- ``reach``    (plan reviews) the lines the diff adds to an item's file reach for nothing the
+  item does not ``allow`` — ending the process, signals, subprocesses, writing files, sockets,
+  native code, the test framework, ``sys.modules``/builtins (:mod:`hybridcode.judge.reach`).
 - ``tests``    the spec's acceptance tests, the changed test files and the tests of the changed
   modules wherever the project keeps them — named after them (``test_<module>.py`` /
   ``<module>_test.py``, ``<module>.test.ts`` / ``<module>.spec.js``), in a folder kept for them
@@ -213,6 +216,37 @@ def check_scope(diff: Diff, spec: Spec) -> CheckResult:
     return CheckResult("scope", True, True, "every changed file is declared by a spec item")
 
 
+def check_reach(directory: Path, diff: Diff, spec: Spec) -> CheckResult:
+    """The lines this diff adds to a spec item's file reach for nothing the item does not
+    ``allow`` (ending the process, writing files, the test framework… — judge/reach.py): the
+    same refusal implement applies to a model's answer, so code placed another way (by hand,
+    by a fix round) is held to it too."""
+    from hybridcode.context.languages import language_for_path
+    from hybridcode.judge.reach import describe, reach
+
+    allowed: dict[str, set[str]] = {}
+    for item in spec.items:
+        if item.is_code and item.kind != "test":
+            allowed.setdefault(item.file, set()).update(item.allow)
+    findings = []
+    for change in _present(diff.files):
+        if change.path not in allowed or not (directory / change.path).is_file():
+            continue
+        added = {number for number, _ in change.added}
+        text = (directory / change.path).read_text(encoding="utf-8", errors="replace")
+        found = [f for f in reach(text, [], language_for_path(change.path),
+                                  sorted(allowed[change.path])) if f.line in added]
+        if found:
+            findings += [_finding(change.path, f.line, describe([f], change.path))
+                         for f in found]
+    if findings:
+        first = findings[0]
+        more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+        return CheckResult("reach", False, True, first["message"] + more, findings)
+    return CheckResult("reach", True, True, "the added code reaches for nothing its items do "
+                       "not allow (process, files, network, native, test framework, runtime)")
+
+
 # ---------------------------------------------------------------------------- lint
 
 def run_lint(directory: Path, diff: Diff, command: str | None, config: JudgeConfig
@@ -327,6 +361,7 @@ def run_checks(directory: Path, diff: Diff, spec: Spec | None = None,
     if spec is not None:
         results.append(check_acceptance_tests(directory, spec))
         results.append(check_scope(diff, spec))
+        results.append(check_reach(directory, diff, spec))
     acceptance = [i.test_path for i in spec.items if i.test_path] if spec is not None else []
     results.append(run_tests(directory, select_tests(directory, diff, spec), config,
                              strict=acceptance))

@@ -9,7 +9,11 @@ Implement, review's checks, CI mode and the bench all call :func:`run_tests` (or
     process.py      one command, output to a file, the process tree killed at the timeout
     config.py       JudgeConfig: timeout, sandbox mode, the project's interpreter
     adapter.py      the Adapter protocol and registry (pytest built in)
-    pytest_adapter.py, junit.py, pytest_output.py   pytest: expected tests, JUnit XML, trimming
+    pytest_adapter.py, pytest_output.py   pytest: expected tests, the plugin's records, trimming
+    go_adapter.py, js_adapter.py, expected.py, reports.py   go test, vitest/jest/node:test
+    channel.py      the signed channel the verdict comes through (agents/: what loads into
+                    each runner)
+    reach.py        the static refusal of code that reaches for the judge
     accounting.py   expected tests vs per-test outcomes
     confine.py      change-set confinement: snapshot, compare, restore a worktree
     runner.py       run_tests / run_command

@@ -1,17 +1,18 @@
 """The JavaScript/TypeScript adapter: the repository's own runner, ``tsc --noEmit`` first.
 
 The runner of each test file is the one its nearest ``package.json`` uses
-(:func:`hybridcode.judge.detect.detect_runner`): vitest (``--reporter=json``), jest
-(``--json``) or node's built-in runner (``node --test --test-reporter=junit``). When that package
+(:func:`hybridcode.judge.detect.detect_runner`): vitest, jest or node's built-in runner
+(``node --test``), each with the judge's own reporter (``agents/``) as its only reporter: the
+results and the end of the run arrive signed over the judge's channel (channel.py), never
+from a report file a test worker could write. When that package
 has a ``tsconfig.json`` and a TypeScript file is among the tests, ``tsc --noEmit -p`` runs first
 as the type stage. Runners and ``tsc`` come from ``node_modules/.bin`` at or above the package
 (node's own lookup, so a plan's worktree inside the checkout finds the checkout's packages);
 that ``node_modules`` folder is bound read-only in the sandbox, and nothing is installed — there
 is no network while tests run.
 
-Expected tests are the literal ``test(...)``/``it(...)`` titles with their ``describe`` titles
-(:mod:`.expected`); a file with dynamic titles must report at least as many tests as it has
-``test``/``it`` calls.
+Expected tests are the literal ``test(...)``/``it(...)`` titles with their ``describe`` titles,
+and each ``.each`` table as a family of as many tests as it has rows (:mod:`.expected`).
 """
 
 from __future__ import annotations

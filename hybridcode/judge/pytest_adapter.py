@@ -1,16 +1,19 @@
-"""The pytest adapter: expected tests from the file's syntax tree, outcomes from JUnit XML.
+"""The pytest adapter: expected tests from the file's syntax tree, outcomes from the judge's
+own plugin over its signed channel.
 
-Why JUnit XML and not a plugin of ours: pytest writes it itself (no code of ours has to be
-importable by the project's interpreter, which may be any virtual environment), the format is
-the one CI systems already read, and vitest/jest/Go runners can write the same format for the
-adapters that follow. ``junit_family=xunit1`` adds each test's file, which makes the match with
-the expected tests exact. The report goes to a folder outside the worktree that is created for
-the run and removed after it, so a file in the worktree cannot stand in for it.
+pytest's own reports are written by the process that runs the code under test (the JUnit path
+is in ``sys.argv``), so none is read: the plugin ``agents/hybrid_judge_pytest.py`` (loaded with
+``-p`` before conftest files and test modules, standard library only, so any project
+interpreter can load it) signs one record per test and an end-of-run record
+(:mod:`hybridcode.judge.channel`). A run without a whole, signed record set — the process ended
+early (``os._exit``, a signal), something else wrote to the channel, the exit status disagrees
+with the record, the test framework was patched while the tests ran — is "could not judge",
+a failure with its reason.
 
 What is *expected* is read with :mod:`ast` from the test file the tool wrote — module-level
-``test*`` functions and ``test*`` methods of ``Test*`` classes, as pytest collects them by
-default — never from a collection run, which code under test (or a conftest it planted) could
-steer.
+``test*`` functions, ``test*`` methods of ``Test*`` classes and of every ``unittest.TestCase``
+subclass, as pytest collects them — never from a collection run, which code under test (or a
+conftest it planted) could steer.
 """
 
 from __future__ import annotations

@@ -6,9 +6,8 @@
   (:func:`parse_jest_json`): ``testResults[].assertionResults[]`` with ``ancestorTitles``,
   ``title``, ``status`` and ``failureMessages``; a file that failed to load has no assertion
   results and a ``message``.
-- JUnit XML from ``node --test --test-reporter=junit``: :func:`parse_node_junit` (node nests a
-  ``testsuite`` per ``describe`` and names no file, unlike pytest's report that
-  :mod:`hybridcode.judge.junit` reads).
+- vitest/jest results reach the judge through its signed channel (channel.py), in the same
+  shape; node:test's through its own records (js_adapter.py).
 
 Each test becomes the judge's :class:`~hybridcode.judge.outcome.TestOutcome`: ``name`` is what
 the test file declares — the Go test function (``TestSlug``, subtests ``TestSlug/empty``) or the
@@ -21,12 +20,11 @@ from __future__ import annotations
 
 import json
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 from hybridcode.judge.outcome import TestOutcome, TestStatus
 
-__all__ = ["TestReport", "parse_go_events", "parse_jest_json", "parse_node_junit", "NAME_SEP"]
+__all__ = ["TestReport", "parse_go_events", "parse_jest_json", "NAME_SEP"]
 
 NAME_SEP = " > "
 MESSAGE_CHARS = 1200
@@ -164,55 +162,3 @@ def _drop_runner_frames(message: str) -> str:
             if not (ln.strip().startswith("at ") and
                     ("node_modules" in ln or "node:internal" in ln or "<anonymous>" in ln))]
     return "\n".join(keep)
-
-
-# ---------------------------------------------------------------------------------- junit
-
-def parse_node_junit(text: str | None, file: str = "") -> TestReport:
-    """node's JUnit XML: nested ``testsuite`` names become the test's ``suite``."""
-    if not text:
-        return TestReport(found=False)
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError:
-        return TestReport(problems=["the runner's JUnit report is not valid XML"], found=False)
-    report = TestReport()
-
-    def walk(node: ET.Element, titles: list[str]) -> None:
-        for child in node:
-            if child.tag == "testsuite":
-                walk(child, titles + [child.get("name", "")])
-            elif child.tag == "testcase":
-                report.outcomes.append(_junit_case(child, titles, file))
-
-    walk(root, [])
-    return report
-
-
-def _junit_case(case: ET.Element, titles: list[str], file: str) -> TestOutcome:
-    status: TestStatus = "passed"
-    message = ""
-    for child in case:
-        if child.tag in ("failure", "error"):
-            status = "failed" if child.tag == "failure" else "error"
-            message = _junit_failure(child.get("message") or "", child.text or "")
-            break
-        if child.tag == "skipped":
-            status = "skipped"
-            text = child.get("message") or ""
-            message = "" if text in ("", "true") else text
-    return TestOutcome(case.get("file") or file, case.get("name", ""), status,
-                       NAME_SEP.join(titles), _clip(message))
-
-
-_LOCATION = re.compile(r"^\s*at (?:.*? \()?((?:/|file:)[^()\s]*:\d+:\d+)\)?\s*$")
-
-
-def _junit_failure(message: str, text: str) -> str:
-    """The failure's message and the frames in the project's own files. node's JUnit text
-    repeats the message inside an inspected error object that says nothing more."""
-    frames = [m.group(1) for m in map(_LOCATION.match, text.splitlines())
-              if m and "node_modules" not in m.group(1) and "node:" not in m.group(1)]
-    if not message:
-        return _drop_runner_frames(text)
-    return "\n".join([message, *(f"    at {f}" for f in dict.fromkeys(frames))])

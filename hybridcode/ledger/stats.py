@@ -46,6 +46,20 @@ DIRECT_METHOD = ("Claude implementing the request itself: the planner's context 
                  "uncached at {model}'s price, plus one review (the last review's recorded "
                  "cost); saving = direct − actual")
 
+# Below half a hundredth of a cent, a difference is no difference (usd() shows 4 decimals).
+EVEN_USD = 0.00005
+
+
+def saving_outcome(saving_usd: float | None) -> str | None:
+    """What a saving figure means, so no reader has to interpret its sign: ``saved``,
+    ``cost_more`` (hybrid spent more than the counterfactual) or ``even``."""
+    if saving_usd is None:
+        return None
+    if abs(saving_usd) < EVEN_USD:
+        return "even"
+    return "saved" if saving_usd > 0 else "cost_more"
+
+
 _GROUP_SQL = {
     "tier": "c.tier",
     "step": "c.step",
@@ -170,7 +184,8 @@ def _counterfactual(settings: Settings, totals: Spend) -> dict[str, Any]:
     cf = totals.counterfactual_usd
     return {"model": settings.counterfactual, "counterfactual_usd": cf,
             "actual_usd": totals.cost_usd, "saving_usd": saving,
-            "saving_pct": saving / cf * 100 if cf else None, "estimate": True,
+            "saving_pct": saving / cf * 100 if cf else None,
+            "outcome": saving_outcome(saving), "estimate": True,
             "method": METHOD.format(model=settings.counterfactual),
             "unpriced_calls_excluded": totals.unpriced_calls}
 
@@ -209,7 +224,7 @@ def _direct(ledger: Ledger, settings: Settings, since: str | None, plan_id: str 
     if not covered or price is None:
         return {"model": model, "plans": len(covered), "plans_without_review":
                 len(plans) - len(covered), "direct_usd": None, "actual_usd": actual_usd,
-                "saving_usd": None, "saving_pct": None, "estimate": True,
+                "saving_usd": None, "saving_pct": None, "outcome": None, "estimate": True,
                 "method": DIRECT_METHOD.format(model=model)}
     writing = (input_tokens * price.input + output_tokens * price.output) / 1_000_000
     direct = writing + review_usd
@@ -220,7 +235,7 @@ def _direct(ledger: Ledger, settings: Settings, since: str | None, plan_id: str 
             "writing_usd": writing, "review_usd": review_usd, "direct_usd": direct,
             "actual_usd": actual, "saving_usd": direct - actual,
             "saving_pct": (direct - actual) / direct * 100 if direct else None,
-            "estimate": True, "method": DIRECT_METHOD.format(model=model)}
+            "outcome": saving_outcome(direct - actual), "estimate": True, "method": DIRECT_METHOD.format(model=model)}
 
 
 def _plans_cost(ledger: Ledger, plans: list[str]) -> float:

@@ -151,7 +151,7 @@ def run_checks(root: Path | None = None, online: bool = False,
     checks.append(check_gpu())
     checks += check_environment()
     checks.append(check_approvals(Path(root or "."), settings))
-    checks += _toolchains(root)
+    checks += _toolchains(root, settings)
     return checks
 
 
@@ -166,7 +166,7 @@ def check_environment() -> list[HealthCheck]:
             for name, close in unknown_env()]
 
 
-def _toolchains(root: Path | None) -> list[HealthCheck]:
+def _toolchains(root: Path | None, settings: Settings) -> list[HealthCheck]:
     """The test runners of the repository's languages (none outside a repository)."""
     from hybridcode.errors import GitError
     from hybridcode.judge.toolchains import toolchain_checks
@@ -176,7 +176,7 @@ def _toolchains(root: Path | None) -> list[HealthCheck]:
         top = gitrepo.repo_root(root or Path.cwd())
     except GitError:
         return []
-    return toolchain_checks(top)
+    return toolchain_checks(top, settings)
 
 
 def check_approvals(root: Path, settings: Settings) -> HealthCheck:

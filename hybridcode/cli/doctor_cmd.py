@@ -13,6 +13,7 @@ def doctor(
                                 help="Also ping each Claude model (a 1-token call, billed)."),
     json_out: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
 ) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from hybridcode.cli.ui import add_text_column, console, print_json, status_mark
@@ -28,7 +29,9 @@ def doctor(
             add_text_column(table, col)
         for c in checks:
             mark = status_mark(True if c.ok else (None if not c.required else False))
-            table.add_row(c.name, mark, c.detail, c.hint or "" if not c.ok else "")
+            # Text, not markup: a detail names config sections ([approvals], [checks]).
+            table.add_row(escape(c.name), mark, escape(c.detail),
+                          escape(c.hint or "") if not c.ok else "")
         console().print(table)
     if not report["ok"]:
         raise typer.Exit(1)

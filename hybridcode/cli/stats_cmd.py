@@ -169,9 +169,14 @@ def render_stats(data: dict[str, Any]) -> None:
         con.print(line)
     agent = data.get("agent_estimate")
     if agent:
-        con.print(f"plans a coding agent wrote over MCP ({agent['plans']}): estimated to have "
-                  f"{saving_phrase(agent['saving_usd'], None)} against Claude writing the code "
-                  "directly")
+        from hybridcode.ledger.stats import saving_outcome
+
+        if saving_outcome(agent["saving_usd"]) == "cost_more":
+            figure = f"estimated to cost [red]{usd(-agent['saving_usd'])} more[/] than"
+        else:
+            figure = f"estimated saving {usd(agent['saving_usd'])} against"
+        con.print(f"plans a coding agent wrote over MCP ({agent['plans']}): {figure} Claude "
+                  "writing the code directly")
         con.print(f"[dim]{escape(agent['basis'])} ({escape(agent['model'])}); the agent's own "
                   "Claude tokens are invisible to hybrid.[/]")
     if t["unpriced_calls"]:

@@ -78,7 +78,7 @@ def planner_answer(mutate=None) -> dict[str, Any]:
 
 
 def _runnable(example: dict[str, Any]) -> bool:
-    from hybridcode.examples import parse_expected
+    from hybridcode.spec.examples import parse_expected
 
     try:
         compile(example["input"], "<example>", "eval")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hybridcode.examples import acceptance_code, example_tests, parse_expected
+from hybridcode.spec.examples import acceptance_code, example_tests, parse_expected
 from hybridcode.plan.routing import route_item
 from hybridcode.spec import SPEC_VERSION, Example, Spec, SpecItem, load_spec, validate_spec
 

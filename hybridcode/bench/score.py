@@ -191,11 +191,11 @@ def _run_batch(jobs: list[tuple[Path, list[str]]], timeout_s: float) -> list[Tes
 
 
 def check_examples(tasks: list[BenchTask], timeout_s: float = 600.0) -> list[TaskCheck]:
-    """The tests the tool generates from each Python task's examples (hybridcode.examples)
+    """The tests the tool generates from each Python task's examples (hybridcode.spec.examples)
     pass the reference and fail every stub — examples alone catch wrong code. Go and
     TypeScript tasks carry written tests only (their examples stay documentation)."""
     from hybridcode.bench.suite import task_spec
-    from hybridcode.examples import example_tests
+    from hybridcode.spec.examples import example_tests
 
     checks = [TaskCheck(task.id) for task in tasks]
     with tempfile.TemporaryDirectory(prefix="hybrid-bench-examples-") as tmp:

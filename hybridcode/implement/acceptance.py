@@ -5,7 +5,7 @@ and each verification the caller compares them with the checksums taken when the
 written: a changed or missing file is tampering (or a stray edit) and is restored from the spec.
 
 Each item's acceptance code — its ``tests.code`` followed by the tests generated from its
-examples (:func:`hybridcode.examples.acceptance_code`) — goes to ``item.test_path``. When several items name the same path
+examples (:func:`hybridcode.spec.examples.acceptance_code`) — goes to ``item.test_path``. When several items name the same path
 (spec validation reports that as an error, but a hand-edited spec may still get here), their
 tests are concatenated in spec order into that one file, each part under a comment naming its
 item; test functions with the same name would then shadow each other, so keep paths distinct.
@@ -17,7 +17,7 @@ import hashlib
 from pathlib import Path
 
 from hybridcode.errors import SpecError
-from hybridcode.examples import acceptance_code
+from hybridcode.spec.examples import acceptance_code
 from hybridcode.implement.apply import RefusedOutputError, safe_path, write_bytes_atomic
 from hybridcode.spec import Spec
 

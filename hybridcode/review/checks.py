@@ -131,7 +131,7 @@ def check_acceptance_tests(directory: Path, spec: Spec) -> CheckResult:
     sharing a path share the file, each item's code somewhere in it)."""
     findings = []
     for item in spec.items:
-        from hybridcode.examples import acceptance_code
+        from hybridcode.spec.examples import acceptance_code
 
         path = item.test_path
         code = acceptance_code(item)

@@ -173,7 +173,7 @@ def generated_tests_shown(diff: Diff, spec: Spec | None) -> dict[str, tuple[str,
     itself). A file with anything else in it, or changed rather than added, is shown whole."""
     if spec is None:
         return {}
-    from hybridcode.examples import example_tests
+    from hybridcode.spec.examples import example_tests
     from hybridcode.implement.acceptance import acceptance_files
 
     files = acceptance_files(spec)

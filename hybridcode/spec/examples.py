@@ -31,10 +31,8 @@ import builtins
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from hybridcode.spec import Example, SpecItem
+from hybridcode.spec.model import Example, SpecItem
 
 __all__ = ["Outcome", "acceptance_code", "example_problems", "example_tests",
            "module_of", "parse_expected"]

@@ -135,6 +135,7 @@ class _Item:
     state: str = "pending"  # pending / generating / queued / verifying / passed / failed /
     #                         skipped / held (rework runs: not part of this run)
     step: Step | None = None
+    from_plan: bool = False  # ``step`` (attempt 0) judges the code written in the plan
     feedback: str | None = None
     review: str | None = None  # the reviewer's findings, in a rework run
     previous_output: str | None = None
@@ -536,6 +537,7 @@ class _Run:
         if rung is None:
             return False
         item.step = Step(rung, 0)
+        item.from_plan = True
         item.attempts += 1
         if item.started_at is None:
             item.started_at = _now()
@@ -900,7 +902,8 @@ class _Run:
             elapsed = item.elapsed + (time.monotonic() - item.clock if item.clock else 0.0)
         self._deliver(ItemEvent(
             item.id, state, rung=rung if rung is not None else (step.rung.index if step else None),
-            model=step.rung.label if step else "", attempt=step.attempt if step else 0,
+            model=self._author(item), attempt=step.attempt if step else 0,
+            written_in_plan=item.from_plan and step is not None and step.attempt == 0,
             tokens=tokens, elapsed_s=elapsed,
             message=message or (f"escalated: {item.escalation.split(': ', 1)[-1]}"
                                 if item.escalation else "")))
@@ -922,7 +925,16 @@ class _Run:
                 item.clock = None
 
     def models(self) -> dict[str, str]:
-        return {i.id: i.step.rung.label for i in self.items.values() if i.step is not None}
+        return {i.id: self._author(i) for i in self.items.values() if i.step is not None}
+
+    def _author(self, item: _Item) -> str:
+        """Who wrote the item's current code: its rung's model, or — for code written in the
+        plan, attempt 0 of its first rung — the planner (no implementer model ran)."""
+        if item.step is None:
+            return ""
+        if item.from_plan and item.step.attempt == 0:
+            return f"plan:{self.planner_model}" if self.planner_model else "plan"
+        return item.step.rung.label
 
     def result(self, status: str, wall_s: float) -> ImplementResult:
         rows = self.ledger.query(
@@ -932,7 +944,7 @@ class _Run:
         tokens = {bool(row[0]): int(row[1]) for row in rows}
         outcomes = [ItemOutcome(
             i.id, i.state if i.state in DONE_STATES else "pending",
-            i.step.rung.index if i.step else None, i.step.rung.label if i.step else "",
+            i.step.rung.index if i.step else None, self._author(i),
             i.attempts, i.tokens, round(i.elapsed, 3), i.error, i.escalation)
             for i in sorted(self.items.values(), key=lambda i: i.pos)]
         return ImplementResult(

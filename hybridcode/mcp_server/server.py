@@ -90,7 +90,9 @@ class _Progress:
                     continue
                 self.last_tokens[event.item_id] = now
                 what = f"{event.item_id}: {event.state}"
-                if event.model:
+                if event.written_in_plan:
+                    what += " (written in the plan)"
+                elif event.model:
                     what += f" ({event.model}, attempt {event.attempt})"
                 if event.tokens:
                     what += f", {event.tokens} tokens"

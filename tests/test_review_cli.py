@@ -214,3 +214,43 @@ def test_an_empty_range_says_so_on_the_terminal(repo):
     result = review(repo, "--base", "HEAD")
     assert result.exit_code == 0, result.output
     assert "nothing to review: HEAD makes no change to HEAD" in result.stdout
+
+
+# ------------------------------------------------ a verdict answered from the record (26)
+
+def test_a_review_answered_from_the_record_keeps_its_figures_and_notes(repo, claude):
+    """The second review of the same range repeats the stored verdict: same parts, same cut
+    hunks, same caveats — not zeros and a silent report."""
+    from gate_helpers import sarif_schema
+    import jsonschema
+
+    for n in range(3):  # three new files, each one hunk over the reviewer's per-call budget
+        (repo / f"data{n}.txt").write_text("".join(f"row {n}-{i} of the table\n"
+                                                   for i in range(6_000)))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "big")
+    (repo / ".hybrid").mkdir(exist_ok=True)
+    (repo / ".hybrid" / "config.toml").write_text("[review]\nmax_parts = 2\n")
+    claude.responder = lambda body: json.dumps(verdict(ids=None) | {"grades": []})
+    first = review(repo, "--base", "HEAD~1", "--head", "HEAD", "--json")
+    assert first.exit_code == 1, first.output
+    calls = len(claude.requests)
+    again = review(repo, "--base", "HEAD~1", "--head", "HEAD", "--json")
+    assert again.exit_code == 1, again.output
+    assert len(claude.requests) == calls  # answered from the record: no model call
+    before, after = json.loads(first.stdout), json.loads(again.stdout)
+    assert after["cached"] and after["review_id"] == before["review_id"]
+    figures = ("reviewer_calls", "diff_parts", "diff_parts_not_reviewed", "cut_hunks")
+    assert [after[k] for k in figures] == [before[k] for k in figures] == [2, 3, 1, 2]
+    assert after["cost_usd"] == 0
+    assert after["notes"][0].startswith("answered from the review of")
+    assert after["notes"][1:] == before["notes"]
+    assert any(n.startswith("2 hunks too large to show the reviewer in full")
+               for n in after["notes"])
+    markdown = review(repo, "--base", "HEAD~1", "--format", "markdown").stdout
+    assert "2 reviewer calls for 3 parts of the diff, 1 not reviewed, 2 hunks cut" in markdown
+    assert "2 hunks too large to show the reviewer in full" in markdown
+    sarif = json.loads(review(repo, "--base", "HEAD~1", "--format", "sarif").stdout)
+    jsonschema.validate(sarif, sarif_schema())
+    props = sarif["runs"][0]["properties"]
+    assert (props["diffParts"], props["cutHunks"], props["diffPartsNotReviewed"]) == (3, 2, 1)

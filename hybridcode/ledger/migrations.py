@@ -185,6 +185,14 @@ def m004_item_escalation(conn: sqlite3.Connection) -> None:
     _run(conn, "ALTER TABLE items ADD COLUMN escalation TEXT")
 
 
+@migration
+def m005_review_figures(conn: sqlite3.Connection) -> None:
+    """How a review's verdict was reached (reviewer calls, diff parts, parts not reviewed, hunks
+    cut) and its notes, as JSON: a review answered from the record reports the figures and
+    caveats of the verdict it repeats, not zeros."""
+    _run(conn, "ALTER TABLE reviews ADD COLUMN figures TEXT NOT NULL DEFAULT '{}'")
+
+
 def migrate(conn: sqlite3.Connection, path: Path) -> list[str]:
     """Apply pending migrations; return the names applied now (empty when up to date)."""
     known = [fn.__name__ for fn in MIGRATIONS]

@@ -155,7 +155,7 @@ def submit_review(root: Path, plan_ref: str | None, diff_sha256: str, verdict_da
         decision = "approved" if wanted == "approve" else "changes_requested"
     kinds = {item.id: task_kind(item) for item in plan.spec.items}
     review_id = _record(plan.root, plan.plan_id, diff.sha256, checklist.version, decision,
-                        reviewer, verdict, checks, kinds, settings)
+                        reviewer, verdict, checks, kinds, settings, notes)
     set_plan_decision(plan.root, plan.plan_id, decision == "approved")
     outcome = ReviewOutcome(diff=diff, checks=checks, verdict=verdict, decision=decision,
                             review_id=review_id, reviewer_model=reviewer,
@@ -169,7 +169,7 @@ def submit_review(root: Path, plan_ref: str | None, diff_sha256: str, verdict_da
 
 def _record(root: Path, plan_id: str, diff_sha256: str, checklist_version: str, decision: str,
             reviewer: str, verdict: Any, checks: list[CheckResult], kinds: dict[str, str],
-            settings: Settings) -> str:
+            settings: Settings, notes: list[str]) -> str:
     """The one place an agent's review is recorded: the review gate's own record (its
     approval is then signed by :func:`hybridcode.review.service.sign_outcome`)."""
     from hybridcode.ledger import Ledger
@@ -183,7 +183,7 @@ def _record(root: Path, plan_id: str, diff_sha256: str, checklist_version: str, 
                 ledger, source="plan", diff_sha256=diff_sha256,
                 checklist_version=checklist_version, decision=decision,  # type: ignore[arg-type]
                 reviewer_model=reviewer, verdict=verdict, checks=checks, run_id=run_id,
-                plan_id=plan_id, item_kinds=kinds)
+                plan_id=plan_id, item_kinds=kinds, figures={"notes": list(notes)})
             status = "ok"
         finally:
             ledger.finish_run(run_id, status)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +69,9 @@ class StoredReview:
     decision: str  # approve / request_changes / blocked
     verdict: dict[str, Any]
     checks: list[dict[str, Any]]
+    # How the verdict was reached: reviewer calls, diff parts, parts not reviewed, hunks cut,
+    # and the review's notes (migration m005; ``{}`` for reviews recorded before it).
+    figures: dict[str, Any] = field(default_factory=dict)
 
     @property
     def final_decision(self) -> FinalDecision:
@@ -81,27 +84,38 @@ def _review(row: Any) -> StoredReview:
         source=row["source"], diff_sha256=row["diff_sha256"],
         reviewer_model=row["reviewer_model"], checklist_version=row["checklist_version"],
         decision=row["decision"], verdict=json.loads(row["verdict"] or "{}"),
-        checks=json.loads(row["checks"] or "[]"))
+        checks=json.loads(row["checks"] or "[]"), figures=_figures(row["figures"]))
+
+
+def _figures(text: str | None) -> dict[str, Any]:
+    try:
+        data = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def record_review(ledger: Ledger, *, source: str, diff_sha256: str, checklist_version: str,
                   decision: FinalDecision, reviewer_model: str = "",
                   verdict: Verdict | None = None, checks: Sequence[CheckResult] = (),
                   run_id: str | None = None, plan_id: str | None = None,
-                  item_kinds: dict[str, str] | None = None) -> str:
-    """Store a review with its grades, and its approval when it approved. Returns its id."""
+                  item_kinds: dict[str, str] | None = None,
+                  figures: dict[str, Any] | None = None) -> str:
+    """Store a review with its grades, and its approval when it approved. Returns its id.
+    ``figures``: how the verdict was reached (see :attr:`StoredReview.figures`)."""
     ulid = new_id()
     review_id, ts = str(ulid), utc_iso(ulid.datetime)
     kinds = item_kinds or {}
     with ledger.transaction("record a review in") as conn:
         conn.execute(
             "INSERT INTO reviews (id, ts, run_id, plan_id, source, diff_sha256, reviewer_model, "
-            "checklist_version, decision, verdict, checks) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "checklist_version, decision, verdict, checks, figures) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (review_id, ts, run_id, plan_id, source, diff_sha256, reviewer_model,
              checklist_version, STORED_DECISION[decision],
              verdict.model_dump_json() if verdict is not None else "{}",
-             json.dumps([c.to_dict() for c in checks], ensure_ascii=False)))
+             json.dumps([c.to_dict() for c in checks], ensure_ascii=False),
+             json.dumps(figures or {}, ensure_ascii=False)))
         for grade in (verdict.grades if verdict is not None else []):
             conn.execute(
                 "INSERT OR REPLACE INTO grades (review_id, plan_id, item_id, kind, grade, "

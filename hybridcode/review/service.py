@@ -284,7 +284,8 @@ def _review(ledger: Ledger, run_id: str, root: Path, directory: Path, diff: Diff
     review_id = record_review(
         ledger, source=source, diff_sha256=diff.sha256, checklist_version=checklist.version,
         decision=decision, reviewer_model=model, verdict=verdict, checks=checks,
-        run_id=run_id, plan_id=plan_id, item_kinds=kinds)
+        run_id=run_id, plan_id=plan_id, item_kinds=kinds,
+        figures={**share, "notes": list(notes)})
     cost = ledger.spend(run_id) + ledger.spend(run_id, local=True)
     return ReviewOutcome(diff=diff, checks=checks, verdict=verdict, decision=decision,
                          cached=False, review_id=review_id, reviewer_model=model,
@@ -297,13 +298,22 @@ def _from_record(stored: StoredReview, diff: Diff, plan_id: str | None) -> Revie
     from hybridcode.review.verdict import ReviewOutcome, Verdict
 
     verdict = Verdict.model_validate(stored.verdict) if stored.verdict else None
+    # The figures and caveats of the verdict repeated: "3 parts, 1 hunk cut" stays true of it
+    # (no call is made now; the cost says so).
+    figures = stored.figures
+    share = {key: int(figures.get(key) or 0) for key in FIGURES}
+    notes = [str(n) for n in figures.get("notes") or [] if isinstance(n, str)]
     return ReviewOutcome(
         diff=diff, checks=[CheckResult.from_dict(c) for c in stored.checks], verdict=verdict,
         decision=stored.final_decision, cached=True, review_id=stored.id,
         reviewer_model=stored.reviewer_model, checklist_version=stored.checklist_version,
         cost=0.0, plan_id=plan_id or stored.plan_id,
         notes=[f"answered from the review of {stored.ts} (identical diff); "
-               "--fresh reviews it again"])
+               "--fresh reviews it again", *notes], **share)
+
+
+# The reviewer's share of a review, as ReviewOutcome and the ledger's figures name them.
+FIGURES = ("calls", "parts", "parts_skipped", "cut_hunks")
 
 
 def nothing_to_review(diff: Diff, why: str) -> ReviewOutcome:

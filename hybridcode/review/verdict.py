@@ -122,8 +122,8 @@ class ReviewOutcome:
     plan_id: str | None = None
     notes: list[str] = field(default_factory=list)  # why the decision differs from the model's
     # The reviewer's share: calls made, parts the diff was split into (0 when no reviewer was
-    # asked: blocked, or answered from the record), parts not sent (over review.max_parts or
-    # review.max_cost_usd) and hunks shown only in part.
+    # asked: blocked), parts not sent (over review.max_parts or review.max_cost_usd) and hunks
+    # shown only in part. Answered from the record: the figures of the verdict repeated.
     calls: int = 0
     parts: int = 0
     parts_skipped: int = 0

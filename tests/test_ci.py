@@ -151,3 +151,35 @@ def test_review_trailer_values():
     assert parse_review_trailer("approved abc by x") is None
     assert parse_review_trailer(None) is None
     assert "\n" not in format_message("s", [("K", "multi\nline")]).split("\n\n")[1].strip()
+
+
+def test_a_commits_result_points_at_a_file_with_lines(repo):
+    """A generated commit that moves an empty file first in its diff: the approval result
+    points at line 1 of a file that has one (issue 26)."""
+    from typer.testing import CliRunner
+
+    from hybridcode.cli.app import app
+
+    (repo / "pkg_old").mkdir()
+    (repo / "pkg_old" / "__init__.py").write_bytes(b"")
+    (repo / "zz.py").write_text("X = 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base")
+    base = git(repo, "rev-parse", "HEAD").stdout.strip()
+    git(repo, "mv", "pkg_old", "pkg")
+    (repo / "zz.py").write_text("X = 2\n")
+    git(repo, "commit", "-q", "-am", format_message("gen", [("Hybrid-Plan", "p-m")]))
+    for fmt in ("github", "sarif"):
+        result = CliRunner().invoke(app, ["review", "--base", base, "--ci", "--no-review",
+                                          "--format", fmt, "--repo", str(repo)])
+        assert result.exit_code == 1, result.output
+        if fmt == "github":
+            assert "::error file=zz.py,line=1,title=unsigned approval in" in result.stdout
+        else:
+            import jsonschema
+
+            sarif = json.loads(result.stdout)
+            jsonschema.validate(sarif, sarif_schema())
+            [found] = sarif["runs"][0]["results"]
+            assert found["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
+                "zz.py"

@@ -208,3 +208,40 @@ def test_staged_diff_honours_the_hook_index(base_repo, tmp_path, monkeypatch):
     assert staged_diff(base_repo).empty  # the real index has nothing staged
     monkeypatch.setenv("GIT_INDEX_FILE", str(tmp_path / "other-index"))
     assert [f.path for f in staged_diff(base_repo).files] == ["keep.txt"]
+
+
+# ---------------------------------------------------------- legacy encodings (issue 26)
+
+@pytest.mark.parametrize("text, encoding, named", [
+    ('SAVASCI = "Savaşçısı güçlü ve çevik"\nMESAJ = "Işığın gölgesinde yaşayan şövalye"\n',
+     "iso-8859-9", "iso8859-9"),
+    ('MSG = "Savaşçısı “güçlü” ve çevik"\n', "cp1254", "cp1254"),  # curly quotes: Windows
+    ('PANGRAM = "Zażółć gęślą jaźń"\n', "iso-8859-2", "iso8859-2"),
+    ('PANGRAM = "Zażółć gęślą jaźń – „cytat”"\n', "cp1250", "cp1250"),
+    ('CHYBA = "Příliš žluťoučký kůň úpěl ďábelské ódy"\n', "iso-8859-2", "iso8859-2"),
+    ('MSG = "Árvíztűrő tükörfúrógép"\n', "iso-8859-2", "iso8859-2"),
+    ('MSG = "Ştiinţă şi ţară"\n', "iso-8859-2", "iso8859-2"),
+    ('MSG = "Ąžuolas ir ėglė"\n', "iso-8859-13", "iso8859-13"),
+    ('MSG = "¿Dónde está el niño? ¡Año nuevo!"\n', "latin-1", "cp1252"),
+    ('MSG = "Blåbærsyltetøy på brødskive"\n', "latin-1", "cp1252"),
+    ('GRUSS = "Grüße aus München"\n', "cp1252", "cp1252"),
+    ('X = "Attention\xa0: voilà © 2024 — 10°C"\n', "cp1252", "cp1252"),
+    ('MSG = "Привет, мир! Съешь же ещё этих мягких булок"\n', "cp1251", "cp1251"),
+    ('MSG = "Привет, мир! Съешь же ещё этих мягких булок"\n', "koi8-r", "koi8-r"),
+    ('MSG = "Καλημέρα κόσμε"\n', "iso-8859-7", "iso8859-7"),
+])
+def test_a_legacy_encoding_is_detected_as_itself(text, encoding, named):
+    from hybridcode.vcs.encoding import detect_encoding
+
+    section = (b"diff --git a/m.py b/m.py\nnew file mode 100644\n--- /dev/null\n+++ b/m.py\n"
+               b"@@ -0,0 +1,2 @@\n" + b"".join(b"+" + line + b"\n"
+                                                for line in text.encode(encoding).splitlines()))
+    assert detect_encoding(section) == named
+    assert all(line in section.decode(named) for line in text.splitlines())
+
+
+def test_a_multi_byte_encoding_is_left_to_charset_normalizer():
+    from hybridcode.vcs.encoding import detect_encoding
+
+    data = 'MSG = "こんにちは世界、日本語のテキストです"\n'.encode("shift_jis")
+    assert 'こんにちは世界' in data.decode(detect_encoding(data))

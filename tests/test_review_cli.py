@@ -254,3 +254,67 @@ def test_a_review_answered_from_the_record_keeps_its_figures_and_notes(repo, cla
     jsonschema.validate(sarif, sarif_schema())
     props = sarif["runs"][0]["properties"]
     assert (props["diffParts"], props["cutHunks"], props["diffPartsNotReviewed"]) == (3, 2, 1)
+
+
+# ---------------------------------------------------------- legacy encodings (26)
+
+LEGACY = {  # file → (text, the encoding it is written in, the name hybrid reports)
+    "oyun.py": ('# Oyun karakterleri\nSAVASCI = "Savaşçısı güçlü ve çevik"\n'
+                'MESAJ = "Işığın gölgesinde yaşayan şövalye"\n', "iso-8859-9", "iso8859-9"),
+    "komunikaty.py": ('# Komunikaty\nBLAD = "Nie można otworzyć pliku: źle podana ścieżka"\n'
+                      'PANGRAM = "Zażółć gęślą jaźń"\n', "iso-8859-2", "iso8859-2"),
+    "zpravy.py": ('# Zprávy\nCHYBA = "Příliš žluťoučký kůň úpěl ďábelské ódy"\n',
+                  "iso-8859-2", "iso8859-2"),
+    "cafe.py": ('MESSAGE = "Déjà vu: ça marche très bien"\n', "latin-1", "cp1252"),
+}
+
+
+def test_legacy_single_byte_files_reach_the_reviewer_as_written(repo, claude):
+    """Turkish (ISO-8859-9) and Polish and Czech (ISO-8859-2) files are read in their own code
+    page, not as cp1252 (which gave "Savaþçýsý" for "Savaşçısı")."""
+    for name, (text, encoding, _) in LEGACY.items():
+        (repo / name).write_bytes(text.encode(encoding))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "legacy encodings")
+    claude.enqueue_json(verdict(ids=None) | {"grades": []})
+    result = review(repo, "--base", "HEAD~1", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {f["path"]: f["encoding"] for f in data["files"]} == {
+        name: reported for name, (_, _, reported) in LEGACY.items()}
+    sent = json.dumps(claude.requests[-1].json["messages"], ensure_ascii=False)
+    for text, _, _ in LEGACY.values():
+        for line in text.splitlines():
+            assert line in sent.replace('\\"', '"'), line
+    assert "Savaþçýsý" not in sent and "oyun.py is not UTF-8: its lines are shown decoded " \
+        "as iso8859-9" in sent
+
+
+# ------------------------------------------------ whole-change results' anchor (26)
+
+def test_whole_change_results_point_at_a_file_with_lines(repo, claude):
+    """An emptied package moved first in the diff (a 0-byte file renamed) has no line 1: a
+    failed checklist entry points at the first file whose new version has lines."""
+    from gate_helpers import sarif_schema
+    import jsonschema
+
+    (repo / "pkg_old").mkdir()
+    (repo / "pkg_old" / "__init__.py").write_bytes(b"")
+    (repo / "zz.py").write_text("X = 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base")
+    git(repo, "mv", "pkg_old", "pkg")
+    (repo / "zz.py").write_text("X = 2\n")
+    git(repo, "commit", "-q", "-am", "move the package")
+    claude.responder = lambda body: json.dumps(
+        verdict("request_changes", failed=("security",), ids=None) | {"grades": []})
+    data = json.loads(review(repo, "--base", "HEAD~1", "--json").stdout)
+    assert [f["path"] for f in data["files"]][0].startswith("pkg")  # listed before zz.py
+    sarif = json.loads(review(repo, "--base", "HEAD~1", "--format", "sarif").stdout)
+    jsonschema.validate(sarif, sarif_schema())
+    [result] = sarif["runs"][0]["results"]
+    location = result["locations"][0]["physicalLocation"]
+    assert (location["artifactLocation"]["uri"], location["region"]["startLine"]) == ("zz.py", 1)
+    github = review(repo, "--base", "HEAD~1", "--format", "github").stdout
+    assert "::error file=zz.py,line=1,title=security?::" in github
+    assert "pkg/__init__.py" not in github

@@ -69,6 +69,7 @@ class CICommit:
     signer: str | None = None  # the allowed signer's principal (signed policy)
     claims: int = 1  # generated changes claimed in the message (a squash claims several)
     files: list[str] = field(default_factory=list)
+    anchor: str | None = None  # where a result about this commit as a whole points
     found: str | None = None  # the status before a review settled it
     outcome: ReviewOutcome | None = None
     cached_verdict: bool = False  # settled by a verdict this CI stored earlier
@@ -78,7 +79,7 @@ class CICommit:
         return self.status in GOOD_STATUSES
 
     def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if k != "outcome"}
+        data = {k: v for k, v in self.__dict__.items() if k not in ("outcome", "anchor")}
         data["ok"] = self.ok
         if self.outcome is not None:
             from hybridcode.review.service import outcome_to_dict
@@ -253,7 +254,7 @@ def _matches(diff, claims: list[Claim], statements: list[Statement | None]) -> t
 def judge(root: Path, gen: commits.GeneratedCommit, policy: str,
           signers: AllowedSigners | None) -> CICommit:
     """The status of one generated commit under ``policy``, before any review here."""
-    from hybridcode.vcs.diff import commit_diff
+    from hybridcode.vcs.diff import anchor_file, commit_diff
 
     diff = commit_diff(root, gen.sha)
     claims = gen.claims
@@ -265,7 +266,7 @@ def judge(root: Path, gen: commits.GeneratedCommit, policy: str,
         policy=policy, trailer_sha256=review[0] if review else None,
         reviewer_model=(review[1] if review else None) or (
             statements[0].reviewer_model if statements[0] is not None else None),
-        claims=len(claims), files=[f.path for f in diff.files])
+        claims=len(claims), files=[f.path for f in diff.files], anchor=anchor_file(diff.files))
     if all(s is not None for s in statements):
         declared = {p for s in statements for p in s.declared_files}  # type: ignore[union-attr]
         planned = all(s.plan_id for s in statements)  # type: ignore[union-attr]

@@ -11,8 +11,9 @@ Each format follows its consumer's rules:
   that the diff does not change (``/etc/passwd``, ``../../x``) is never put in a SARIF ``uri`` or
   a ``file=`` property: the result becomes one about the whole change, and its message names
   the path given. Results that concern the change as a whole (a failed checklist entry, a
-  tampered approval) point at the first changed file that exists after the change and is text,
-  line 1 (GitHub code scanning wants every result in a file).
+  tampered approval) point at line 1 of the first changed file whose new version has lines
+  (:func:`~hybridcode.vcs.diff.anchor_file`; never an emptied or 0-byte renamed file), since
+  GitHub code scanning wants every result in a file.
 - Paths: bytes that are not UTF-8 are shown as git shows them (``caf\\351.py``, see
   :func:`~hybridcode.vcs.diff.display_path`) in every format; a SARIF ``uri`` percent-encodes
   the real bytes. Every report is valid UTF-8.
@@ -38,7 +39,7 @@ import os
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from hybridcode.vcs.diff import display_path, git_quoted
+from hybridcode.vcs.diff import anchor_file, display_path, git_quoted
 
 if TYPE_CHECKING:
     from hybridcode.review.ci import CIResult
@@ -124,9 +125,7 @@ class _Places:
                     for spelling in (path, display_path(path), git_quoted(path)):
                         self.known.setdefault(spelling, change.path)
         self.deleted = {c.path for c in files if c.status == "deleted"}
-        present = [c for c in files if c.status != "deleted"]
-        anchor = next((c for c in present if not c.binary), None) or (present or files or [None])[0]
-        self.anchor: str | None = anchor.path if anchor is not None else None
+        self.anchor = anchor_file(files)
 
     def real(self, claimed: str | None) -> str | None:
         """The diff's path ``claimed`` names, or None."""
@@ -198,8 +197,7 @@ def _ci_items(result: CIResult) -> list[_Item]:
     items: list[_Item] = []
     for c in result.commits:
         if not c.ok:
-            anchor = _Places(c.outcome.diff).anchor if c.outcome is not None else (
-                c.files[0] if c.files else None)
+            anchor = _Places(c.outcome.diff).anchor if c.outcome is not None else c.anchor
             items.append(_Item(RULE_APPROVAL, "error", f"{c.status} approval in {c.sha[:12]}",
                                f"commit {c.sha[:12]} (plan {c.plan_id}, policy {c.policy}): "
                                f"{c.detail}",

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Literal
 
 from hybridcode.errors import GitError
+from hybridcode.vcs.encoding import detect_encoding
 
 Status = Literal["added", "deleted", "modified", "renamed"]
 
@@ -86,8 +87,12 @@ class FileChange:
     is_text: bool = True  # not binary and valid UTF-8
     patch: str = ""  # this file's section of the diff, decoded for display
     # How ``patch`` was decoded: "utf-8"; for other text, the encoding detected from its bytes
-    # (e.g. "cp1252"), or "" when none was found and undecodable bytes show as U+FFFD.
+    # (e.g. "cp1252", "iso8859-9"; see hybridcode.vcs.encoding), or "" when none was found and
+    # undecodable bytes show as U+FFFD.
     encoding: str = "utf-8"
+    # The new version shows at least one line in a hunk, so it has a line 1 (a pure rename or
+    # an added empty file has no hunk: nothing says it has any line).
+    has_lines: bool = False
 
     @property
     def mode_changed(self) -> bool:
@@ -119,6 +124,19 @@ def display_path(path: str) -> str:
     if not _UNDECODABLE.search(path):
         return path
     return _UNDECODABLE.sub(lambda m: f"\\{ord(m.group()) - 0xDC00:03o}", path)
+
+
+def anchor_file(files: Sequence[FileChange]) -> str | None:
+    """The file a result about the change as a whole points at (line 1; code scanning wants
+    every result in a file): the first changed file whose new version shows a line, else the
+    first that still exists and is text, else the first that still exists, else the first."""
+    present = [c for c in files if c.status != "deleted"]
+    for change in (next((c for c in present if c.has_lines), None),
+                   next((c for c in present if not c.binary), None),
+                   present[0] if present else None, files[0] if files else None):
+        if change is not None:
+            return change.path
+    return None
 
 
 def git_quoted(path: str) -> str:
@@ -340,7 +358,7 @@ def _file_change(section: bytes) -> FileChange:
         is_utf8 = True
     except UnicodeDecodeError:
         is_utf8 = False
-        encoding = _detect_encoding(section)
+        encoding = detect_encoding(section)
         text = section.decode(encoding or "utf-8", "replace")
     info: dict[str, str] = {}
     header_lines = text.split("\n")
@@ -355,6 +373,7 @@ def _file_change(section: bytes) -> FileChange:
     patched = list(PatchSet.from_string(text))
     added: list[tuple[int, str]] = []
     removed = 0
+    has_lines = False
     binary = "Binary files " in text and not any(h.startswith("@@") for h in header_lines)
     if patched:
         pf = patched[0]
@@ -364,6 +383,7 @@ def _file_change(section: bytes) -> FileChange:
         if pf.target_file and _strip_prefix(pf.target_file) is not None:
             new_path = _strip_prefix(pf.target_file) or new_path
         for hunk in pf:
+            has_lines = has_lines or hunk.target_length > 0
             for line in hunk:
                 if line.is_added:
                     added.append((line.target_line_no, line.value.rstrip("\n")))
@@ -386,41 +406,8 @@ def _file_change(section: bytes) -> FileChange:
     return FileChange(path=path, old_path=old_path if status == "renamed" else None,
                       status=status, binary=binary, old_mode=old_mode, new_mode=new_mode,
                       added=added, removed_count=removed, is_text=not binary and is_utf8,
-                      patch=text, encoding="" if binary else encoding)
-
-
-def _detect_encoding(section: bytes) -> str:
-    """The encoding of a diff section that is not UTF-8 (Latin-1, cp1252, Shift-JIS …), for
-    showing its lines as the author wrote them; "" when none fits. Only encodings that keep
-    ASCII as ASCII qualify: the section's headers and ``+``/``-`` markers must read the same.
-
-    On a few lines of Western text the detector ranks Baltic or Central European code pages
-    first as often as the right one; when cp1252 (the legacy encoding most source files use)
-    is among its equally single-byte candidates, it wins.
-    """
-    from charset_normalizer import from_bytes
-
-    results = from_bytes(section)
-    best = results.best()
-    if best is None:
-        return ""
-    name = best.encoding
-    if name != "cp1252" and _single_byte(name) and any(
-            match.encoding == "cp1252" for match in results):
-        name = "cp1252"
-    try:
-        if "diff --git +-@".encode(name) != b"diff --git +-@":
-            return ""
-    except (LookupError, UnicodeError):
-        return ""
-    return name
-
-
-def _single_byte(encoding: str) -> bool:
-    try:
-        return len(bytes(range(256)).decode(encoding, "replace")) == 256
-    except LookupError:
-        return False
+                      patch=text, encoding="" if binary else encoding,
+                      has_lines=has_lines and not binary)
 
 
 def parse_diff(raw: bytes) -> list[FileChange]:

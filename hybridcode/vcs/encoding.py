@@ -1,0 +1,174 @@
+"""The encoding of text that is not UTF-8: a diff section of a Latin-1, Turkish, Polish,
+Cyrillic or Shift-JIS file, read the way its author wrote it.
+
+charset-normalizer proposes: its candidates are the encodings that decode the bytes without
+mess. On a few lines of text it cannot tell the single-byte code pages apart — Turkish in
+ISO-8859-9 decodes without mess in cp1252 too (``Savaþçýsý`` for ``Savaşçısı``), Polish in
+ISO-8859-2 in Latin-6 (``Zaŋóģæ`` for ``Zażółć``) — because the bytes that differ are letters
+in both. What tells them apart is which letters occur *together*: no language writes ``þ``
+beside ``ç``. So each single-byte candidate is scored by the share of its non-ASCII
+characters that belong to one language's alphabet (:data:`ALPHABETS`), and the best wins;
+on a tie the more common code page (:data:`COMMON`) does, so Western text stays cp1252.
+A multi-byte answer (Shift-JIS, GBK …) is charset-normalizer's alone.
+
+Only encodings that keep ASCII as ASCII qualify: a diff's headers and ``+``/``-`` markers
+must read the same.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from functools import lru_cache
+
+# The letters beyond ASCII that each language writes (lower case), for the languages whose
+# files are still met in a legacy single-byte code page.
+ALPHABETS: dict[str, str] = {
+    "French": "àâæçéèêëîïôœùûüÿ",
+    "German": "äöüß",
+    "Spanish": "áéíñóúü",
+    "Portuguese": "áâãàçéêíóôõú",
+    "Italian": "àèéìíîòóù",
+    "Catalan": "àçèéíïòóúü",
+    "Dutch": "áäéëíïóöúü",
+    "Danish/Norwegian": "æøåéó",
+    "Swedish/Finnish": "åäöéšž",
+    "Icelandic": "áðéíóúýþæö",
+    "Turkish": "çğıöşüâîûi̇",
+    "Polish": "ąćęłńóśźż",
+    "Czech": "áčďéěíňóřšťúůýž",
+    "Slovak": "áäčďéíĺľňóôŕšťúýž",
+    "Hungarian": "áéíóöőúüű",
+    "Romanian": "ăâîșțşţ",
+    "Croatian/Slovene": "čćđšž",
+    "Albanian": "çë",
+    "Lithuanian": "ąčęėįšųūž",
+    "Latvian": "āčēģīķļņšūž",
+    "Estonian": "äõöüšž",
+    "Russian": "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+    "Ukrainian": "абвгґдеєжзиіїйклмнопрстуфхцчшщьюя",
+    "Belarusian": "абвгдеёжзійклмнопрстуўфхцчшыьэюя",
+    "Bulgarian": "абвгдежзийклмнопрстуфхцчшщъьюя",
+    "Serbian/Macedonian": "абвгдђѓежзѕијклљмнњопрстћќуфхцчџш",
+    "Greek": "αβγδεζηθικλμνξοπρστυφχψωάέήίόύώϊϋΐΰς",
+}
+# Single-byte code pages, most common first (a tie goes to the earlier). Each ISO page comes
+# before its Windows sibling: they agree on the letters, and the Windows page wins where it
+# differs (its 0x80–0x9F are letters and quotes, the ISO page's are control characters).
+COMMON = ("cp1252", "iso8859_2", "cp1250", "iso8859_9", "cp1254", "iso8859_15", "iso8859_13",
+          "cp1257", "iso8859_4", "iso8859_10", "iso8859_16", "iso8859_3", "mac_roman",
+          "cp1251", "koi8_r", "koi8_u", "iso8859_5", "cp866", "iso8859_7", "cp1253", "cp850",
+          "cp437")
+
+
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+# The non-ASCII bytes scored: plenty for a verdict, and a bound on the work for a huge file.
+_SAMPLE = 2000
+
+
+def _sample(data: bytes) -> bytes:
+    """The lines of ``data`` that hold its first ``_SAMPLE`` non-ASCII bytes (the rest read
+    the same in every candidate)."""
+    lines, count, covered = [], 0, -1
+    for match in _HIGH_BYTE.finditer(data):
+        count += 1
+        if match.start() > covered:
+            begin = data.rfind(b"\n", 0, match.start()) + 1
+            covered = data.find(b"\n", match.start())
+            covered = len(data) if covered == -1 else covered
+            lines.append(data[begin:covered])
+        if count >= _SAMPLE:
+            break
+    return b"\n".join(lines)
+
+
+def detect_encoding(data: bytes) -> str:
+    """The encoding ``data`` (not UTF-8) was most likely written in, as Python names it
+    (``cp1252``, ``iso8859-9``, ``shift_jis`` …); "" when none fits."""
+    from charset_normalizer import from_bytes
+
+    results = from_bytes(data)
+    proposed = [match.encoding for match in results]
+    best = results.best()
+    if best is None:
+        return ""
+    if not _single_byte(best.encoding):
+        return _name(best.encoding) if _keeps_ascii(best.encoding) else ""
+    candidates = [name for name in dict.fromkeys([*COMMON, *proposed])
+                  if _single_byte(name) and _keeps_ascii(name)]
+    sample = _sample(data)
+    scored = []
+    for rank, name in enumerate(candidates):
+        try:
+            text = sample.decode(name)
+        except UnicodeDecodeError:
+            continue
+        scored.append((-_plausibility(text), rank, name))
+    if not scored:
+        return ""
+    return _name(min(scored)[2])
+
+
+def _plausibility(text: str) -> float:
+    """The share of ``text``'s non-ASCII characters that are letters of the one language that
+    explains most of them (1.0: every one of them).
+
+    Inside a word, a symbol counts against (``Za¿ó³æ``: Polish read as cp1252), and so does a
+    letter of another script than the letter before it (``Savaюзэsэ``) or a capital right
+    after a small letter (KOI8-R read as cp1251 gives Russian letters in the wrong case).
+    Punctuation and symbols between words (``¿Dónde``, ``“quoted”``, ``© 2024``) are neutral;
+    a control character (what an ISO page makes of cp1254's curly quotes) never is.
+    """
+    found = 0
+    counts = dict.fromkeys(ALPHABETS, 0)
+    for match in _NON_ASCII.finditer(text):
+        i, ch = match.start(), match.group()
+        before = text[i - 1] if i else " "
+        if not ch.isalpha():
+            after = text[i + 1] if i + 1 < len(text) else " "
+            found += (before.isalpha() and after.isalpha()) or _control(ch)
+            continue
+        found += 1
+        if before.isalpha() and (_script(before) != _script(ch)
+                                 or (ch.isupper() and before.islower())):
+            continue
+        low = ch.lower()
+        for language, alphabet in ALPHABETS.items():
+            if low in alphabet:
+                counts[language] += 1
+    if not found:
+        return 1.0
+    return max(counts.values()) / found
+
+
+def _control(ch: str) -> bool:
+    return 0x80 <= ord(ch) <= 0x9F  # the C1 controls: an ISO page's reading of 0x80–0x9F
+
+
+@lru_cache(maxsize=4096)
+def _script(letter: str) -> str:
+    """LATIN, CYRILLIC, GREEK …: the first word of the letter's Unicode name."""
+    import unicodedata
+
+    return unicodedata.name(letter, "?").partition(" ")[0]
+
+
+@lru_cache(maxsize=None)
+def _single_byte(encoding: str) -> bool:
+    try:
+        return len(bytes(range(256)).decode(encoding, "replace")) == 256
+    except LookupError:
+        return False
+
+
+@lru_cache(maxsize=None)
+def _keeps_ascii(encoding: str) -> bool:
+    try:
+        return "diff --git +-@".encode(encoding) == b"diff --git +-@"
+    except (LookupError, UnicodeError):
+        return False
+
+
+def _name(encoding: str) -> str:
+    return codecs.lookup(encoding).name

@@ -186,9 +186,13 @@ def test_full_loop_plan_implement_review_and_the_commit_gate(project, env, ollam
     # The user's `hybrid stats` shows the same estimate, labelled as one.
     shown = hybrid(project, env, "stats")
     assert shown.returncode == 0, shown.stderr
-    assert "plans a coding agent wrote over MCP (2): estimated saving" in shown.stdout
     as_json = json.loads(hybrid(project, env, "stats", "--json").stdout)
     assert as_json["agent_estimate"] == {**estimate, "estimated": True}
+    saving = estimate["saving_usd"]  # a loss is worded as one, never as a negative saving
+    worded = (f"estimated to cost ${-saving:.4f} more than" if saving < 0
+              else f"estimated saving ${saving:.4f} against")
+    assert f"plans a coding agent wrote over MCP (2): {worded} Claude" in " ".join(
+        shown.stdout.split())
 
     committed = hybrid(project, env, "commit", plan2_id, "--json")
     assert committed.returncode == 0, committed.stderr

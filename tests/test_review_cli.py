@@ -141,7 +141,9 @@ def test_a_file_name_that_is_not_utf8_prints_valid_reports(repo, claude, fmt):
                 for r in data["runs"][0]["results"]}
         assert uris == {"caf%E9.py"}  # the real bytes, percent-encoded
     elif fmt == "github":
-        assert "file=caf\\351.py,line=1" in text
+        # the file as the runner reads the checkout's name (its byte is not UTF-8), not
+        # git's spelling, which names no file; the message keeps git's spelling
+        assert "file=caf\ufffd.py,line=1" in text and "file=caf\\351.py" not in text
     elif fmt == "junit":
         import xml.etree.ElementTree as ET
 
@@ -318,3 +320,36 @@ def test_whole_change_results_point_at_a_file_with_lines(repo, claude):
     github = review(repo, "--base", "HEAD~1", "--format", "github").stdout
     assert "::error file=zz.py,line=1,title=security?::" in github
     assert "pkg/__init__.py" not in github
+
+
+# ------------------------------------------------ file names in annotations (26)
+
+def test_annotations_name_files_as_the_checkout_spells_them(repo, claude):
+    """A model copies a non-ASCII name the way the diff's headers spell it (git's quoting);
+    every report names the file the checkout has."""
+    from gate_helpers import sarif_schema
+    import jsonschema
+
+    (repo / "café.py").write_text("x = 1\n")
+    (repo / "naïve dir").mkdir()
+    (repo / "naïve dir" / "mod.py").write_text("y = 2\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "accents")
+    spellings = ['"b/caf\\303\\251.py"', '"caf\\303\\251.py"', "b/caf\\303\\251.py",
+                 "caf\\303\\251.py", "./café.py", '"naïve dir/mod.py"',
+                 '"b/na\\303\\257ve dir/mod.py"']
+    claude.responder = lambda body: json.dumps(verdict(
+        "request_changes", ids=None,
+        findings=[finding(file=name, line=1) for name in spellings]) | {"grades": []})
+    github = review(repo, "--base", "HEAD~1", "--format", "github").stdout
+    files = [line.split("file=", 1)[1].split(",line=")[0]
+             for line in github.splitlines() if "file=" in line]
+    assert files == ["café.py"] * 5 + ["naïve dir/mod.py"] * 2
+    assert "which this diff does not change" not in github and "\\303" not in github
+    sarif = json.loads(review(repo, "--base", "HEAD~1", "--format", "sarif").stdout)
+    jsonschema.validate(sarif, sarif_schema())
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in sarif["runs"][0]["results"]]
+    assert uris == ["caf%C3%A9.py"] * 5 + ["na%C3%AFve%20dir/mod.py"] * 2
+    markdown = review(repo, "--base", "HEAD~1", "--format", "markdown").stdout
+    assert markdown.count("`café.py:1`") == 5 and "not in this diff" not in markdown

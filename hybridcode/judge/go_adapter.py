@@ -33,8 +33,10 @@ __all__ = ["GoAdapter", "go_env"]
 INSTALL_HINT = "install Go (Debian/Ubuntu: apt-get install golang-go)"
 _MODULE = re.compile(r"^module\s+(\S+)", re.MULTILINE)
 _REQUIRE = re.compile(r"^require\b", re.MULTILINE)
+# "go: downloading m v1": go had to fetch a module the cache lacks (the user's cache is bound
+# read-only, so with an empty one go then fails to write it rather than to look it up).
 _MISSING_MODULE = re.compile(r"(cannot find module providing package|module lookup disabled by "
-                             r"GOPROXY=off|missing go.sum entry)")
+                             r"GOPROXY=off|missing go.sum entry|^go: downloading )", re.MULTILINE)
 
 
 class GoAdapter:
@@ -88,11 +90,24 @@ class GoAdapter:
             packages = " ".join(sorted({_package(job.worktree, module, f) for f in files}))
             if stages.stage_file(job.report_dir, n, "types-failed") is not None:
                 text = stages.stage_file(job.report_dir, n, "types") or ""
+                unrequired = _unrequired_imports(module, packages)
+                if unrequired:
+                    parsed.problems.append(Problem(
+                        _located(text, module, job.worktree, f"go vet {packages} (type check)"),
+                        f"imports {', '.join(unrequired)}, which no module in go.mod provides "
+                        "(nothing can be downloaded here: use the standard library or a "
+                        "module go.mod already requires)"))
+                    continue
                 if _MISSING_MODULE.search(text):
+                    rel = module.resolve().relative_to(job.worktree.resolve()).as_posix()
+                    where = "the repository" + ("" if rel == "." else f" ({rel}/)")
+                    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+                    first = next((ln for ln in lines if "GOPROXY" in ln or "go.sum" in ln),
+                                 next(ln for ln in lines if _MISSING_MODULE.search(ln)))
                     return CouldNotRun(f"go vet {packages} needs modules that are not in the "
-                                       "module cache (there is no network while tests run): "
-                                       f"run `go mod download` in {module.name or '.'}\n"
-                                       + _compiler_lines(text))
+                                       "Go module cache, and there is no network while tests "
+                                       f"run ({first[:200]})",
+                                       f"run `go mod download` in {where}")
                 parsed.problems.append(Problem(
                     _located(text, module, job.worktree, f"go vet {packages} (type check)"),
                     _compiler_lines(text)))
@@ -112,6 +127,38 @@ class GoAdapter:
         lines = [ln for ln in output.splitlines() if ln.strip()]
         text = "\n".join(lines[-40:])
         return text[-3000:]
+
+
+_IMPORT_DECL = re.compile(r"^import\s*(?:\((.*?)^\)|([^\n]*))", re.MULTILINE | re.DOTALL)
+_QUOTED = re.compile(r'"([^"\n]+)"')
+
+
+def _unrequired_imports(module: Path, packages: str) -> list[str]:
+    """Non-standard packages the tested packages' files import that neither the module itself
+    nor any ``require`` of go.mod provides: the code's doing (an import added for a module
+    nobody downloaded, which no module cache can hold), not the environment's."""
+    text = (module / "go.mod").read_text(encoding="utf-8", errors="replace")
+    found = _MODULE.search(text)
+    own = found.group(1) if found else ""
+    required = [own, *_required_modules(module)]
+    wanted: list[str] = []
+    for package in packages.split():
+        for file in sorted((module / package).glob("*.go")):
+            source = file.read_text(encoding="utf-8", errors="replace")
+            for block, single in _IMPORT_DECL.findall(source):
+                for path in _QUOTED.findall(block or single):
+                    if "." in path.split("/", 1)[0] and path not in wanted:
+                        wanted.append(path)
+    return [p for p in wanted if not any(p == r or p.startswith(r + "/") for r in required if r)]
+
+
+def _required_modules(module: Path) -> list[str]:
+    text = (module / "go.mod").read_text(encoding="utf-8", errors="replace")
+    found = re.findall(r"^require\s+([^\s(]+)\s", text, re.MULTILINE)
+    for block in re.findall(r"^require\s*\((.*?)^\)", text, re.MULTILINE | re.DOTALL):
+        found += [ln.split()[0] for ln in block.splitlines()
+                  if ln.strip() and not ln.strip().startswith("//")]
+    return found
 
 
 def _package(worktree: Path, module: Path, file: str) -> str:

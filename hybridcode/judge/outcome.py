@@ -4,12 +4,17 @@
 - :class:`TestOutcome`: one test's result as the runner's report gives it.
 - :class:`Problem`: why an expected or reported test does not count as passed.
 - :class:`CouldNotRun`: the tests never got to run (no interpreter, no pytest, a collection
-  error, an environment that cannot import the project) — a result of its own, not a failure.
+  error, an environment that cannot import the project, a Go module cache without the module's
+  dependencies, a JavaScript runner that is not installed) — a result of its own, not a
+  failure: it carries the cause, the fix, and the worktree file whose import failed (the
+  *culprit*), so a caller that knows which files a change touched can tell an environment
+  problem from code that breaks its own import (:meth:`TestRun.blames_environment`).
 - :class:`TestRun`: the verdict of one run: ``passed``, ``failed`` or ``could_not_run``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -67,6 +72,8 @@ class Problem:
 @dataclass(frozen=True)
 class CouldNotRun:
     reason: str
+    fix: str = ""  # what makes the tests runnable: a command to run in the repository, a setting
+    culprit: str = ""  # worktree-relative file whose code raised while the tests were loaded
 
 
 @dataclass
@@ -82,6 +89,8 @@ class TestRun:
     wall_s: float = 0.0
     sandbox: str = ""  # bwrap / sandbox-exec / off
     exit_code: int | None = None
+    fix: str = ""  # could_not_run: what makes the tests runnable
+    culprit: str = ""  # could_not_run: the worktree file whose code raised while loading
 
     @property
     def ok(self) -> bool:
@@ -90,6 +99,18 @@ class TestRun:
     @property
     def could_not_run(self) -> bool:
         return self.status == "could_not_run"
+
+    def blames_environment(self, changed: Collection[str] = ()) -> bool:
+        """Whether this run could not run because of the environment rather than the code:
+        true for every could-not-run result unless the file whose code raised while the tests
+        were loaded is one of ``changed`` (worktree-relative) — a model's answer that imports a
+        library that is not installed is the answer's fault, a missing generated file or test
+        dependency is not."""
+        return self.could_not_run and not (self.culprit and self.culprit in set(changed))
+
+    def cause(self) -> str:
+        """"could not run: <why> — <fix>", the one line every report shows."""
+        return f"could not run: {self.summary}" + (f" — {self.fix}" if self.fix else "")
 
     def feedback(self) -> str:
         """The summary, each problem on a line of its own, then the trimmed output: what a
@@ -108,4 +129,5 @@ class TestRun:
                 "passed": sum(1 for o in self.outcomes if o.status == "passed"),
                 "reported": len(self.outcomes), "expected": len(self.expected),
                 "timed_out": self.timed_out, "wall_s": round(self.wall_s, 3),
-                "sandbox": self.sandbox, "exit_code": self.exit_code}
+                "sandbox": self.sandbox, "exit_code": self.exit_code,
+                **({"fix": self.fix, "culprit": self.culprit} if self.could_not_run else {})}

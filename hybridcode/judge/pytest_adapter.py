@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from pathlib import Path
 
 from hybridcode.judge.adapter import Invocation, Job, Parsed
@@ -99,12 +100,15 @@ class PytestAdapter:
         program = job.config.pytest_prefix()[0]
         if outcomes is None:
             if "No module named pytest" in output:
-                return CouldNotRun(f"pytest is not installed for {program} (install it there, "
-                                   "or set [checks] python to an interpreter that has it)")
+                return CouldNotRun(f"pytest is not installed for {program}",
+                                   f"install it there ({program} -m pip install pytest), or "
+                                   "set [checks] python to an interpreter that has it")
             if process.returncode in _CANNOT_RUN or process.returncode == 127 \
-                    or "execvp" in output:
+                    or "execvp" in output or _startup_import_error(output):
                 last = _last_line(output) or f"exit status {process.returncode}"
-                return CouldNotRun(f"pytest did not start with {program}: {last}")
+                culprit, fix = _import_cause(job, output)
+                return CouldNotRun(f"pytest did not start with {program}: {last}", fix,
+                                   culprit)
             status = process.returncode
             how = f"exit status {status}" if status is not None and status >= 0 else \
                 f"signal {-status}" if status is not None else "no exit status"
@@ -116,13 +120,75 @@ class PytestAdapter:
         if broken and process.returncode in _CANNOT_RUN:
             first = broken[0]
             detail = first.message[len(COLLECTION_FAILURE):].lstrip(": ") or "see the output"
-            return CouldNotRun(f"{first.file or first.name} could not be collected: {detail}")
+            culprit, fix = _import_cause(job, output)
+            return CouldNotRun(f"{first.file or first.name} could not be collected: {detail}",
+                               fix, culprit)
         return Parsed(outcomes)
 
     def trim(self, output: str) -> str:
         return trim_output(output)
 
 
+# A frame of pytest's short traceback ("src/pkg/__init__.py:3: in <module>") and the error
+# line that ends it ("E   ModuleNotFoundError: No module named 'pkg._version'").
+_FRAME = re.compile(r"^(\S[^\n]*?\.py):\d+: in ", re.MULTILINE)
+_MISSING = re.compile(r"No module named '([\w.]+)'")
+_IMPORT_ERROR = re.compile(r"^(?:E\s+)?(?:ModuleNotFoundError|ImportError)\b", re.MULTILINE)
+
+
+def _startup_import_error(output: str) -> bool:
+    """pytest (or a plugin it loads) failed to import before any test ran: no report, a
+    traceback ending in an import error, and no test-session output."""
+    tail = [ln for ln in output.strip().splitlines() if ln.strip()][-3:]
+    return any(_IMPORT_ERROR.match(ln.strip()) for ln in tail) and \
+        not re.search(r"\b\d+ (?:passed|failed|errors?)\b", output)
+
+
+def _import_cause(job: Job, output: str) -> tuple[str, str]:
+    """(culprit, fix): the last worktree file in the traceback of the load that failed, and
+    what makes the tests runnable."""
+    root = job.worktree.resolve()
+    culprit = ""
+    for found in _FRAME.finditer(output):
+        path = Path(found.group(1))
+        full = (path if path.is_absolute() else root / path).resolve()
+        if full.is_relative_to(root) and full.is_file():
+            culprit = full.relative_to(root).as_posix()
+    program = job.config.pytest_prefix()[0]
+    where = ("set [checks] python to the interpreter that has them, or install them into "
+             f"{program}")
+    missing = _MISSING.search(output)
+    if missing:
+        module = missing.group(1)
+        absent = _absent_project_file(root, module)
+        if absent:
+            return culprit, (f"{absent} does not exist: a file the project's build generates "
+                             "(a hatch-vcs/setuptools-scm version file, say) appears when the "
+                             "project is installed — run pip install -e . in the repository")
+        return culprit, (f"{module.split('.')[0]} is not installed for {program}: install the "
+                         f"project's test dependencies (e.g. {program} -m pip install -e "
+                         f"'.[test]', or its requirements file), or {where.split(', or ')[0]}")
+    if "Missing required plugins" in output or "unrecognized arguments" in output \
+            or "Error importing plugin" in output:
+        return culprit, f"install the pytest plugins the project's configuration uses; {where}"
+    return culprit, ""
+
+
+def _absent_project_file(root: Path, module: str) -> str:
+    """``src/pkg/_version.py`` when ``module`` names a module of a package the worktree holds
+    but whose file is absent (a file the build generates); "" otherwise."""
+    parts = module.split(".")
+    if len(parts) < 2:
+        return ""
+    for base in (root, root / "src"):
+        package = base.joinpath(*parts[:-1])
+        if (package / "__init__.py").is_file():
+            return (package / f"{parts[-1]}.py").relative_to(root).as_posix()
+    return ""
+
+
 def _last_line(text: str) -> str:
+    """The line that says what went wrong: the last error line, else the last line."""
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else ""
+    errors = [ln for ln in lines if ln.startswith("E ") or "error:" in ln.lower()]
+    return (errors or lines or [""])[-1][:300]

@@ -117,7 +117,8 @@ def _run_group(adapter: Adapter, worktree: Path, files: list[str], config: Judge
                        f"(stopped after {process.wall_s:.1f} s; {ended}) — an endless loop "
                        "or a blocking call?", **common)
     if isinstance(parsed, CouldNotRun):
-        return TestRun("could_not_run", parsed.reason, **common)
+        return TestRun("could_not_run", parsed.reason, fix=parsed.fix, culprit=parsed.culprit,
+                       **common)
     assert parsed is not None
     problems = list(parsed.problems) + account(expected, parsed.outcomes, strict)
     if not parsed.outcomes and not expected and not problems:
@@ -144,4 +145,4 @@ def _merge(runs: list[TestRun]) -> TestRun:
         [p for r in runs for p in r.problems], [o for r in runs for o in r.outcomes],
         [e for r in runs for e in r.expected], "\n".join(r.output for r in runs if r.output),
         any(r.timed_out for r in runs), sum(r.wall_s for r in runs), worst.sandbox,
-        worst.exit_code)
+        worst.exit_code, worst.fix, worst.culprit)

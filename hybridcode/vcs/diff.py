@@ -126,6 +126,27 @@ def display_path(path: str) -> str:
     return _UNDECODABLE.sub(lambda m: f"\\{ord(m.group()) - 0xDC00:03o}", path)
 
 
+def checkout_name(path: str) -> str:
+    """``path`` the way a tool reading the checkout's file names as UTF-8 text sees it (the
+    GitHub runner reading a workflow command's ``file=``): the real name when it is UTF-8,
+    whatever git's quoting; a byte that is not UTF-8 becomes U+FFFD, as the runner decodes
+    it — never git's ``caf\\351.py`` or ``"caf\\303\\251.py"``, which name no file."""
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
+def path_readings(spelling: str) -> list[str]:
+    """What a file name written by a model or a tool may mean, most literal first: as written,
+    with git's C-quoting undone (``"b/caf\\303\\251.py"`` → ``b/café.py``), and without a
+    diff's ``a/``/``b/`` prefix or a leading ``./``. The one reader of git's spellings: the diff
+    parser and the reports both use it."""
+    text = str(spelling).strip()
+    readings = [text, _unquote(text)]
+    for name in readings[:2]:
+        if name[:2] in ("a/", "b/", "./"):
+            readings.append(name[2:])
+    return [r for r in dict.fromkeys(readings) if r]
+
+
 def anchor_file(files: Sequence[FileChange]) -> str | None:
     """The file a result about the change as a whole points at (line 1; code scanning wants
     every result in a file): the first changed file whose new version shows a line, else the

@@ -230,6 +230,9 @@ def savings_lines(data: dict[str, Any]) -> list[str]:
         lines.append(f"against Claude implementing it directly {usd(direct['direct_usd'])}: "
                      f"spent {usd(direct['actual_usd'])}, "
                      f"{saving_phrase(direct['saving_usd'], direct['saving_pct'])}")
+        if direct.get("escalation_usd"):
+            lines.append(f"  of the spend, {usd(direct['escalation_usd'])} went to Claude "
+                         "rescuing items routed local (escalations)")
         lines.append(f"[dim]estimate (direct): {direct['method']}.[/]")
     lines.append(f"against the same pipeline all on Claude {usd(cf['counterfactual_usd'])}: "
                  f"spent {usd(cf['actual_usd'])}, "

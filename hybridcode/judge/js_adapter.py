@@ -136,7 +136,7 @@ def _signed_report(job: Job, n: int, runner: str, file: str) -> TestReport | str
                                    f"{len(report.outcomes)}")
     else:
         data = [r.get("data") for r in mine if r.get("kind") == "report"]
-        report = parse_jest_json(json.dumps(data[-1]) if data else None)
+        report = parse_jest_json(json.dumps(data[-1]) if data else None, runner)
         if len(data) != 1:
             report.problems.append(f"could not judge: {len(data)} results from one run")
     for error in ends[0].get("errors") or []:

@@ -5,7 +5,9 @@ import { createRequire } from "node:module";
 
 const { send } = createRequire(import.meta.url)("./hybrid_judge_channel.cjs");
 
-const STATUS = { pass: "passed", fail: "failed", skip: "pending", todo: "todo" };
+// As vitest's own JSON reporter says it: "pending" is a test that never got a result (its worker
+// was killed), "skipped" a skipped one.
+const STATUS = { pass: "passed", fail: "failed", skip: "skipped", todo: "todo" };
 
 function message(error) {
   if (!error) return "";
@@ -18,7 +20,8 @@ function walk(task, titles, out) {
       walk(child, titles.concat([child.name]), out);
     } else {
       const state = child.result && child.result.state;
-      let status = STATUS[state] || (child.mode === "todo" ? "todo" : "pending");
+      const status = STATUS[state] || (child.mode === "todo" ? "todo" :
+        child.mode === "skip" ? "skipped" : "pending");
       out.push({ ancestorTitles: titles, title: child.name, status,
                  failureMessages: ((child.result && child.result.errors) || []).map(message) });
     }

@@ -59,7 +59,7 @@ def planner_answer(mutate=None) -> dict[str, Any]:
     for it in spec["items"]:
         data = {k: v for k, v in it.items()
                 if k not in ("route", "route_reason", "route_overridden", "mutation_score",
-                             "doc_style")}
+                             "doc_style", "allow")}
         data["symbol"] = data.get("symbol") or ""
         # Spec version 2: examples are tests, so a planner writes only runnable ones.
         data["examples"] = [{"input": e["input"], "expected": e["expected"]}

@@ -133,7 +133,8 @@ def test_go_test_that_never_runs_fails_the_item(go_project, fakes):
     # The model's code ends the test binary with exit status 0 in the first test it meets.
     exits = GO_RIGHT.replace('import "strings"', 'import (\n\t"os"\n\t"strings"\n)').replace(
         "\treturn strings", "\tos.Exit(0)\n\treturn strings")
-    plan_with(go_project, go_item())
+    # The item allows ending the process, so the run (not the static refusal) is under test.
+    plan_with(go_project, go_item().model_copy(update={"allow": ["process"]}))
     result, _ = run(go_project, fakes, [exits], attempts=1)
     assert outcome(result) == "failed"
     feedback = attempts_of(go_project, "slug")[0]["feedback"]

@@ -18,7 +18,7 @@ runner = CliRunner()
 def planner_answer(item) -> dict:
     data = item.model_dump(exclude={"route", "route_reason", "route_overridden", "tests"})
     data["symbol"] = data["symbol"] or ""
-    for key in ("mutation_score", "doc_style"):  # the project's settings, not the planner's
+    for key in ("mutation_score", "doc_style", "allow"):  # not the planner's to set
         data.pop(key, None)
     data["under_test"], data["like"] = data["under_test"] or "", data["like"] or ""
     data["tests"] = {"code": item.tests.code, "path": ""}

@@ -67,7 +67,8 @@ class Generated:
     item_id: str
     step: Step
     attempt_id: str
-    text: str
+    text: str  # the answer; for an edit answer, once applied: the whole item it made
+    edit: str | None = None  # "applied" once an edit answer made ``text`` (see .escalation)
 
 
 class Attempts:
@@ -92,7 +93,6 @@ class Attempts:
         self.reviewed: dict[str, ItemRow] = {}
         self.unavailable: dict[int, str] = {}  # rung index → why it is off (missing model)
         self.planner_model = ""  # names the code an item's plan carried (attempt "model")
-        self._shared_prefix: tuple | None = None
 
     def switch_off(self, missing: list[MissingRung]) -> None:
         """Rungs found not ready before the run (allowed by --allow-missing-local): off for
@@ -146,9 +146,22 @@ class Attempts:
 
     def request(self, item: Item, step: Step) -> ModelRequest | None:
         """Build the prompt on the main thread, so it reads a worktree no one is writing.
-        None when the item failed or climbs instead (already settled here)."""
+        None when the item failed or climbs instead (already settled here).
+
+        A Claude rung taking over a failing attempt gets the short escalation prompt and
+        answers with edits to it (:mod:`.escalation`); any other Claude call gets the
+        implementer's prompt without cache breakpoints (it is single-shot too)."""
+        from hybridcode.implement.escalation import attempt_code, build_escalation_request
         from hybridcode.implement.prompt import build_item_request
 
+        output_tokens = min(OUTPUT_TOKENS, step.rung.spec.max_output_tokens)
+        claude = step.rung.is_claude
+        if claude and item.feedback is not None:
+            code = attempt_code(item.previous_output, item.spec)
+            if code is not None:
+                return build_escalation_request(
+                    item.spec, self.spec, code, item.feedback, review=item.review,
+                    problem=item.edit_problem, whole=item.whole, output_tokens=output_tokens)
         window = self.settings.ollama.num_ctx_max if step.rung.spec.backend == "ollama" else None
         try:
             return build_item_request(item.spec, self.spec, self.architecture,
@@ -157,9 +170,7 @@ class Attempts:
                                       previous_output=item.previous_output,
                                       review=item.review,
                                       window_tokens=window,
-                                      output_tokens=min(OUTPUT_TOKENS,
-                                                        step.rung.spec.max_output_tokens),
-                                      prefix=self._prefix() if step.rung.is_claude else ())
+                                      output_tokens=output_tokens, cache=not claude)
         except UsageError:
             raise
         except ContextOverflowError as exc:  # too big for this rung's window: climb
@@ -168,14 +179,6 @@ class Attempts:
         except HybridError as exc:  # no model can work without its context
             self.fail(item, f"cannot build the prompt: {exc}")
         return None
-
-    def _prefix(self):
-        """The plan's shared prompt prefix (built once), for Claude rungs."""
-        if self._shared_prefix is None:
-            from hybridcode.plan.prefix import plan_prefix
-
-            self._shared_prefix = plan_prefix(self.state.dir, self.architecture)
-        return self._shared_prefix
 
     def generate(self, item: Item, step: Step, request: ModelRequest) -> Generated:
         """The call, on a worker thread; its answer is saved before it is judged, so a resume
@@ -219,14 +222,22 @@ class Attempts:
         from hybridcode.implement.verify import verify_item
         from hybridcode.judge import Snapshot
 
+        from hybridcode.implement.edits import has_edits
+
         item = self.items[gen.item_id]
         item.state = "verifying"
         self.events.emit(item, "verifying", rung=gen.step.rung.index)
+        if has_edits(gen.text):
+            whole = self._apply_edits(item, gen)
+            if whole is None:
+                return  # settled: malformed, refused, or the whole item is asked for next
+            gen = Generated(gen.item_id, gen.step, gen.attempt_id, whole, "applied")
         try:
             parsed = parse_code(gen.text, item.spec)
         except OutputParseError as exc:
             self.attempt_failed(item, gen.step, gen.attempt_id, "syntax_error",
-                                feedback.parse_feedback(exc.message), output=gen.text)
+                                feedback.parse_feedback(exc.message), output=gen.text,
+                                edit=gen.edit)
             return
         wt = self.worktree.path
         self.state.save_snapshot(wt, item.id, gen.attempt_id, [item.spec.file])
@@ -242,13 +253,15 @@ class Attempts:
                 self.state.restore_snapshot(wt)
                 settled = True
                 self.attempt_failed(item, gen.step, gen.attempt_id, "refused",
-                                    feedback.refused_feedback(str(exc)), output=gen.text)
+                                    feedback.refused_feedback(str(exc)), output=gen.text,
+                                    edit=gen.edit)
                 return
             except PlacementError as exc:
                 self.state.restore_snapshot(wt)
                 settled = True
                 self.attempt_failed(item, gen.step, gen.attempt_id, "placement_error",
-                                    feedback.placement_feedback(exc), output=gen.text)
+                                    feedback.placement_feedback(exc), output=gen.text,
+                                    edit=gen.edit)
                 return
             if self._stray_changes(item, gen, before, allowed, "placing it"):
                 settled = True
@@ -282,13 +295,73 @@ class Attempts:
             outcome = "syntax_error" if result.stage == "syntax" else "test_failed"
             self.attempt_failed(item, gen.step, gen.attempt_id, outcome,
                                 feedback.test_feedback(result.stage, result.output),
-                                output=gen.text)
+                                output=gen.text, edit=gen.edit)
         finally:
             if not settled and self.state.snapshot_path.is_file():
                 # Ctrl-C or an error mid-way: put the files back; the saved output stays
                 # "generated", so a resume verifies it again without paying for it.
                 self.state.restore_snapshot(wt)
                 before.restore(wt)
+
+    def _apply_edits(self, item: Item, gen: Generated) -> str | None:
+        """The whole item an edit answer makes of the failing code, as an answer the parser
+        reads; None when the attempt was settled instead (see :mod:`.edits`)."""
+        from hybridcode.implement.edits import (
+            EditMismatch,
+            EditParseError,
+            EditRefused,
+            apply_edits,
+            parse_edits,
+        )
+        from hybridcode.implement.escalation import attempt_code, fenced
+
+        base = attempt_code(item.previous_output, item.spec) if item.feedback else None
+        if base is None:
+            self.attempt_failed(item, gen.step, gen.attempt_id, "syntax_error",
+                                feedback.parse_feedback(
+                                    "the answer holds edit blocks, but there is no earlier "
+                                    "code to edit: return the whole item in one fenced code "
+                                    "block"), output=gen.text)
+            return None
+        try:
+            code = apply_edits(base, parse_edits(gen.text), item.spec.file,
+                               self._elsewhere(item))
+        except EditParseError as exc:
+            self.attempt_failed(item, gen.step, gen.attempt_id, "syntax_error",
+                                feedback.parse_feedback(exc.message), edit="malformed")
+        except EditRefused as exc:
+            self.events.note(f"{item.id}: refused its edits ({exc})")
+            self.attempt_failed(item, gen.step, gen.attempt_id, "refused",
+                                feedback.refused_feedback(str(exc)), edit="refused")
+        except EditMismatch as exc:
+            self.attempt_failed(item, gen.step, gen.attempt_id, "placement_error",
+                                feedback.trim(f"Your edits could not be applied: {exc}"),
+                                edit="fell back")
+        else:
+            return fenced(code, item.spec)
+        return None
+
+    def _elsewhere(self, item: Item) -> dict[str, str]:
+        """What an edit must not aim at, by name: the item's file around the item, and the
+        acceptance tests."""
+        from hybridcode.context.extract import source_of
+        from hybridcode.errors import ContextError
+
+        wt = self.worktree.path
+        out: dict[str, str] = {}
+        target = wt / item.spec.file
+        if target.is_file() and item.spec.symbol:
+            text = target.read_text(encoding="utf-8", errors="replace")
+            try:
+                text = text.replace(source_of(target, item.spec.symbol).text, "")
+            except ContextError:
+                pass  # not there yet (a created item): all of the file is around it
+            out[item.spec.file] = text
+        for path in sorted(self.checksums):
+            test = wt / path
+            if test.is_file():
+                out[path] = test.read_text(encoding="utf-8", errors="replace")
+        return out
 
     def _stray_changes(self, item: Item, gen: Generated, before, allowed: set[str],
                        when: str) -> bool:
@@ -306,7 +379,7 @@ class Attempts:
                             feedback.refused_feedback(
                                 f"{when} {shown} — an attempt may change only "
                                 f"{item.spec.file}; the whole worktree was restored"),
-                            output=gen.text)
+                            output=gen.text, edit=gen.edit)
         return True
 
     def _refuse_tampered(self, item: Item, gen: Generated, change, what: str) -> None:
@@ -318,7 +391,7 @@ class Attempts:
         self.state.clear_snapshot()
         self.attempt_failed(item, gen.step, gen.attempt_id, "refused",
                             feedback.refused_feedback(f"{what} changed the acceptance tests"),
-                            output=gen.text)
+                            output=gen.text, edit=gen.edit)
 
     def _tests_intact(self, when: str) -> bool:
         from hybridcode.implement.acceptance import (
@@ -342,23 +415,34 @@ class Attempts:
         item.step = gen.step
         item.error = None
         self.events.stop_clock(item)
-        self.state.settle_attempt(gen.attempt_id, "passed", item_id=item.id, item_fields={
-            "state": "passed", "rung": gen.step.rung.index, "escalated": item.escalated,
-            "finished_at": now(), "error": None, "code_sha256": code_sha})
+        self.state.settle_attempt(gen.attempt_id, "passed", item_id=item.id, edit=gen.edit,
+                                  item_fields={"state": "passed", "rung": gen.step.rung.index,
+                                               "escalated": item.escalated,
+                                               "finished_at": now(), "error": None,
+                                               "code_sha256": code_sha})
         self.events.emit(item, "passed")
         self.state.write_summary("implementing", models(self.items.values()))
 
     def attempt_failed(self, item: Item, step: Step, attempt_id: str | None, outcome: str,
-                       text: str, *, climb: bool = False, output: str | None = None) -> None:
-        """Settle a failed attempt; the ladder says where the next one runs, if anywhere."""
+                       text: str, *, climb: bool = False, output: str | None = None,
+                       edit: str | None = None) -> None:
+        """Settle a failed attempt; the ladder says where the next one runs, if anywhere.
+        ``edit``: what became of an edit answer. Edits that were not used leave the failing
+        code and its feedback as they were: the next attempt works on them again, told why
+        (and, when they did not apply, asked for the whole item)."""
         if attempt_id is not None:
-            self.state.settle_attempt(attempt_id, outcome, text)
+            self.state.settle_attempt(attempt_id, outcome, text, edit=edit)
         if self.ladder.breaker.record(step.rung.index, ok=False):
             self.events.note(f"{step.rung.label} failed {self.ladder.breaker.threshold} times "
                              "in a row; switched off for the rest of this run")
-        item.feedback = text
-        if output is not None:
-            item.previous_output = output
+        if edit in ("fell back", "refused", "malformed"):
+            item.edit_problem = text
+            item.whole = item.whole or edit == "fell back"
+        else:
+            item.feedback = text
+            if output is not None:
+                item.previous_output = output
+            item.edit_problem, item.whole = None, False
         item.error = feedback.headline(text) or outcome
         nxt = self.ladder.after_failure(step, climb=climb)
         if nxt is None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from hybridcode.errors import BudgetExceededError
 from hybridcode.implement import ladder as feedback
 from hybridcode.implement.attempt import AttemptFailed, Attempts, Generated, RunCancelled
+from hybridcode.implement.escalation import replay
 from hybridcode.implement.events import HELD, Events, Item, models, now
 from hybridcode.implement.ladder import NO_RETRY_ERRORS, CircuitBreaker, Ladder, Step
 from hybridcode.implement.result import ImplementResult, ItemEvent, ItemOutcome
@@ -186,11 +187,13 @@ class Scheduler:
                 item.step = Step(self.ladder.rungs[last.rung], last.attempt)
             else:
                 item.step = self.ladder.resume_step(item.spec, last.rung, last.attempt)
-                item.feedback = last.feedback
-                item.previous_output = next((a.output for a in reversed(history)
-                                             if a.output), None)
                 if item.step is None:
                     item.started_at = None
+            # The failing code and why, as the last run left them (an edit answer's code is
+            # rebuilt from the code it edited).
+            settled = history[:-1] if item.saved is not None else history
+            item.previous_output, item.feedback, item.edit_problem, item.whole = replay(
+                settled, item.spec)
 
     # ------------------------------------------------------------------ scheduling
 

@@ -82,14 +82,20 @@ DEFAULT_PRICES: dict[str, dict[str, float]] = {
 }
 
 
+DEFAULT_CLAUDE = "claude-sonnet-5-5"
+
+
 def _default_tiers() -> dict[str, Any]:
     return {
-        "planner": {"backend": "anthropic", "model": "claude-opus-5-5"},
+        # One Claude model plans, fixes and reviews: prompt caches are per model, so one
+        # cached prefix serves every Claude call of a plan. Opus is a per-tier choice
+        # (docs/costs.md says when it is worth it) and `hybrid plan --model`.
+        "planner": {"backend": "anthropic", "model": DEFAULT_CLAUDE},
         "implementer": [
             {"backend": "ollama", "model": "qwen2.5-coder:32b"},
-            {"backend": "anthropic", "model": "claude-sonnet-5-5"},
+            {"backend": "anthropic", "model": DEFAULT_CLAUDE},
         ],
-        "reviewer": {"backend": "anthropic", "model": "claude-opus-5-5"},
+        "reviewer": {"backend": "anthropic", "model": DEFAULT_CLAUDE},
     }
 
 
@@ -113,6 +119,16 @@ class RoutingThresholds(_Strict):
         default=5, ge=1, description="Local uses a kind needs before escalations demote it.")
     demote_escalation_rate: float = Field(
         default=0.5, gt=0, le=1, description="Escalation rate at which a kind routes to Claude.")
+    delegate_margin: float = Field(
+        default=0.2, ge=0, lt=1, description="An item is delegated to the local model only "
+        "when its expected saving is at least this share of what Claude writing its code "
+        "would cost (docs/routing.md has the formula).")
+    local_prior_rate: float = Field(
+        default=0.7, gt=0, le=1, description="Local acceptance rate assumed for a task kind "
+        "before the ledger has history (the prior).")
+    local_prior_weight: int = Field(
+        default=10, ge=0, description="How many local uses the prior counts as: history "
+        "outweighs it once a kind has more uses than this.")
 
 
 class ReviewSettings(_Strict):
@@ -215,6 +231,10 @@ class Settings(_Strict):
     counterfactual_model: str | None = Field(
         default=None, description="Claude model that prices the all-Claude counterfactual; "
         "default: the last Claude rung of the implementer ladder.")
+    floor_model: str | None = Field(
+        default=None, description="Claude model that prices the direct floor (Claude "
+        "implementing the request itself); default: the model that planned each plan — the "
+        "same Claude with and without delegation.")
     budget_usd: float | None = Field(
         default=None, gt=0, description="Cap on Claude spend per run (USD).")
     parallel: int = Field(default=2, ge=1, le=64,
@@ -244,7 +264,7 @@ class Settings(_Strict):
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     replay: ReplaySettings = Field(default_factory=ReplaySettings)
 
-    @field_validator("counterfactual_model")
+    @field_validator("counterfactual_model", "floor_model")
     @classmethod
     def _nonempty(cls, v: str | None) -> str | None:
         if v is not None and not v.strip():

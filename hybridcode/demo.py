@@ -49,14 +49,15 @@ RECORDINGS = FIXTURES / "recordings.jsonl"
 REQUEST = FIXTURES / "request.md"
 LABEL = "sample responses recorded in advance — no model runs"
 
-# The models the recordings were written for; the replay backend matches on them.
+# The models the recordings were written for; the replay backend matches on them. One Claude
+# model plans, fixes and reviews, as by default (hybridcode.config): one cache serves them all.
 TIERS = {
-    "planner": {"backend": "anthropic", "model": "claude-opus-5-5"},
+    "planner": {"backend": "anthropic", "model": "claude-sonnet-5-5"},
     "implementer": [
         {"backend": "ollama", "model": "qwen2.5-coder:32b"},
         {"backend": "anthropic", "model": "claude-sonnet-5-5"},
     ],
-    "reviewer": {"backend": "anthropic", "model": "claude-opus-5-5"},
+    "reviewer": {"backend": "anthropic", "model": "claude-sonnet-5-5"},
 }
 # Two attempts per rung: the escalating item fails twice locally, then climbs. With three, its
 # third failure in a row would trip the circuit breaker (three consecutive failures per rung)

@@ -183,3 +183,37 @@ def test_a_commits_result_points_at_a_file_with_lines(repo):
             [found] = sarif["runs"][0]["results"]
             assert found["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
                 "zz.py"
+
+
+def test_a_verdict_from_the_ci_cache_keeps_its_figures_and_notes(repo, claude, tmp_path):
+    """The second CI run over the same range answers from the verdict this CI stored: the
+    figures and the reason it was rejected come with it (issue 26)."""
+    from typer.testing import CliRunner
+
+    from hybridcode.cli.app import app
+    from review_helpers import verdict
+
+    base = git(repo, "rev-parse", "HEAD").stdout.strip()
+    (repo / ".hybrid").mkdir(exist_ok=True)
+    (repo / ".hybrid" / "config.toml").write_text("[review]\nmax_parts = 2\n")
+    for n in range(3):  # three new files, each one hunk over the reviewer's per-call budget
+        (repo / f"data{n}.txt").write_text("".join(f"row {n}-{i} of the table\n"
+                                                   for i in range(6_000)))
+    git(repo, "add", "data0.txt", "data1.txt", "data2.txt")
+    git(repo, "commit", "-q", "-m", format_message("gen", [("Hybrid-Plan", "p-big")]))
+    claude.responder = lambda body: json.dumps(verdict(ids=None) | {"grades": []})
+    args = ["review", "--base", base, "--ci", "--policy", "reviewed", "--cache",
+            str(tmp_path / "verdicts"), "--format", "json", "--repo", str(repo)]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 1, first.output
+    calls = len(claude.requests)
+    again = CliRunner().invoke(app, [*args, "--no-review"])
+    assert again.exit_code == 1, again.output
+    assert len(claude.requests) == calls
+    [before] = json.loads(first.stdout)["commits"]
+    [after] = json.loads(again.stdout)["commits"]
+    assert after["cached_verdict"] and after["status"] == "reviewed-rejected"
+    assert after["figures"] == before["figures"]
+    assert {k: after["figures"][k] for k in ("calls", "parts", "parts_skipped", "cut_hunks")} \
+        == {"calls": 2, "parts": 3, "parts_skipped": 1, "cut_hunks": 2}
+    assert "1 of 3 parts of the diff were not reviewed" in after["detail"]

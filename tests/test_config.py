@@ -17,7 +17,8 @@ def write(path, text):
 
 def test_defaults(repo):
     s = load_settings(repo, environ={})
-    assert s.tiers.planner.model == "claude-opus-5-5"
+    # one Claude model plans, fixes and reviews (one cache serves them all)
+    assert s.tiers.planner.model == s.tiers.reviewer.model == "claude-sonnet-5-5"
     assert [t.label for t in s.tiers.implementer] == ["ollama:qwen2.5-coder:32b",
                                                       "anthropic:claude-sonnet-5-5"]
     assert s.counterfactual == "claude-sonnet-5-5"
@@ -64,7 +65,7 @@ def test_ladder_replaced_by_project(repo):
           '[[tiers.implementer]]\nbackend = "openai"\nmodel = "qwen-32b"\n')
     s = load_settings(repo, environ={})
     assert [t.label for t in s.tiers.implementer] == ["openai:qwen-32b"]
-    assert s.counterfactual == "claude-opus-5-5"  # no Claude rung: falls back to the reviewer
+    assert s.counterfactual == "claude-sonnet-5-5"  # no Claude rung: falls back to the reviewer
 
 
 @pytest.mark.parametrize("where,text,key", [

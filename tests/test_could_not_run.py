@@ -94,3 +94,102 @@ def test_go_code_importing_a_module_go_mod_lacks_is_the_codes_failure(tmp_path, 
     run = run_tests(repo, ["util/u_test.go"], JudgeConfig())
     assert run.status == "failed"
     assert "example.invalid/other, which no module in go.mod provides" in run.summary
+
+
+# ---------------------------------------------------------------------- review and CI (CLI)
+
+def _cli(*args: str):
+    from typer.testing import CliRunner
+
+    from hybridcode.cli.app import app
+
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def _generated_go_commit(repo: Path) -> None:
+    """On ``repo`` (one commit): a Go module needing a module nobody downloaded, then a
+    generated commit (Hybrid-Plan trailer) that changes its code."""
+    from conftest import git
+
+    for name, text in {"go.mod": GO_MOD,
+                       "util/u.go": 'package util\n\nimport dep "example.invalid/dep"\n\n'
+                                    'func V() string { return dep.V }\n',
+                       "util/u_test.go": 'package util\n\nimport "testing"\n\nfunc TestV(t '
+                                         '*testing.T) {\n\tif V() == "" {\n\t\tt.Fatal("e")\n'
+                                         '\t}\n}\n'}.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text, encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "module")
+    (repo / "util/u.go").write_text('package util\n\nimport dep "example.invalid/dep"\n\n'
+                                    'func V() string { return dep.V + "!" }\n')
+    git(repo, "commit", "-q", "-am", "louder V\n\nHybrid-Plan: 260101-louder")
+
+
+def test_ci_over_a_go_module_with_an_empty_cache_says_could_not_run_everywhere(
+        repo, tmp_path, monkeypatch):
+    import json
+    import xml.etree.ElementTree as ET
+
+    import jsonschema
+    from gate_helpers import sarif_schema
+
+    from hybridcode.review.service import EXIT_COULD_NOT_RUN
+
+    if shutil.which("go") is None:
+        unavailable("go is not installed")
+    (tmp_path / "empty-cache").mkdir()
+    monkeypatch.setenv("GOMODCACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.chdir(repo)
+    _generated_go_commit(repo)
+    wanted = "run `go mod download` in the repository"
+    outputs = {}
+    for fmt in ("text", "json", "markdown", "sarif", "github", "junit"):
+        result = _cli("review", "--ci", "--base", "HEAD~1", "--head", "HEAD", "--format", fmt,
+                      "--cache", str(tmp_path / "verdicts"))
+        assert result.exit_code == EXIT_COULD_NOT_RUN == 3, (fmt, result.output)
+        text = " ".join(result.output.split())  # the terminal table folds long cells
+        assert "could not run" in text and "go mod download" in text, (fmt, result.output)
+        outputs[fmt] = result.output
+    commit = json.loads(outputs["json"])["commits"][0]
+    assert commit["status"] == "could-not-run" and json.loads(outputs["json"])["exit_code"] == 3
+    assert commit["review"]["could_not_run"]["fix"] == wanted
+    assert commit["review"]["reviewer_calls"] == 0  # no paid call that cannot help
+    sarif = json.loads(outputs["sarif"])
+    jsonschema.validate(sarif, sarif_schema())
+    [found] = sarif["runs"][0]["results"]
+    assert found["ruleId"] == "check/could-not-run" and found["message"]["text"].startswith(
+        "could not run: ") and wanted in found["message"]["text"]
+    assert "title=could not run::could not run: " in outputs["github"]
+    suites = ET.fromstring(outputs["junit"])
+    assert suites.get("errors") == "1" and suites.get("failures") == "0"
+    assert wanted in suites.find(".//error").get("message")
+    assert "⚠️ could not run" in outputs["markdown"]
+
+
+def test_review_of_a_range_whose_test_dependency_is_missing_could_not_run(repo, monkeypatch):
+    from conftest import git
+
+    monkeypatch.chdir(repo)
+    (repo / "pkg").mkdir()
+    (repo / "pkg/__init__.py").write_text("")
+    (repo / "pkg/calc.py").write_text("def add(a, b):\n    return a + b\n")
+    (repo / "tests").mkdir()
+    (repo / "tests/conftest.py").write_text("import hypothesis_not_installed_here\n")
+    (repo / "tests/test_calc.py").write_text("from pkg.calc import add\n\n\ndef test_add():\n"
+                                             "    assert add(1, 2) == 3\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "calc")
+    (repo / "pkg/calc.py").write_text("def add(a, b):\n    return b + a\n")
+    git(repo, "commit", "-q", "-am", "swap")
+    result = _cli("review", "--base", "HEAD~1", "--format", "json")
+    assert result.exit_code == 3, result.output
+    import json
+
+    data = json.loads(result.output)
+    assert data["decision"] == "blocked" and data["reviewer_calls"] == 0
+    cause = data["could_not_run"]["cause"]
+    assert cause.startswith("could not run: ") and "hypothesis_not_installed_here" in cause
+    assert "ended it" not in cause and "test dependencies" in data["could_not_run"]["fix"]
+    text = _cli("review", "--base", "HEAD~1")
+    assert text.exit_code == 3 and "COULD NOT RUN" in text.output

@@ -102,7 +102,7 @@ def test_display_labels_the_samples_and_shows_every_stage(demo):
     for stage in ("hybrid plan", "hybrid implement", "hybrid review", "hybrid commit",
                   "hybrid stats"):
         assert stage in out
-    assert "APPROVED by claude-opus-5-5" in out
+    assert "APPROVED by claude-sonnet-5-5" in out
     assert "Hybrid-Review: approved" in out
     assert "saved" in out
     assert "against Claude implementing it directly" in out  # the last screen: both
@@ -147,11 +147,11 @@ def test_commit_on_the_plan_branch_carries_valid_trailers(demo):
     trailers = parse_trailers(git(demo.root, "log", "-1", "--format=%B", sha))
     assert trailers["Hybrid-Plan"] == demo.plan_id
     assert {m.strip() for m in trailers["Hybrid-Implementer"].split(",")} == {
-        "ollama:qwen2.5-coder:32b", "anthropic:claude-sonnet-5-5", "plan:claude-opus-5-5"}
+        "ollama:qwen2.5-coder:32b", "anthropic:claude-sonnet-5-5", "plan:claude-sonnet-5-5"}
     review = parse_review_trailer(trailers["Hybrid-Review"])
     assert review is not None
     approved_sha, reviewer = review
-    assert reviewer == "claude-opus-5-5"
+    assert reviewer == "claude-sonnet-5-5"
     # the approval is bound to exactly the committed change
     assert commit_diff(demo.root, sha).sha256 == approved_sha
     assert demo.rows("SELECT 1 FROM approvals WHERE diff_sha256 = ?", (approved_sha,))

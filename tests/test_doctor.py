@@ -74,7 +74,7 @@ def test_online_pings_claude(repo, monkeypatch):
         result, report = run_doctor(repo, monkeypatch, "--online")
         pinged = [r for r in claude.requests if r.path.endswith("/v1/messages")]
     assert result.exit_code == 0, result.output
-    assert {r.json["model"] for r in pinged} == {"claude-opus-5-5", "claude-sonnet-5-5"}
+    assert {r.json["model"] for r in pinged} == {"claude-sonnet-5-5"}  # one model, one ping
 
 
 def test_table_output(repo, monkeypatch):

@@ -16,7 +16,7 @@ def test_init_writes_valid_config_and_gitignore(repo):
     assert result.exit_code == 0, result.output
     config = repo / ".hybrid" / "config.toml"
     assert config.is_file()
-    assert load_settings(repo, environ={}).tiers.planner.model == "claude-opus-5-5"
+    assert load_settings(repo, environ={}).tiers.planner.model == "claude-sonnet-5-5"
     ignore = (repo / ".gitignore").read_text()
     assert ".hybrid/*" in ignore and "!.hybrid/config.toml" in ignore
     # the config stays committable, runtime state does not

@@ -109,7 +109,7 @@ def test_settings_snapshot_keeps_no_secret(tmp_path: Path, ledger: Ledger) -> No
     run_id = ledger.start_run("implement", settings=settings)
     run = ledger.run(run_id)
     assert run is not None
-    assert run.settings["tiers"]["planner"]["model"] == "claude-opus-5-5"
+    assert run.settings["tiers"]["planner"]["model"] == "claude-sonnet-5-5"
     assert "api_key" not in run.settings["anthropic"]
     stored = raw_rows(ledger.path, "SELECT settings FROM runs")[0][0]
     assert "snapshotsecret" not in stored and "plain-openai-secret" not in stored

@@ -58,7 +58,7 @@ def test_happy_path_writes_every_artifact(app_repo, claude):
     with Ledger.open(app_repo) as ledger:
         calls = ledger.calls(plan_id=data["plan_id"])
     assert [(c.step, c.tier) for c in calls] == [("plan", "planner")]
-    expected = (1200 * 4 + 3000 * 20 + 5000 * 5) / 1e6  # opus 5.5 prices
+    expected = (1200 * 2 + 3000 * 10 + 5000 * 2.5) / 1e6  # sonnet 5.5 prices
     assert calls[0].cost_usd == pytest.approx(expected)
     assert data["plan_cost_usd"] == pytest.approx(expected)
 
@@ -205,3 +205,25 @@ def test_status_and_spec_check_after_a_plan(app_repo, claude):
     assert bad.exit_code == 1
     issue = json.loads(bad.stdout)["issues"][0]
     assert issue["item"] == spec["items"][1]["id"] and issue["field"] == "depends_on"
+
+
+def test_model_flag_plans_on_that_claude_model_and_the_floor_follows_it(app_repo, claude):
+    """One Claude model by default (Sonnet); ``--model`` puts one request on another, and the
+    planner call records the repository context the direct floor reads."""
+    claude.enqueue_json(planner_answer())
+    result = plan(app_repo, "--json", "--model", "claude-opus-5-5")
+    assert result.exit_code == 0, result.output
+    assert [m.json["model"] for m in messages(claude)] == ["claude-opus-5-5"]
+    data = json.loads(result.stdout)
+    assert data["planner_model"] == "claude-opus-5-5"
+    with Ledger.open(app_repo) as ledger:
+        call = ledger.calls(plan_id=data["plan_id"])[0]
+    repo_map = (Path(data["path"]) / "repomap.md").read_text()
+    # request + map (+ named sources) at 3.3 characters a token; never hybrid's instructions
+    assert call.extra["context_tokens"] == int((len(REQUEST) + 1 + len(repo_map)) / 3.3)
+
+
+def test_model_flag_refuses_what_is_not_claude(app_repo, claude):
+    result = plan(app_repo, "--model", "qwen2.5-coder:32b")
+    assert result.exit_code != 0 and "not a Claude model" in result.output
+    assert messages(claude) == []

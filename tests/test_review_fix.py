@@ -456,3 +456,20 @@ def test_findings_map_to_the_item_whose_symbol_encloses_the_line(project, tmp_pa
         feedback["sub"]
     assert "- item mul (major): graded poor by the reviewer (wrong-op)" in feedback["mul"]
     assert "Why: Reviewed." in feedback["mul"]
+
+
+def test_a_finding_spelled_as_the_diff_headers_spell_it_finds_its_item(project, tmp_path):
+    items = [fn_item("add", "add", arith_tests("calc.ops2", "add", [(1, 2, 3)]),
+                     file="calc/ops2.py")]
+    write_plan(project, items)
+    tree = tmp_path / "worktree"
+    (tree / "calc").mkdir(parents=True)
+    (tree / "calc" / "ops2.py").write_text(OPS)
+    spec = load_spec(PlanStore(project).spec_path("p1"))
+    verdict = _verdict([finding("b/calc/ops2.py", 0, title="prefixed"),
+                        finding('"b/calc/ops2.py"', 0, title="quoted"),
+                        finding("./calc/ops2.py", 0, title="dotted")], [])
+    got = assign_findings(spec, tree, verdict, [])
+    assert {w.item_id: [f.title for f in w.findings] for w in got.items} == {
+        "add": ["prefixed", "quoted", "dotted"]}
+    assert not got.unassigned

@@ -179,3 +179,16 @@ def test_map_leaves_out_an_unquoted_key_and_shows_a_baselined_false_positive(rep
                            "data.py"], cwd=repo, capture_output=True, text=True, check=True)
     (repo / ".secrets.baseline").write_text(scan.stdout)
     assert excluded() == {"keys.py": "secret: Anthropic API Key line 3"}  # a fresh verdict
+
+
+def test_a_baseline_exclude_pattern_that_is_not_a_regex_is_one_line_with_advice(tmp_path):
+    from hybridcode.errors import ConfigError
+    from hybridcode.secrets import Allowlist
+
+    baseline = {"version": "1.5.0", "plugins_used": [], "results": {}, "filters_used": [
+        {"path": "detect_secrets.filters.regex.should_exclude_line", "pattern": ["Bearer ("]}]}
+    (tmp_path / ".secrets.baseline").write_text(json.dumps(baseline))
+    with pytest.raises(ConfigError) as info:
+        Allowlist.load(tmp_path)
+    assert "--exclude-lines pattern 'Bearer (' is not a regular expression" in str(info.value)
+    assert "detect-secrets scan" in info.value.hint

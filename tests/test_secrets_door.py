@@ -256,3 +256,55 @@ def test_a_broken_baseline_is_one_line_with_advice(tmp_path, claude):
     assert result.exit_code != 0
     assert ".secrets.baseline is not a detect-secrets baseline" in result.output
     assert "detect-secrets scan" in result.output and "Traceback" not in result.output
+
+
+def test_the_baseline_clears_every_nets_finding_at_its_place(repo, claude):
+    """detect-secrets never lists a Bearer test string (only hybrid's token shapes see it) nor
+    anything in a file that is not UTF-8 (it skips the file); the baseline still accepts them
+    — through its own --exclude-lines/--exclude-files — and an entry detect-secrets does list
+    accepts every other net's finding on its line (issue 26)."""
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_api.py").write_text(
+        "def test_auth():\n"
+        '    headers = {"Authorization": "Bearer abc123def456ghi789"}\n'
+        '    api_key = "Bearer 9f8e7d6c5b4a39281706f5e4d3c2b1a0"\n'
+        "    assert headers and api_key\n")
+    (repo / "legacy.py").write_bytes('api_key = "Café-s3cr3tV4lu3-xyzzy"\n'.encode("mac_roman"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "tests with fake credentials")
+
+    def secrets_check(*scan_args: str):
+        if scan_args:
+            scan = subprocess.run([str(Path(sys.executable).with_name("detect-secrets")),
+                                   "scan", *scan_args], cwd=repo, capture_output=True,
+                                  text=True, check=True)
+            (repo / ".secrets.baseline").write_text(scan.stdout)
+        result = runner.invoke(app, ["review", "--base", "HEAD~1", "--head", "HEAD", "--json",
+                                     "--repo", str(repo)])
+        data = json.loads(result.stdout)
+        check = next(c for c in data["checks"] if c["name"] == "secrets")
+        return result.exit_code, check, {(f["file"], f["line"], f["message"])
+                                         for f in check["findings"]}
+
+    code, check, found = secrets_check()  # no baseline: four findings, three places
+    assert code == 1 and found == {
+        ("tests/test_api.py", 2, "secret: Bearer Token"),
+        ("tests/test_api.py", 3, "secret: Secret Keyword"),
+        ("tests/test_api.py", 3, "secret: Bearer Token"),
+        ("legacy.py", 1, "secret: Secret Keyword")}
+    assert "--exclude-lines" in check["details"]  # says how to accept one
+
+    # detect-secrets lists the keyword on line 3: the token inside it goes with it
+    code, check, found = secrets_check(".")
+    baseline = json.loads((repo / ".secrets.baseline").read_text())
+    assert list(baseline["results"]) == ["tests/test_api.py"]  # legacy.py was skipped
+    assert code == 1 and found == {("tests/test_api.py", 2, "secret: Bearer Token"),
+                                   ("legacy.py", 1, "secret: Secret Keyword")}
+
+    # what detect-secrets never lists is accepted through its own exclude patterns
+    claude.enqueue_json(verdict(ids=None) | {"grades": []})
+    code, check, found = secrets_check(".", "--exclude-lines", "Bearer abc123def456ghi789",
+                                       "--exclude-files", r"^legacy\.py$")
+    assert check["ok"] and not found, check
+    assert code == 0
+    assert "(4 known to .secrets.baseline)" in check["summary"]

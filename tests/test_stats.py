@@ -223,7 +223,8 @@ def test_costs_from_real_calls_through_the_fakes(tmp_path, monkeypatch):
             item(ledger, "p9", "f", "other/function", rung=1, attempts=2, escalated=1)
         data = stats_json(tmp_path)
 
-    plan_cost = (1200 * 4 + 3000 * 5 + 800 * 20) / 1e6 + (200 * 4 + 3000 * 0.2 + 400 * 20) / 1e6
+    # sonnet 5.5 plans by default: $2 input, $2.50 cache write, $0.10 read, $10 output per M
+    plan_cost = (1200 * 2 + 3000 * 2.5 + 800 * 10) / 1e6 + (200 * 2 + 3000 * 0.1 + 400 * 10) / 1e6
     sonnet = (1500 * 2 + 500 * 10) / 1e6
     local_cf = (2000 * 2 + 300 * 10) / 1e6
     assert rounded(data["totals"]) == rounded(spend(

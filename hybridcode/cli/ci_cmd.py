@@ -28,14 +28,21 @@ def _text(result: Any) -> None:
     table = Table(title=f"generated commits in {result.base}..{result.head}")
     for col in ("commit", "plan", "status", "detail"):
         table.add_column(col, overflow="fold")
+    from hybridcode.review.ci import COULD_NOT_RUN
+
     for c in result.commits:
-        color = "green" if c.ok else "red"
+        color = "green" if c.ok else "yellow" if c.status == COULD_NOT_RUN else "red"
         table.add_row(c.sha[:12], escape(c.plan_id), f"[{color}]{c.status}[/]", escape(c.detail))
     out.print(table)
-    bad = sum(1 for c in result.commits if not c.ok)
-    out.print(f"[green]all generated commits accepted under policy {result.policy}[/]"
-              if not bad else
-              f"[red]{bad} commit(s) not accepted under policy {result.policy}[/]")
+    bad = sum(1 for c in result.commits if not c.ok and c.status != COULD_NOT_RUN)
+    stuck = sum(1 for c in result.commits if c.status == COULD_NOT_RUN)
+    if bad:
+        out.print(f"[red]{bad} commit(s) not accepted under policy {result.policy}[/]")
+    if stuck:
+        out.print(f"[yellow]{stuck} commit(s) could not be judged: their tests could not run "
+                  "here — fix the CI environment as the detail says, then run again[/]")
+    if not bad and not stuck:
+        out.print(f"[green]all generated commits accepted under policy {result.policy}[/]")
 
 
 def run_ci_command(base: str, head: str = "HEAD", fmt: str = "text",
@@ -43,7 +50,8 @@ def run_ci_command(base: str, head: str = "HEAD", fmt: str = "text",
                    output: Path | None = None, policy: str | None = None,
                    cache_dir: Path | None = None) -> int:
     """Run the CI gate, print (or write to ``output``) the report; return the exit code
-    (0 every commit accepted under the trust policy, 1 otherwise)."""
+    (0 every commit accepted under the trust policy, 1 any rejected, 3 the tests of a commit
+    could not run here and nothing was rejected)."""
     from hybridcode.errors import UsageError
     from hybridcode.review.ci import run_ci
     from hybridcode.review.hook import project_roots

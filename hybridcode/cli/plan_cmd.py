@@ -18,6 +18,10 @@ def plan(
                                     help="Override the route of an item (recorded as such)."),
     map_tokens: int = typer.Option(4096, "--map-tokens", min=256,
                                    help="Token budget for the repository map."),
+    model: Optional[str] = typer.Option(
+        None, "--model", metavar="CLAUDE_MODEL",
+        help="Claude model that plans this request instead of tiers.planner, e.g. "
+        "claude-opus-5-5 for hard design work (docs/costs.md: when Opus is worth it)."),
     path: Path = typer.Option(Path("."), "--repo", help="Repository root."),
     json_out: bool = typer.Option(False, "--json", help="Print the plan summary as JSON."),
 ) -> None:
@@ -33,9 +37,18 @@ def plan(
                          "drop one of them")
     text = file.read_text(encoding="utf-8") if file is not None else (request or "")
     overrides = parse_route_overrides(route)
+    settings = None
+    if model is not None:
+        from hybridcode.config import load_settings
+
+        if not model.strip().startswith("claude-"):
+            raise UsageError(f'--model "{model}" is not a Claude model id',
+                             "the planner is Claude: e.g. --model claude-opus-5-5")
+        settings = load_settings(path, overrides={"tiers": {"planner": {
+            "backend": "anthropic", "model": model.strip()}}})
     with model_progress("planning", quiet=json_out) as (on_stage, on_progress):
         result = make_plan(path, text, focus=focus, routes=overrides, map_tokens=map_tokens,
-                           on_progress=on_progress, on_stage=on_stage)
+                           settings=settings, on_progress=on_progress, on_stage=on_stage)
     if json_out:
         print_json(plan_summary_json(result))
     else:

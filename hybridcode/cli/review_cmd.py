@@ -4,7 +4,8 @@ With --fix, a plan that is not approved goes back to the implementer: the findin
 the spec items they concern, those items are implemented again (their tests must pass), and the
 new diff is reviewed; up to --rounds times. Nothing is committed.
 
-Exit codes: 0 approved, 1 changes requested or blocked, 2 usage errors.
+Exit codes: 0 approved, 1 changes requested or blocked, 2 usage errors, 3 the tests could not
+run here (an environment problem: the cause and the fix are printed).
 """
 
 from __future__ import annotations
@@ -215,6 +216,8 @@ def print_review(outcome: ReviewOutcome) -> None:
     for check in outcome.checks:
         mark = "[dim]skipped[/]" if check.skipped else status_mark(check.ok if check.ok or
                                                                    check.blocking else None)
+        if check.could_not_run:
+            mark = "[bold yellow]could not run[/]"
         checks.add_row(_esc(check.name), mark, _esc(check.summary))
         for finding in check.findings[:10]:
             checks.add_row("", "", f"[dim]{_esc(finding['file'])}:{finding['line']}[/] "
@@ -230,6 +233,10 @@ def print_review(outcome: ReviewOutcome) -> None:
         out.print(f"[dim]note:[/] {_esc(note)}")
     style = _DECISION_STYLE[outcome.decision]
     label = outcome.decision.replace("_", " ").upper()
+    stuck = outcome.could_not_run
+    if stuck is not None:
+        style, label = "bold yellow", "COULD NOT RUN"
+        out.print(f"[yellow]{_esc(stuck.summary)}[/]")
     by = f" by {_esc(outcome.reviewer_model)}" if outcome.reviewer_model else ""
     cost = f" · ${outcome.cost:.4f}" if outcome.cost else ""
     share = reviewer_share(outcome)

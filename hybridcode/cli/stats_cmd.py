@@ -210,6 +210,9 @@ def savings_lines(data: dict[str, Any]) -> list[str]:
         lines.append(f"against Claude implementing it directly {usd(direct['direct_usd'])}: "
                      f"spent {usd(direct['actual_usd'])}, saved "
                      f"[bold green]{usd(direct['saving_usd'])}{pct}[/]")
+        if direct.get("escalation_usd"):
+            lines.append(f"  of the spend, {usd(direct['escalation_usd'])} went to Claude "
+                         "rescuing items routed local (escalations)")
         lines.append(f"[dim]estimate (direct): {direct['method']}.[/]")
     pct = "" if cf["saving_pct"] is None else f" ({cf['saving_pct']:.1f}%)"
     lines.append(f"against the same pipeline all on Claude {usd(cf['counterfactual_usd'])}: "

@@ -41,10 +41,12 @@ METHOD = ("each local call priced as if {model} had read the same input (uncache
           "written the same output; Claude calls at their recorded cost; saving = "
           "counterfactual − actual; Claude itself would have used other token counts and "
           "attempts")
-DIRECT_METHOD = ("Claude implementing the request itself: the planner's context (its first "
-                 "call's whole input) as input and the final diff's added lines as output, "
-                 "uncached at {model}'s price, plus one review (the last review's recorded "
-                 "cost); saving = direct − actual")
+DIRECT_METHOD = ("the direct floor — Claude implementing the request itself: the repository "
+                 "context the planner read (request, map, named sources; not hybrid's "
+                 "instructions and schema) as input and the final diff's added lines as "
+                 "output (tests generated from examples counted at the examples' size), "
+                 "both at 3.3 characters a token, uncached at {model}'s price, plus the same "
+                 "review (the last review's recorded cost); saving = direct − actual")
 
 _GROUP_SQL = {
     "tier": "c.tier",
@@ -177,20 +179,23 @@ def _counterfactual(settings: Settings, totals: Spend) -> dict[str, Any]:
 
 def _direct(ledger: Ledger, settings: Settings, since: str | None, plan_id: str | None,
             actual_usd: float) -> dict[str, Any]:
-    """Counterfactual (b), per plan with a review: what Claude implementing the request itself
-    would have cost. Plans without a recorded review (no final diff yet) are left out."""
+    """Counterfactual (b), the direct floor, per plan with a review: Claude implementing the
+    request itself — the repository context the planner read as input, the final diff's added
+    lines as output (a test file generated from examples at the size of those examples), both
+    at one characters-a-token convention, priced on the planner's model (or ``floor_model``),
+    plus the same review. Plans without a recorded review (no final diff yet) are left out."""
     where, params = _where(since, plan_id)
-    price = settings.price_for(settings.counterfactual)
-    model = settings.counterfactual
     plans = [r[0] for r in ledger.query(
         f"SELECT DISTINCT c.plan_id FROM calls c{where} AND c.plan_id IS NOT NULL "
         "ORDER BY 1", params)]
-    input_tokens = output_tokens = 0
-    review_usd = 0.0
+    input_tokens = output_tokens = legacy = 0
+    writing = review_usd = 0.0
     covered: list[str] = []
+    models: set[str] = set()
     for plan in plans:
         first = ledger.query(
-            "SELECT input_tokens + cache_write_tokens + cache_read_tokens FROM calls "
+            "SELECT model, input_tokens + cache_write_tokens + cache_read_tokens AS whole, "
+            "json_extract(extra, '$.context_tokens') AS context FROM calls "
             "WHERE plan_id = ? AND tier = 'planner' AND outcome != 'budget' "
             "ORDER BY id LIMIT 1", (plan,))
         last_review = ledger.query(
@@ -198,29 +203,55 @@ def _direct(ledger: Ledger, settings: Settings, since: str | None, plan_id: str 
             "json_extract(extra, '$.diff_tokens') IS NOT NULL ORDER BY id DESC LIMIT 1", (plan,))
         if not first or not last_review:
             continue
+        model = settings.floor_model or first[0]["model"]
+        price = settings.price_for(model)
+        if price is None:
+            continue
         review = ledger.query(
             "SELECT TOTAL(json_extract(extra, '$.diff_tokens')) AS diff, TOTAL(cost_usd) AS usd "
             "FROM calls WHERE plan_id = ? AND tier = 'reviewer' AND run_id IS ?",
             (plan, last_review[0][0]))[0]
+        # Plans planned before the context was recorded: the planner's whole input (more
+        # than the context, so such a floor is higher than it should be).
+        context = first[0]["context"]
+        read = int(context) if context is not None else int(first[0]["whole"])
+        legacy += context is None
         covered.append(plan)
-        input_tokens += int(first[0][0])
+        models.add(model)
+        input_tokens += read
         output_tokens += int(review["diff"])
+        writing += (read * price.input + int(review["diff"]) * price.output) / 1_000_000
         review_usd += float(review["usd"])
-    if not covered or price is None:
-        return {"model": model, "plans": len(covered), "plans_without_review":
-                len(plans) - len(covered), "direct_usd": None, "actual_usd": actual_usd,
-                "saving_usd": None, "saving_pct": None, "estimate": True,
-                "method": DIRECT_METHOD.format(model=model)}
-    writing = (input_tokens * price.input + output_tokens * price.output) / 1_000_000
+    model = (next(iter(models)) if len(models) == 1
+             else settings.floor_model or "the planner's model of each plan")
+    base = {"model": model, "plans": len(covered),
+            "plans_without_review": len(plans) - len(covered), "estimate": True,
+            "method": DIRECT_METHOD.format(model=model)}
+    if not covered:
+        return {**base, "direct_usd": None, "actual_usd": actual_usd, "saving_usd": None,
+                "saving_pct": None, "ratio": None, "escalation_usd": None}
     direct = writing + review_usd
     actual = _plans_cost(ledger, covered)
-    return {"model": model, "plans": len(covered),
-            "plans_without_review": len(plans) - len(covered),
-            "input_tokens": input_tokens, "output_tokens": output_tokens,
+    escalation = _escalation_cost(ledger, covered)
+    return {**base, "input_tokens": input_tokens, "output_tokens": output_tokens,
+            "plans_with_legacy_input": legacy,
             "writing_usd": writing, "review_usd": review_usd, "direct_usd": direct,
             "actual_usd": actual, "saving_usd": direct - actual,
             "saving_pct": (direct - actual) / direct * 100 if direct else None,
-            "estimate": True, "method": DIRECT_METHOD.format(model=model)}
+            "ratio": actual / direct if direct else None,
+            "escalation_usd": escalation,
+            "ratio_without_escalations": (actual - escalation) / direct if direct else None}
+
+
+def _escalation_cost(ledger: Ledger, plans: list[str]) -> float:
+    """Claude implementer calls of items the plan routed local: what local failures cost. The
+    promise (Claude spend ≤ 1.05 × the floor) is stated without them, and they are shown."""
+    marks = ", ".join("?" for _ in plans)
+    return float(ledger.query(
+        "SELECT TOTAL(c.cost_usd) FROM calls c JOIN items i ON i.plan_id = c.plan_id AND "
+        "i.item_id = c.item_id WHERE c.tier = 'implementer' AND c.is_local = 0 AND "
+        f"i.route = 'local' AND c.outcome != 'budget' AND c.plan_id IN ({marks})",
+        plans)[0][0])
 
 
 def _plans_cost(ledger: Ledger, plans: list[str]) -> float:

@@ -63,3 +63,21 @@ def counterfactual_cost(settings: Settings, usage: Usage) -> float:
     if price is None:
         return 0.0
     return (usage.total_input * price.input + usage.output_tokens * price.output) / _PER_MTOK
+
+
+# The direct floor (docs/costs.md) counts both of its sides from text at one convention: the
+# characters a token that the demo's recorded usage follows and tokenizers give for code.
+FLOOR_CHARS_PER_TOKEN = 3.3
+
+
+def floor_tokens(text: str) -> int:
+    """Tokens of ``text`` at the floor's convention (:data:`FLOOR_CHARS_PER_TOKEN`)."""
+    return int(len(text) / FLOOR_CHARS_PER_TOKEN)
+
+
+def written_tokens(added: str) -> int:
+    """Tokens Claude would write to produce the added lines of a diff (``+`` lines; context
+    and removed lines are not written), at the floor's convention."""
+    lines = [line[1:] for line in added.splitlines()
+             if line.startswith("+") and not line.startswith("+++")]
+    return floor_tokens("".join(line + "\n" for line in lines))

@@ -257,7 +257,9 @@ def make_plan(
         try:
             stage(f"planning with {settings.tiers.planner.model}")
             try:
-                result = _call(caller, settings, model_request, on_progress)
+                result = _call(caller, settings, model_request, on_progress,
+                               extra={"context_tokens": context_tokens(request, map_text,
+                                                                       sources)})
             except OutputFormatError as exc:
                 # Paid for, but not the shape of a plan: keep it for a person to fix.
                 status = "invalid"
@@ -309,10 +311,20 @@ def make_plan(
                       decisions, estimate_items(spec, settings, root), warnings, excluded)
 
 
+def context_tokens(request: str, repo_map: str, sources: str) -> int:
+    """The repository context the planner read — the request, the map and the named files'
+    sources, not hybrid's own instructions and schema — at the direct floor's convention:
+    what Claude implementing the request itself would read (docs/costs.md)."""
+    from hybridcode.models.pricing import floor_tokens
+
+    return floor_tokens(request.strip() + "\n" + repo_map + sources)
+
+
 def _call(caller: Caller, settings: Settings, request: ModelRequest,
-          on_progress: Callable[[Progress], None] | None, step: str = "plan"):
+          on_progress: Callable[[Progress], None] | None, step: str = "plan",
+          extra: dict | None = None):
     result = caller.call(settings.tiers.planner, request, step=step, tier="planner",
-                         on_progress=on_progress)
+                         on_progress=on_progress, extra=extra)
     if not isinstance(result.parsed, PlannerOutput):  # a backend without schema support
         try:
             result.parsed = PlannerOutput.model_validate_json(result.text)

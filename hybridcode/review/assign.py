@@ -154,8 +154,16 @@ def assign_findings(spec: Spec, worktree: Path, verdict: Verdict | None,
 def _owners(finding: FixFinding, spec: Spec, lines: _SymbolLines) -> tuple[list[str], str]:
     if not finding.file:
         return [], "it names no file"
-    by_file = [item for item in spec.items if item.file == finding.file]
-    by_tests = [item for item in spec.items if item.test_path == finding.file]
+    from hybridcode.vcs.diff import path_readings
+
+    # The reviewer may spell the file as the diff's headers do ("b/app/x.py", git's quoting).
+    by_file: list = []
+    by_tests: list = []
+    for reading in path_readings(finding.file):
+        by_file = [item for item in spec.items if item.file == reading]
+        by_tests = [item for item in spec.items if item.test_path == reading]
+        if by_file or by_tests:
+            break
     candidates = by_file or by_tests
     if not candidates:
         return [], f"no spec item targets {finding.file}"

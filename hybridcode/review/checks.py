@@ -13,8 +13,10 @@
   (:mod:`hybridcode.judge`): in the sandbox, with the project's interpreter (``[checks]``, or
   the repository's ``.venv``), within ``settings.test_timeout_s`` as a hard bound. Every test of
   the acceptance files must run and pass; in the other files failures and errors count.
-  "tests could not run: <reason>" (no pytest, a module the environment lacks, a collection
-  error) is a result of its own, still blocking, never reported as failing tests.
+  "could not run: <cause> — <fix>" (no pytest, a module the environment lacks, a collection
+  error, a Go module cache without the module's dependencies, a JavaScript runner that is not
+  installed) is a result of its own: still blocking, never reported as failing tests, and the
+  review's result when nothing else blocks (:attr:`ReviewOutcome.could_not_run`).
 - ``lint``     ``settings.lint`` (e.g. ``ruff check``) over the changed source files: ``{files}``
   in the command places them, otherwise they are appended. Skipped, with a note, when unset or
   when the program is not installed.
@@ -59,6 +61,7 @@ class CheckResult:
     details: str = ""  # trimmed tool output
     skipped: bool = False
     could_not_run: bool = False  # the tool never got to judge the code (see ``tests``)
+    fix: str = ""  # could_not_run: what makes the tests runnable
 
     @property
     def blocks(self) -> bool:
@@ -193,8 +196,8 @@ def run_tests(directory: Path, paths: list[str], config: JudgeConfig,
     run = judge_tests(directory, paths, config, strict=[p for p in (strict or []) if p in paths])
     off = " (no sandbox: [sandbox] mode = \"off\")" if run.sandbox == "off" else ""
     if run.could_not_run:
-        return CheckResult("tests", False, True, f"tests could not run: {run.summary}{off}",
-                           [], _trim(run.output), could_not_run=True)
+        return CheckResult("tests", False, True, run.cause() + off, [], _trim(run.output),
+                           could_not_run=True, fix=run.fix)
     if run.ok:
         return CheckResult("tests", True, True, f"{len(paths)} test file(s): {run.summary}{off}",
                            details=_trim(run.output))
@@ -265,14 +268,23 @@ def run_lint(directory: Path, diff: Diff, command: str | None, config: JudgeConf
 
 # ---------------------------------------------------------------------------- secrets
 
+_NOT_A_SECRET = (
+    "Not a secret (a test string, an example)? End its line with `# pragma: allowlist secret`, "
+    "or accept it in .secrets.baseline: `detect-secrets scan > .secrets.baseline` lists what "
+    "detect-secrets finds; for what only hybrid finds (a token shape, a file that is not "
+    "UTF-8) add `--exclude-lines REGEX` or `--exclude-files REGEX` to that scan. See "
+    "docs/secrets.md.")
+
+
 def scan_added_lines(diff: Diff, directory: Path | None = None) -> CheckResult:
     """The blocking scan: :mod:`hybridcode.secrets`' nets over the lines this diff adds.
 
     Only added lines: the block is about what this change commits. A secret already in an
     unchanged line is not this change's doing (and never reaches the reviewer: the door
-    replaces it in the diff's context lines before the request leaves). Allow-listed, as
-    detect-secrets' own hook does it: ``# pragma: allowlist secret`` on the line, and the
-    secrets ``directory``'s ``.secrets.baseline`` lists for the file.
+    replaces it in the diff's context lines before the request leaves). Allow-listed for every
+    net, as detect-secrets' own hook does it: ``# pragma: allowlist secret`` on the line, and
+    what ``directory``'s ``.secrets.baseline`` accepts (its secrets and exclude patterns; see
+    :meth:`hybridcode.secrets.Allowlist.review`).
     """
     from hybridcode.context.files import name_reason
     from hybridcode.secrets import (BASELINE, Allowlist, find_secrets, known_values,
@@ -294,11 +306,11 @@ def scan_added_lines(diff: Diff, directory: Path | None = None) -> CheckResult:
             if not lines:
                 continue
             shown = 0
-            for found in find_secrets(change.path, "\n".join(text for _, text in lines),
-                                      values=values):
-                if allowlist.accepts(change.path, found.value):
-                    accepted += 1
-                    continue
+            texts = [text for _, text in lines]
+            kept, known = allowlist.review(
+                change.path, texts, find_secrets(change.path, "\n".join(texts), values=values))
+            accepted += len(known)
+            for found in kept:
                 findings.append(_finding(change.path, lines[found.line - 1][0],
                                          f"secret: {found.kind}"))
                 shown += 1
@@ -307,7 +319,7 @@ def scan_added_lines(diff: Diff, directory: Path | None = None) -> CheckResult:
     if findings:
         first = findings[0]
         return CheckResult("secrets", False, True, f"{first['message']} at "
-                           f"{first['file']}:{first['line']}", findings)
+                           f"{first['file']}:{first['line']}", findings, _NOT_A_SECRET)
     known = f" ({accepted} known to {BASELINE})" if accepted else ""
     return CheckResult("secrets", True, True, f"no secrets in the added lines{known}")
 

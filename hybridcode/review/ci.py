@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 POLICIES = ("signed", "reviewed", "hash")
 GOOD_STATUSES = frozenset({"valid", "unchanged", "reviewed-approved"})
+# Reviewed here, and the tests could not start: the CI environment needs fixing, not the code.
+COULD_NOT_RUN = "could-not-run"
 POLICY_MEANING = {
     "signed": "valid only with a good signature by an allowed key over the recomputed diff hash",
     "reviewed": "every generated commit reviewed by this CI itself (only verdicts it stored "
@@ -73,6 +75,9 @@ class CICommit:
     found: str | None = None  # the status before a review settled it
     outcome: ReviewOutcome | None = None
     cached_verdict: bool = False  # settled by a verdict this CI stored earlier
+    # How the verdict was reached (reviewer calls, diff parts, parts not reviewed, hunks cut,
+    # notes) — a verdict from the cache carries the figures of the review that reached it.
+    figures: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -105,7 +110,14 @@ class CIResult:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.ok else 1
+        """0 every commit accepted; 1 any rejected; else 3 when tests could not run."""
+        from hybridcode.review.service import EXIT_COULD_NOT_RUN
+
+        if self.ok:
+            return 0
+        if all(c.ok or c.status == COULD_NOT_RUN for c in self.commits):
+            return EXIT_COULD_NOT_RUN
+        return 1
 
     @property
     def policy_meaning(self) -> str:
@@ -201,8 +213,28 @@ class VerdictCache:
         tmp.write_text(json.dumps({
             "diff_sha256": outcome.diff.sha256, "checklist_version": outcome.checklist_version,
             "decision": outcome.decision, "reviewer_model": outcome.reviewer_model,
-            "review_id": outcome.review_id}, indent=2) + "\n", encoding="utf-8")
+            "review_id": outcome.review_id, "figures": review_figures(outcome)},
+            indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         os.replace(tmp, path)
+
+
+def review_figures(outcome: ReviewOutcome) -> dict[str, Any]:
+    """How ``outcome``'s verdict was reached, as the ledger keeps it (see
+    :data:`hybridcode.review.service.FIGURES`)."""
+    from hybridcode.review.service import FIGURES
+
+    return {**{key: getattr(outcome, key) for key in FIGURES}, "notes": list(outcome.notes)}
+
+
+def _stored_figures(data: Any) -> dict[str, Any] | None:
+    if not isinstance(data, dict):
+        return None
+    from hybridcode.review.service import FIGURES
+
+    figures: dict[str, Any] = {key: data[key] for key in FIGURES
+                               if isinstance(data.get(key), int)}
+    figures["notes"] = [n for n in data.get("notes") or [] if isinstance(n, str)]
+    return figures
 
 
 def default_cache_dir() -> Path:
@@ -363,8 +395,11 @@ def _settle(root: Path, record: CICommit, cache: VerdictCache, version: str,
         record.status = ("reviewed-approved" if stored["decision"] == "approved"
                          else "reviewed-rejected")
         record.reviewer_model = stored.get("reviewer_model") or record.reviewer_model
+        record.figures = _stored_figures(stored.get("figures"))
+        notes = (record.figures or {}).get("notes") or []
         record.detail = (f"{found}; reviewed by this CI earlier: "
-                         f"{stored['decision'].replace('_', ' ')} (verdict cache)")
+                         f"{stored['decision'].replace('_', ' ')} (verdict cache)"
+                         + "".join(f"; {note}" for note in notes))
         return
     if not review_missing:
         if found == "unreviewed":
@@ -378,7 +413,13 @@ def _settle(root: Path, record: CICommit, cache: VerdictCache, version: str,
     outcome = review_commit(root, record.sha, settings)
     cache.put(outcome)
     record.found, record.outcome = found, outcome
+    record.figures = review_figures(outcome)
     record.reviewer_model = outcome.reviewer_model or record.reviewer_model
+    stuck = outcome.could_not_run
+    if stuck is not None:
+        record.status = COULD_NOT_RUN
+        record.detail = f"{found}; {stuck.summary}"
+        return
     record.status = "reviewed-approved" if outcome.approved else "reviewed-rejected"
     record.detail = f"{found}; reviewed here: {outcome.decision.replace('_', ' ')}"
 

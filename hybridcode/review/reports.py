@@ -27,7 +27,11 @@ Each format follows its consumer's rules:
   stays visible on GitHub); their code spans and blocks are kept, and a table cell shows a
   block line by line, never a ``<br>`` inside code.
 - JUnit: one testcase per deterministic check and per checklist entry; a failure carries the
-  reasoning. Characters XML 1.0 forbids (terminal escapes in test output) are dropped.
+  reasoning; tests that could not run are an ``<error>``, not a failure.
+- "Could not run" (the tests never started: an environment problem, see
+  :attr:`~hybridcode.review.verdict.ReviewOutcome.could_not_run`) is its own result in every
+  format: rule ``check/could-not-run``, the title "could not run", the cause and the fix in the
+  message, CI status ``could-not-run`` and exit code 3 (docs/ci.md). Characters XML 1.0 forbids (terminal escapes in test output) are dropped.
 """
 
 from __future__ import annotations
@@ -63,12 +67,15 @@ TOOL_URI = "https://pypi.org/project/hybridcode/"
 
 RULE_FINDING = "review/finding"
 RULE_APPROVAL = "gate/approval"
+RULE_COULD_NOT_RUN = "check/could-not-run"
+COULD_NOT_RUN = "could not run"
 
 # Severity → SARIF level and GitHub annotation command.
 _SARIF_LEVEL = {"critical": "error", "major": "error", "minor": "warning", "info": "note"}
 _GITHUB_LEVEL = {"critical": "error", "major": "error", "minor": "warning", "info": "notice"}
 _DECISION_TITLE = {"approved": "✅ approved", "changes_requested": "❌ changes requested",
-                   "blocked": "⛔ blocked", "nothing_to_review": "➖ nothing to review"}
+                   "blocked": "⛔ blocked", "nothing_to_review": "➖ nothing to review",
+                   "could_not_run": "⚠️ could not run"}
 # A PR comment holds at most 65,536 characters; leave room for the truncation note.
 MARKDOWN_LIMIT = 60_000
 
@@ -163,6 +170,9 @@ def _check_items(check: Any, places: _Places) -> Iterator[_Item]:
     """A failed check's findings (``{file, line, message}``), or one item with its summary."""
     rule = f"check/{check.name}"
     level = "error" if check.blocking else "warning"
+    if getattr(check, "could_not_run", False):
+        yield _Item(RULE_COULD_NOT_RUN, "error", COULD_NOT_RUN, check.summary, places.anchor, 1)
+        return
     found = False
     for f in check.findings or []:
         if not isinstance(f, dict):
@@ -202,7 +212,7 @@ def problems(outcome: ReviewOutcome) -> list[_Item]:
 def _ci_items(result: CIResult) -> list[_Item]:
     items: list[_Item] = []
     for c in result.commits:
-        if not c.ok:
+        if not c.ok and not _stuck(c):  # could not run: the review's own item says it
             anchor = _Places(c.outcome.diff).anchor if c.outcome is not None else c.anchor
             items.append(_Item(RULE_APPROVAL, "error", f"{c.status} approval in {c.sha[:12]}",
                                f"commit {c.sha[:12]} (plan {c.plan_id}, policy {c.policy}): "
@@ -211,6 +221,17 @@ def _ci_items(result: CIResult) -> list[_Item]:
         if c.outcome is not None:
             items.extend(problems(c.outcome))
     return items
+
+
+def _stuck(commit: Any) -> bool:
+    from hybridcode.review.ci import COULD_NOT_RUN as STATUS
+
+    return commit.status == STATUS
+
+
+def _title(outcome: ReviewOutcome) -> str:
+    key = "could_not_run" if outcome.could_not_run is not None else outcome.decision
+    return _DECISION_TITLE.get(key, outcome.decision)
 
 
 # ---------------------------------------------------------------------- JSON
@@ -325,8 +346,7 @@ def _finding_md(f: Any, places: _Places) -> str:
 
 
 def _outcome_md(outcome: ReviewOutcome, heading: str = "##") -> list[str]:
-    title = _DECISION_TITLE.get(outcome.decision, outcome.decision)
-    lines = [f"{heading} hybridcode review: {title}", ""]
+    lines = [f"{heading} hybridcode review: {_title(outcome)}", ""]
     verdict = outcome.verdict
     if verdict is not None and verdict.summary:
         lines += [f"> {_block(verdict.summary, indent='> ')}", ""]
@@ -351,7 +371,9 @@ def _outcome_md(outcome: ReviewOutcome, heading: str = "##") -> list[str]:
                   "|---|---|---|"]
         for c in outcome.checks:
             state = "✅ pass" if c.ok else ("❌ fail (blocking)" if c.blocking else "⚠️ fail")
-            if c.skipped:
+            if c.could_not_run:
+                state = "⚠️ could not run"
+            elif c.skipped:
                 state = "⏭ skipped"
             lines.append(f"| {_cell(c.name)} | {state} | {_cell(c.summary)} |")
         lines.append("")
@@ -382,7 +404,11 @@ def markdown(result: Any) -> str:
     if not _is_ci(result):
         lines = _outcome_md(result)
     else:
-        verdict = "✅ all approved" if result.exit_code == 0 else "❌ needs attention"
+        from hybridcode.review.service import EXIT_COULD_NOT_RUN
+
+        verdict = ("✅ all approved" if result.exit_code == 0 else "⚠️ tests could not run "
+                   "here (fix the CI environment)" if result.exit_code == EXIT_COULD_NOT_RUN
+                   else "❌ needs attention")
         lines = [f"## hybridcode CI gate: {verdict}", "",
                  (f"Range `{result.base}..{result.head}` · {len(result.commits)} generated "
                   "commit(s)"), "",
@@ -432,6 +458,11 @@ def _rules(outcomes: Iterable[ReviewOutcome], ci: bool) -> list[dict[str, Any]]:
             "Under the run's trust policy the commit is not accepted: no good signature by an "
             "allowed key over its recomputed diff hash, a changed diff, a file outside its "
             "plan's spec, or no review by this CI. Review it with `hybrid review`.")
+    if any(c.could_not_run for o in outcomes for c in o.checks):
+        add(RULE_COULD_NOT_RUN, "CouldNotRun", "The tests could not run here", "error",
+            "The tests never started (a test dependency, a generated file or the Go module "
+            "cache missing, a runner not installed): an environment problem, not a judgement "
+            "of the code. The message gives the cause and the fix; see docs/troubleshooting.md.")
     for outcome in outcomes:
         for check in outcome.checks:
             add(f"check/{check.name}", _pascal(f"check {check.name}"),
@@ -451,7 +482,7 @@ def _pascal(text: str) -> str:
 
 def _sarif_result(item: _Item, rule_index: dict[str, int]) -> dict[str, Any]:
     text = item.title if not item.message or item.message == item.title else \
-        f"{item.title}: {item.message}"
+        item.message if item.message.startswith(item.title) else f"{item.title}: {item.message}"
     if item.fix:
         text += f" Suggested fix: {item.fix}"
     res: dict[str, Any] = {
@@ -548,13 +579,20 @@ def github_annotations(result: Any) -> str:
             text += f"\nSuggested fix: {item.fix}"
         lines.append(annotation(level, text, item.file, item.line, item.title))
     if _is_ci(result):
+        from hybridcode.review.service import EXIT_COULD_NOT_RUN
+
         ok = result.exit_code == 0
         summary = (f"{len(result.commits)} generated commit(s) in {result.base}..{result.head} "
                    f"under trust policy {result.policy} ({result.policy_meaning}): "
-                   + ("all accepted" if ok else "some not accepted"))
+                   + ("all accepted" if ok else "tests could not run here (exit "
+                      f"{EXIT_COULD_NOT_RUN}): fix the CI environment"
+                      if result.exit_code == EXIT_COULD_NOT_RUN else "some not accepted"))
     else:
         ok = result.decision in ("approved", "nothing_to_review")
-        summary = f"review {result.decision.replace('_', ' ')} for diff {result.diff.sha256[:12]}"
+        stuck = result.could_not_run if hasattr(result, "could_not_run") else None
+        summary = (f"review {result.decision.replace('_', ' ')} for diff "
+                   f"{result.diff.sha256[:12]}" if stuck is None else
+                   f"review of diff {result.diff.sha256[:12]}: {stuck.summary}")
         share = reviewer_share(result)
         if share:
             summary += f" ({share})"
@@ -596,17 +634,23 @@ def _suite(parent: Any, name: str, outcome: ReviewOutcome | None,
             failure = None if c.ok or not c.blocking else "\n\n".join(
                 part for part in (c.summary or "failed", c.details) if part)
             cases.append(("hybridcode.checks", c.name, failure,
-                          "skipped" if c.skipped else "check"))
+                          "skipped" if c.skipped else "could-not-run" if c.could_not_run
+                          else "check"))
         if outcome.verdict is not None:
             for e in outcome.verdict.checklist:
                 cases.append(("hybridcode.checklist", f"{e.id}: {e.question}",
                               None if e.passed else e.reasoning, "checklist"))
-    failures = skipped = 0
+    failures = skipped = errors = 0
     for classname, case_name, failure, kind in cases:
         case = ET.SubElement(suite, "testcase", classname=_x(classname), name=_x(case_name))
         if kind == "skipped" and failure is None:
             skipped += 1
             ET.SubElement(case, "skipped")
+        elif failure is not None and kind == "could-not-run":
+            errors += 1  # JUnit's "error": the test could not run, as opposed to it failing
+            first = failure.strip().splitlines()[0] if failure.strip() else COULD_NOT_RUN
+            node = ET.SubElement(case, "error", message=_x(first[:300]), type=kind)
+            node.text = _x(failure)
         elif failure is not None:
             failures += 1
             first = failure.strip().splitlines()[0] if failure.strip() else "failed"
@@ -623,27 +667,30 @@ def _suite(parent: Any, name: str, outcome: ReviewOutcome | None,
         ET.SubElement(suite, "system-out").text = _x("\n".join(out))
     suite.set("tests", str(len(cases)))
     suite.set("failures", str(failures))
-    suite.set("errors", "0")
+    suite.set("errors", str(errors))
     suite.set("skipped", str(skipped))
-    return len(cases), failures
+    return len(cases), failures, errors
 
 
 def junit(result: Any) -> str:
     import xml.etree.ElementTree as ET
 
     root = ET.Element("testsuites", name=TOOL_NAME)
-    tests = failures = 0
+    tests = failures = errors = 0
     if _is_ci(result):
         for c in result.commits:
+            # A commit whose tests could not run is settled by its review's own error case.
             case = ("hybridcode.approval", f"{c.sha[:12]} ({c.plan_id})",
-                    None if c.ok else f"{c.status} under policy {c.policy}: {c.detail}")
-            t, f = _suite(root, f"hybridcode commit {c.sha[:12]}", c.outcome, [case],
-                          policy=result.policy)
-            tests, failures = tests + t, failures + f
+                    None if c.ok or _stuck(c) else
+                    f"{c.status} under policy {c.policy}: {c.detail}")
+            t, f, e = _suite(root, f"hybridcode commit {c.sha[:12]}", c.outcome, [case],
+                             policy=result.policy)
+            tests, failures, errors = tests + t, failures + f, errors + e
     else:
-        tests, failures = _suite(root, f"hybridcode review {result.diff.sha256[:12]}", result, [])
+        tests, failures, errors = _suite(root, f"hybridcode review {result.diff.sha256[:12]}",
+                                         result, [])
     root.set("tests", str(tests))
     root.set("failures", str(failures))
-    root.set("errors", "0")
+    root.set("errors", str(errors))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

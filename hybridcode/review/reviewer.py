@@ -120,15 +120,20 @@ def _truncate(text: str, budget_chars: int) -> str:
 
 
 def split_diff(diff: Diff, budget_tokens: int = DIFF_TOKENS,
-               shown: dict[str, str] | None = None) -> list[Part]:
+               shown: dict[str, str] | None = None,
+               written: dict[str, str] | None = None) -> list[Part]:
     """Files packed in order into parts of at most ``budget_tokens``. ``shown``: path → the
-    text to show instead of that file's patch (see :func:`generated_tests_shown`)."""
+    text to show instead of that file's patch (see :func:`generated_tests_shown`);
+    ``written``: path → what Claude would have written for that file itself (a part's
+    ``source``, which prices the direct floor), where it differs from the patch."""
     budget = budget_tokens * _CHARS_PER_TOKEN
     shown = shown or {}
+    written = written or {}
     units: list[tuple[str, str, int]] = []  # (file, text, hunks cut)
     encodings = {c.path: c.encoding for c in diff.files
                  if not c.binary and c.encoding != "utf-8"}
-    sources = {c.path: c.patch for c in diff.files}  # each counted once, in its first part
+    # each counted once, in its first part
+    sources = {c.path: written.get(c.path, c.patch) for c in diff.files}
     for change in diff.files:
         patch = shown.get(change.path, change.patch)
         if len(patch) <= budget:
@@ -196,6 +201,21 @@ def generated_tests_shown(diff: Diff, spec: Spec | None) -> dict[str, tuple[str,
     return shown
 
 
+def examples_written(spec: Spec | None, item_ids: list[str]) -> str:
+    """The examples (and their setup) of ``item_ids`` as added lines: a test file the tool
+    generated from examples is what Claude working directly would have written as these few
+    lines, so the direct floor counts it at their size, not at the generated file's."""
+    if spec is None:
+        return ""
+    lines: list[str] = []
+    for item in spec.items:
+        if item.id not in item_ids:
+            continue
+        lines += (item.example_setup or "").strip().splitlines()
+        lines += [f"{e.input} == {e.expected}" for e in item.examples]
+    return "".join(f"+{line}\n" for line in lines)
+
+
 # ---------------------------------------------------------------------------- the request
 
 def items_for(spec: Spec | None, files: list[str]) -> list[SpecItem]:
@@ -232,12 +252,12 @@ def _fence(label: str, nonce: str, body: str) -> str:
 
 
 def diff_tokens(text: str) -> int:
-    """Tokens Claude would write to produce ``text`` itself: the added lines only (context and
-    removed lines are not written), at 3.5 characters a token — a little under what tokenizers
-    count for code, so the direct counterfactual is not flattered."""
-    added = [line[1:] for line in text.splitlines()
-             if line.startswith("+") and not line.startswith("+++")]
-    return int(sum(len(line) + 1 for line in added) / 3.5)
+    """Tokens Claude would write to produce ``text`` itself: the added lines only, at the
+    direct floor's characters-a-token convention (:func:`hybridcode.models.pricing.
+    written_tokens`)."""
+    from hybridcode.models.pricing import written_tokens
+
+    return written_tokens(text)
 
 
 def new_nonce(*texts: str) -> str:
@@ -293,7 +313,9 @@ def build_requests(diff: Diff, checklist: Checklist, spec: Spec | None, architec
                    prefix: tuple[Block, ...] = (),
                    ) -> tuple[list[ModelRequest], list[Part]]:
     generated = generated_tests_shown(diff, spec)
-    parts = split_diff(diff, budget_tokens, {path: text for path, (text, _) in generated.items()})
+    parts = split_diff(diff, budget_tokens, {path: text for path, (text, _) in generated.items()},
+                       {path: text + examples_written(spec, ids)
+                        for path, (text, ids) in generated.items()})
     nonce = new_nonce(diff.text, _checks_text(checks), architecture)
     system = system_prompt(checklist, prefix)
     in_prefix = any("# Architecture note of this plan" in b.text for b in prefix)

@@ -278,7 +278,11 @@ def _review(ledger: Ledger, run_id: str, root: Path, directory: Path, diff: Diff
     decision: FinalDecision
     if blocked:
         decision = "blocked"
-        notes.insert(0, "blocked by failing checks: " + ", ".join(c.name for c in blocked))
+        if all(c.could_not_run for c in blocked):
+            notes.insert(0, f"{blocked[0].summary} (the code was not judged; no reviewer "
+                         "was asked)")
+        else:
+            notes.insert(0, "blocked by failing checks: " + ", ".join(c.name for c in blocked))
     else:
         decision = "approved" if wanted == "approve" else "changes_requested"
     review_id = record_review(
@@ -328,10 +332,16 @@ def nothing_to_review(diff: Diff, why: str) -> ReviewOutcome:
 
 # ---------------------------------------------------------------------------- output
 
+# The tests could not run here (docs/ci.md): the environment needs fixing, not the code.
+EXIT_COULD_NOT_RUN = 3
+
+
 def exit_code(outcome: ReviewOutcome) -> int:
     """What a CI job gates on: 0 approved (or nothing to review), 1 changes requested or
-    blocked."""
-    return 0 if outcome.approved or outcome.decision == "nothing_to_review" else 1
+    blocked, 3 could not run (only the environment stands against it)."""
+    if outcome.approved or outcome.decision == "nothing_to_review":
+        return 0
+    return EXIT_COULD_NOT_RUN if outcome.could_not_run is not None else 1
 
 
 def outcome_to_dict(outcome: ReviewOutcome) -> dict[str, Any]:
@@ -348,6 +358,7 @@ def outcome_to_dict(outcome: ReviewOutcome) -> dict[str, Any]:
     return {
         "decision": outcome.decision,
         "approved": outcome.approved,
+        "could_not_run": _could_not_run(outcome),
         "cached": outcome.cached,
         "review_id": outcome.review_id,
         "plan_id": outcome.plan_id,
@@ -372,3 +383,10 @@ def outcome_to_dict(outcome: ReviewOutcome) -> dict[str, Any]:
         "checks": checks,
         "verdict": outcome.verdict.model_dump(mode="json") if outcome.verdict else None,
     }
+
+
+def _could_not_run(outcome: ReviewOutcome) -> dict[str, str] | None:
+    check = outcome.could_not_run
+    if check is None:
+        return None
+    return {"check": check.name, "cause": check.summary, "fix": check.fix}

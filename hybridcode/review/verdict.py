@@ -136,3 +136,13 @@ class ReviewOutcome:
     @property
     def blocking_failures(self) -> list[CheckResult]:
         return [c for c in self.checks if c.blocking and not c.ok]
+
+    @property
+    def could_not_run(self) -> CheckResult | None:
+        """The check that could not run (the tests never started: an environment problem),
+        when that is all that stands against the change — the review's result is then "could
+        not run", not a rejection of the code. None otherwise."""
+        failures = self.blocking_failures
+        if self.decision == "blocked" and failures and all(c.could_not_run for c in failures):
+            return failures[0]
+        return None

@@ -178,3 +178,13 @@ def test_an_interrupted_edit_is_verified_on_resume_without_a_new_call(project, f
     assert result.ok and cloud.count("add") == 1
     assert calls_per_item(project) == {"add": 2}
     assert edit_fates(project) == [("passed", "applied")]
+
+
+def test_the_failing_code_goes_through_the_secrets_door(project, fakes):
+    key = "sk-" + "ant-api03-" + "Zx8Qw7Er6Ty5Ui4Op3As2Df1Gh0JkLzXcVbNm"  # fake, in pieces
+    leaky = ("```python\ndef add(a: int, b: int) -> int:\n"
+             f"    token = \"{key}\"\n    return a - b\n```\n")
+    result, cloud = run(project, fakes, [FIX], local_answers=(leaky,), attempts=1)
+    assert result.ok and cloud.count("add") == 1
+    assert "return a - b" in cloud.seen["add"][0]  # the failing code was sent…
+    assert not any(key in json.dumps(body) for body in claude_bodies(fakes))  # …not the key

@@ -2,15 +2,11 @@
 
 :class:`Attempts` knows nothing of the DAG, the thread pool or the budget — that is the
 scheduler's (:mod:`.schedule`). It builds an item's prompt for its current rung, makes the call
-(on a worker thread), places the answer in the worktree and judges it (on the run's main
+(on a worker thread), has the answer placed and judged (:mod:`.judging`, on the run's main
 thread, one item at a time), and settles the outcome: passed, or a failure whose feedback goes
 into the next attempt while the ladder (:mod:`.ladder`) says whether that attempt is on the same
-rung, the next one up, or none (the item has failed).
-
-Model-written code is hostile: an attempt may change only its item's file. Anything else it
-creates, changes or deletes — while being placed or while its tests run — refuses the attempt
-and restores the whole worktree; the acceptance tests' checksums are checked before and after
-every test run.
+rung, the next one up, or none (the item has failed). A Claude rung taking over a failing
+attempt answers with edits to it (:mod:`.escalation`), applied here before the answer is judged.
 """
 
 from __future__ import annotations
@@ -20,15 +16,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hybridcode.errors import (
-    ContextOverflowError,
-    HybridError,
-    ModelError,
-    PlacementError,
-    UsageError,
-)
+from hybridcode.errors import ContextOverflowError, HybridError, ModelError, UsageError
 from hybridcode.implement import ladder as feedback
 from hybridcode.implement.events import Events, Item, models, now
+from hybridcode.implement.judging import Judging
 from hybridcode.implement.ladder import Ladder, Rung, Step
 from hybridcode.implement.state import ItemRow, RunState, sha256_text
 from hybridcode.models.base import Usage
@@ -88,7 +79,7 @@ class Attempts:
         self.items = items
         self.step_name = step_name  # the calls' ledger step: "implement", or "fix" in a rework
         self.cancel = cancel
-        self.checksums: dict[str, str] = {}  # acceptance test file → sha256, as written
+        self.judging = Judging(worktree, state, spec, judge)
         # Ledger rows of reworked items that had passed: put back when the rework does not pass.
         self.reviewed: dict[str, ItemRow] = {}
         self.unavailable: dict[int, str] = {}  # rung index → why it is off (missing model)
@@ -217,17 +208,14 @@ class Attempts:
     # ------------------------------------------------------------------ place and judge
 
     def verify(self, gen: Generated) -> None:
-        from hybridcode.implement.apply import RefusedOutputError, apply_item, revert
-        from hybridcode.implement.parse import OutputParseError, parse_code
-        from hybridcode.implement.verify import verify_item
-        from hybridcode.judge import Snapshot
-
+        """Judge a saved answer (:mod:`.judging`) and settle the attempt."""
         from hybridcode.implement.edits import has_edits
+        from hybridcode.implement.parse import OutputParseError, parse_code
 
         item = self.items[gen.item_id]
         item.state = "verifying"
         self.events.emit(item, "verifying", rung=gen.step.rung.index)
-        if has_edits(gen.text):
+        if gen.step.rung.is_claude and has_edits(gen.text):  # only Claude rungs are asked
             whole = self._apply_edits(item, gen)
             if whole is None:
                 return  # settled: malformed, refused, or the whole item is asked for next
@@ -239,69 +227,16 @@ class Attempts:
                                 feedback.parse_feedback(exc.message), output=gen.text,
                                 edit=gen.edit)
             return
-        wt = self.worktree.path
-        self.state.save_snapshot(wt, item.id, gen.attempt_id, [item.spec.file])
-        # The whole worktree as it was: an attempt may change only its item's file.
-        before = Snapshot.take(wt)
-        allowed = {item.spec.file}
-        change = None
-        settled = False
-        try:
-            try:
-                change = apply_item(wt, item.spec, parsed, set(self.checksums))
-            except RefusedOutputError as exc:
-                self.state.restore_snapshot(wt)
-                settled = True
-                self.attempt_failed(item, gen.step, gen.attempt_id, "refused",
-                                    feedback.refused_feedback(str(exc)), output=gen.text,
-                                    edit=gen.edit)
-                return
-            except PlacementError as exc:
-                self.state.restore_snapshot(wt)
-                settled = True
-                self.attempt_failed(item, gen.step, gen.attempt_id, "placement_error",
-                                    feedback.placement_feedback(exc), output=gen.text,
-                                    edit=gen.edit)
-                return
-            if self._stray_changes(item, gen, before, allowed, "placing it"):
-                settled = True
-                return
-            if not self._tests_intact("before"):
-                settled = True
-                self._refuse_tampered(item, gen, change, "placing it")
-                return
-            placed = (wt / item.spec.file).read_bytes()
-            passed = [i.id for i in sorted(self.items.values(), key=lambda i: i.pos)
-                      if i.state == "passed"]
-            result = verify_item(wt, item.spec, self.spec, passed, self.judge)
-            target = wt / item.spec.file
-            if not target.is_file() or target.read_bytes() != placed:
-                allowed = set()  # the tests rewrote the item's own file: that is stray too
-            if self._stray_changes(item, gen, before, allowed, "running its tests"):
-                settled = True
-                return
-            if not self._tests_intact("after"):
-                settled = True
-                self._refuse_tampered(item, gen, change, "running it")
-                return
-            if result.ok:
-                self._pass(item, gen, sha256_text(parsed.code))
-                self.state.clear_snapshot()
-                settled = True
-                return
-            revert(wt, change)
-            self.state.clear_snapshot()
-            settled = True
-            outcome = "syntax_error" if result.stage == "syntax" else "test_failed"
-            self.attempt_failed(item, gen.step, gen.attempt_id, outcome,
-                                feedback.test_feedback(result.stage, result.output),
-                                output=gen.text, edit=gen.edit)
-        finally:
-            if not settled and self.state.snapshot_path.is_file():
-                # Ctrl-C or an error mid-way: put the files back; the saved output stays
-                # "generated", so a resume verifies it again without paying for it.
-                self.state.restore_snapshot(wt)
-                before.restore(wt)
+        passed = [i.id for i in sorted(self.items.values(), key=lambda i: i.pos)
+                  if i.state == "passed"]
+        judged = self.judging.judge_answer(
+            item.spec, parsed, gen.attempt_id, passed,
+            on_pass=lambda: self._pass(item, gen, sha256_text(parsed.code)))
+        if judged.note:
+            self.events.note(judged.note)
+        if not judged.ok:
+            self.attempt_failed(item, gen.step, gen.attempt_id, judged.outcome,
+                                judged.feedback, output=gen.text, edit=gen.edit)
 
     def _apply_edits(self, item: Item, gen: Generated) -> str | None:
         """The whole item an edit answer makes of the failing code, as an answer the parser
@@ -357,55 +292,11 @@ class Attempts:
             except ContextError:
                 pass  # not there yet (a created item): all of the file is around it
             out[item.spec.file] = text
-        for path in sorted(self.checksums):
+        for path in self.judging.test_files():
             test = wt / path
             if test.is_file():
                 out[path] = test.read_text(encoding="utf-8", errors="replace")
         return out
-
-    def _stray_changes(self, item: Item, gen: Generated, before, allowed: set[str],
-                       when: str) -> bool:
-        """Refuse the attempt when anything besides ``allowed`` was created, changed or
-        deleted since ``before``; the whole worktree is then restored from it."""
-        stray = before.changes(self.worktree.path, allowed)
-        if not stray:
-            return False
-        before.restore(self.worktree.path)
-        self.state.clear_snapshot()
-        shown = ", ".join(stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
-        self.events.note(f"{item.id}: {when} {shown}; refused the attempt and restored the "
-                         "worktree")
-        self.attempt_failed(item, gen.step, gen.attempt_id, "refused",
-                            feedback.refused_feedback(
-                                f"{when} {shown} — an attempt may change only "
-                                f"{item.spec.file}; the whole worktree was restored"),
-                            output=gen.text, edit=gen.edit)
-        return True
-
-    def _refuse_tampered(self, item: Item, gen: Generated, change, what: str) -> None:
-        """The acceptance tests changed while ``what`` happened: undo the item's change and
-        refuse this output (the tests were already restored by :meth:`_tests_intact`)."""
-        from hybridcode.implement.apply import revert
-
-        revert(self.worktree.path, change)
-        self.state.clear_snapshot()
-        self.attempt_failed(item, gen.step, gen.attempt_id, "refused",
-                            feedback.refused_feedback(f"{what} changed the acceptance tests"),
-                            output=gen.text, edit=gen.edit)
-
-    def _tests_intact(self, when: str) -> bool:
-        from hybridcode.implement.acceptance import (
-            check_acceptance_tests,
-            write_acceptance_tests,
-        )
-
-        changed = check_acceptance_tests(self.worktree.path, self.checksums)
-        if not changed:
-            return True
-        self.checksums = write_acceptance_tests(self.worktree.path, self.spec)
-        self.events.note(f"acceptance tests changed {when} a test run "
-                         f"({', '.join(sorted(changed))}); restored them and refused that output")
-        return False
 
     # ------------------------------------------------------------------ outcomes
 

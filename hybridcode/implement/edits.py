@@ -2,7 +2,7 @@
 
 An escalation does not pay Claude to rewrite an item that is one token away from passing: the
 rung sees the failing attempt and answers with edit blocks in the format coding tools settled on
-(Aider's "diff" edit format, also used by Cline and Roo Code)::
+(Aider's "diff" edit format, which other coding agents adopted)::
 
     app/auth.py                 (optional: the item's file; any other path is refused)
     ```python

@@ -83,8 +83,6 @@ class Scheduler:
     # ------------------------------------------------------------------ the run
 
     def execute(self, had_worktree: bool) -> str:
-        from hybridcode.implement.acceptance import write_acceptance_tests
-
         self.state.sync_items(self.spec, self.kinds)
         rows = self.state.items()
         if self.rework is not None:
@@ -105,7 +103,7 @@ class Scheduler:
             if recovered:
                 self.note(f"rolled back the half-applied code of {recovered} from the "
                           "interrupted run")
-        self.attempts.checksums = write_acceptance_tests(self.worktree.path, self.spec)
+        self.attempts.judging.write_tests()
         self._load(rows)
         self.state.write_summary("implementing", self.models())
 

@@ -21,7 +21,7 @@ from hybridcode.implement import ladder as feedback
 from hybridcode.implement.events import Events, Item, models, now
 from hybridcode.implement.judging import Judging
 from hybridcode.implement.ladder import Ladder, Rung, Step
-from hybridcode.implement.state import ItemRow, RunState, sha256_text
+from hybridcode.implement.state import COULD_NOT_RUN, ItemRow, RunState, sha256_text
 from hybridcode.models.base import Usage
 from hybridcode.text import plural
 
@@ -83,6 +83,10 @@ class Attempts:
         # Ledger rows of reworked items that had passed: put back when the rework does not pass.
         self.reviewed: dict[str, ItemRow] = {}
         self.unavailable: dict[int, str] = {}  # rung index → why it is off (missing model)
+        # Test runner (judge adapter name) → (item id, cause) once its tests could not start:
+        # the run's other items judged by it stop before any call (see :meth:`environment`).
+        self.stuck: dict[str, tuple[str, str]] = {}
+        self.started: set[str] = set()  # test runners whose tests started in this run
         self.planner_model = ""  # names the code an item's plan carried (attempt "model")
 
     def switch_off(self, missing: list[MissingRung]) -> None:
@@ -232,9 +236,13 @@ class Attempts:
         judged = self.judging.judge_answer(
             item.spec, parsed, gen.attempt_id, passed,
             on_pass=lambda: self._pass(item, gen, sha256_text(parsed.code)))
+        if judged.run is not None and not judged.run.could_not_run:
+            self.started.add(runner_of(item) or "")
         if judged.note:
             self.events.note(judged.note)
-        if not judged.ok:
+        if judged.outcome == COULD_NOT_RUN:
+            self._could_not_run(item, gen, judged.run)
+        elif not judged.ok:
             self.attempt_failed(item, gen.step, gen.attempt_id, judged.outcome,
                                 judged.feedback, output=gen.text, edit=gen.edit)
 
@@ -355,6 +363,39 @@ class Attempts:
         self.state.update_item(item.id, state="running", escalated=item.escalated)
         self.events.emit(item, "retrying", message=message)
 
+    def _could_not_run(self, item: Item, gen: Generated, run) -> None:
+        """The tests could not start, and not because of the answer (see
+        :meth:`~hybridcode.judge.TestRun.blames_environment`): the item stops here with the
+        cause and the fix. No other attempt, no climb to a paid rung, no failure counted against
+        the rung (the breaker) or the kind (routing history reads the state); the answer is
+        kept, so ``--resume`` judges it again, without a call, once the environment is fixed."""
+        cause = run.cause()
+        self.state.settle_attempt(gen.attempt_id, COULD_NOT_RUN, run.feedback())
+        runner = runner_of(item)
+        if runner is not None:
+            self.stuck.setdefault(runner, (item.id, cause))
+        self.stop(item, cause)
+
+    def environment(self, item: Item) -> str | None:
+        """Why ``item`` cannot be judged in this run: another item's tests, run by the same
+        runner, could not start. None when nothing is known against it."""
+        runner = runner_of(item)
+        found = self.stuck.get(runner) if runner is not None else None
+        if found is None or found[0] == item.id:
+            return None
+        return f"{found[1]} (found while judging {found[0]}; the same test runner judges it)"
+
+    def stop(self, item: Item, cause: str) -> None:
+        """Settle ``item`` as could-not-run with ``cause`` (a "could not run: …" line)."""
+        item.state = COULD_NOT_RUN
+        item.error = cause
+        self.events.stop_clock(item)
+        if not self.keep_reviewed(item, cause):
+            self.state.update_item(item.id, state=COULD_NOT_RUN, error=cause, finished_at=now(),
+                                   escalated=item.escalated)
+        self.events.emit(item, COULD_NOT_RUN, message=cause)
+        self.state.write_summary("implementing", models(self.items.values()))
+
     def fail(self, item: Item, error: str) -> None:
         item.state = "failed"
         item.error = error
@@ -389,6 +430,14 @@ class Attempts:
         item.escalation = f"{frm.label} → {to.label}: {why}"
         self.events.note(f"{item.id}: escalating from {frm.label} to {to.label} — {why}")
         self.state.update_item(item.id, escalated=True, escalation=item.escalation)
+
+
+def runner_of(item: Item) -> str | None:
+    """The judge adapter that runs ``item``'s tests (None: it has none the judge runs)."""
+    from hybridcode.judge import adapter_for
+
+    adapter = adapter_for(item.spec.test_path or "")
+    return adapter.name if adapter is not None else None
 
 
 def _fence_tag(path: str) -> str:

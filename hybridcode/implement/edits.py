@@ -38,6 +38,9 @@ from hybridcode.implement.parse import OutputParseError
 __all__ = ["EditBlock", "EditMismatch", "EditParseError", "EditRefused", "apply_edits",
            "has_edits", "parse_edits"]
 
+# The marker lines as the prompt shows them (built, so no source line starts like a merge
+# conflict marker that git would flag).
+HEAD_MARK, DIVIDER_MARK, UPDATED_MARK = "<" * 7 + " SEARCH", "=" * 7, ">" * 7 + " REPLACE"
 HEAD = re.compile(r"^\s*<{5,9} ?SEARCH>?\s*$")
 DIVIDER = re.compile(r"^\s*={5,9}\s*$")
 UPDATED = re.compile(r"^\s*>{5,9} ?REPLACE\s*$")

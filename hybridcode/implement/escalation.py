@@ -22,6 +22,9 @@ from pathlib import PurePosixPath
 
 from hybridcode.context.languages import language_for_path
 from hybridcode.implement.edits import (
+    DIVIDER_MARK,
+    HEAD_MARK,
+    UPDATED_MARK,
     EditMismatch,
     EditParseError,
     EditRefused,
@@ -32,7 +35,7 @@ from hybridcode.implement.parse import OutputParseError, parse_code
 from hybridcode.implement.prompt import _fence, _render_item, _trim
 from hybridcode.models.base import Block, Message, ModelRequest
 from hybridcode.prompts import load_prompt, render_prompt
-from hybridcode.implement.state import GENERATED, AttemptRow
+from hybridcode.implement.state import COULD_NOT_RUN, GENERATED, AttemptRow
 from hybridcode.spec import Spec, SpecItem
 
 __all__ = ["attempt_code", "build_escalation_request", "fenced", "replay"]
@@ -73,7 +76,8 @@ def build_escalation_request(item: SpecItem, spec: Spec, code: str, feedback: st
         "tag": tag,
     }
     if not whole:
-        text = render_prompt("escalation_edits.md", **values, problem=(
+        text = render_prompt("escalation_edits.md", **values, head=HEAD_MARK,
+                             divider=DIVIDER_MARK, updated=UPDATED_MARK, problem=(
             f"\n## Your last edits were not used\n\n{_trim(problem)}\n" if problem else ""))
     else:
         what = f"the complete {item.kind} `{item.symbol}`" if item.symbol else \
@@ -95,8 +99,8 @@ def replay(history: list[AttemptRow], item: SpecItem) -> tuple[str | None, str |
     output = feedback = problem = None
     whole = False
     for row in history:
-        if row.outcome == GENERATED:
-            continue
+        if row.outcome in (GENERATED, COULD_NOT_RUN):
+            continue  # never judged: says nothing about the code
         if row.edit in ("fell back", "refused", "malformed"):
             problem, whole = row.feedback, whole or row.edit == "fell back"
             continue

@@ -13,16 +13,17 @@ an answer saved but not judged is judged again without a new call.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from hybridcode.errors import PlacementError
 from hybridcode.implement import ladder as feedback
+from hybridcode.implement.state import COULD_NOT_RUN
 
 if TYPE_CHECKING:
     from hybridcode.implement.parse import ParsedCode
     from hybridcode.implement.state import RunState
-    from hybridcode.judge import JudgeConfig
+    from hybridcode.judge import JudgeConfig, TestRun
     from hybridcode.spec import Spec, SpecItem
     from hybridcode.vcs.worktree import Worktree
 
@@ -36,6 +37,8 @@ class Judged:
     outcome: str
     feedback: str = ""
     note: str | None = None
+    run: TestRun | None = None  # the judge's run, once the tests were run
+
 
     @property
     def ok(self) -> bool:
@@ -73,6 +76,8 @@ class Judging:
         self.state.save_snapshot(wt, item.id, attempt_id, [item.file])
         # The whole worktree as it was: an attempt may change only its item's file.
         before = Snapshot.take(wt)
+        target = wt / item.file
+        original = target.read_bytes() if target.is_file() else None  # doc items compare
         allowed = {item.file}
         settled = False
         try:
@@ -95,28 +100,30 @@ class Judging:
                 settled = True
                 return self._refuse_tampered(change, tampered, "placing it")
             placed = (wt / item.file).read_bytes()
-            result = verify_item(wt, item, self.spec, passed, self.judge)
-            target = wt / item.file
+            result = verify_item(wt, item, self.spec, passed, self.judge, before=original)
+            ran = result.run
             if not target.is_file() or target.read_bytes() != placed:
                 allowed = set()  # the tests rewrote the item's own file: that is stray too
             stray = self._stray_changes(item, before, allowed, "running its tests")
             if stray is not None:
                 settled = True
-                return stray
+                return replace(stray, run=ran)
             tampered = self._tests_tampered("after")
             if tampered is not None:
                 settled = True
-                return self._refuse_tampered(change, tampered, "running it")
+                return replace(self._refuse_tampered(change, tampered, "running it"), run=ran)
             if result.ok:
                 on_pass()
                 self.state.clear_snapshot()
                 settled = True
-                return Judged("passed")
+                return Judged("passed", run=ran)
             revert(wt, change)
             self.state.clear_snapshot()
             settled = True
+            if ran is not None and ran.blames_environment({item.file}):
+                return Judged(COULD_NOT_RUN, run=ran)  # not the answer's fault (see Attempts)
             outcome = "syntax_error" if result.stage == "syntax" else "test_failed"
-            return Judged(outcome, feedback.test_feedback(result.stage, result.output))
+            return Judged(outcome, feedback.test_feedback(result.stage, result.output), run=ran)
         finally:
             if not settled and self.state.snapshot_path.is_file():
                 # Ctrl-C or an error mid-way: put the files back; the saved output stays

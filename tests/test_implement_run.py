@@ -192,7 +192,8 @@ def test_output_writing_outside_its_file_is_refused(project, fakes):
 
 
 def test_output_changing_the_acceptance_tests_is_refused_and_they_are_restored(project, fakes):
-    write_plan(project, [add_item()])
+    # The item allows writing files, so confinement (not the static refusal) stops the cheat.
+    write_plan(project, [add_item().model_copy(update={"allow": ["files"]})])
     cheat = ("```python\nimport pathlib\n\n\ndef add(a: int, b: int) -> int:\n"
              "    test = pathlib.Path(__file__).resolve().parents[1] / 'tests' / 'hybrid' / "
              "'test_add.py'\n"

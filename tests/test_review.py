@@ -51,8 +51,8 @@ def test_approve_records_review_grades_and_approval(planned, claude):
     outcome = review_plan(root, PLAN_ID)
     assert outcome.decision == "approved" and not outcome.cached
     assert {c.name: c.ok for c in outcome.checks} == {
-        "syntax": True, "acceptance-tests": True, "scope": True, "tests": True, "lint": True,
-        "secrets": True}
+        "syntax": True, "acceptance-tests": True, "scope": True, "reach": True, "tests": True,
+        "lint": True, "secrets": True}
     assert outcome.cost > 0 and outcome.reviewer_model == "claude-sonnet-5-5"
     assert status_of(root) == "approved"
     with Ledger.open(root) as ledger:

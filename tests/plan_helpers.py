@@ -66,6 +66,8 @@ def planner_answer(mutate=None) -> dict[str, Any]:
         data["example_setup"] = ""
         data["risk"] = [name for name, raised in data.get("risk", {}).items() if raised]
         data["code"] = ""
+        # the planner's sizing: long routine code behind a short spec (delegating pays)
+        data["code_tokens"], data["spec_tokens"] = 900, 150
         tests = data.get("tests")
         data["tests"] = ({"code": tests["code"], "path": tests.get("path") or ""}
                          if tests else {"code": "", "path": ""})

@@ -172,6 +172,17 @@ class ChecksSettings(_Strict):
     test_command: str | None = Field(
         default=None, description="Command that runs pytest instead of `<python> -m pytest`, "
         "e.g. `uv run --offline pytest`; hybrid appends its own arguments.")
+    mutation_score: float = Field(
+        default=0.7, ge=0.0, le=1.0, description="Share of mutants of the code under test a "
+        "test item's tests must kill (a spec item's mutation_score overrides it); 0.7 fails "
+        "tests that only check that calls do not raise.")
+    max_mutants: int = Field(
+        default=25, ge=1, description="Most mutants run per test item (an even spread over "
+        "the code); each is one test run.")
+    docstring_convention: Literal["google", "numpy", "pep257"] | None = Field(
+        default=None, description="Convention doc items are held to; default: the "
+        "project's ruff/pydocstyle setting, else the style of the file's docstrings, else "
+        "pep257.")
 
 
 class ApprovalSettings(_Strict):

@@ -120,13 +120,26 @@ def _unique_specs(settings: Settings):
 
 
 def run_checks(root: Path | None = None, online: bool = False,
-               settings: Settings | None = None) -> list[HealthCheck]:
+               settings: Settings | None = None, *, ci: bool = False) -> list[HealthCheck]:
+    """Every check; with ``ci``, what a CI job that reviews generated commits needs (git, the
+    sandbox, the review's key, and what the judge needs to run each language's tests — a
+    fresh checkout that imports the package, the Go module cache, the JavaScript runners),
+    those last ones required: without them every review ends "could not run" (exit 3)."""
     from hybridcode.errors import HybridError
     from hybridcode.models.credentials import anthropic_key_check
     from hybridcode.models.registry import backend_class
 
     settings = settings or load_settings(root)
     checks = [check_git(), check_grammars(), check_sandbox(settings)]
+    if ci:
+        from dataclasses import replace
+
+        key = anthropic_key_check(settings)
+        checks.append(replace(key, required=False, hint=(key.hint or "") + (
+            " (needed only to review in the job: --policy reviewed, or signed without "
+            "--no-review)" if not key.ok else "")))
+        checks += [replace(c, required=True) for c in _toolchains(root, settings)]
+        return checks
     done_backend_checks: set[str] = set()
     for spec in _unique_specs(settings):
         if spec.backend == "anthropic" and not online:
@@ -151,7 +164,7 @@ def run_checks(root: Path | None = None, online: bool = False,
     checks.append(check_gpu())
     checks += check_environment()
     checks.append(check_approvals(Path(root or "."), settings))
-    checks += _toolchains(root)
+    checks += _toolchains(root, settings)
     return checks
 
 
@@ -166,17 +179,22 @@ def check_environment() -> list[HealthCheck]:
             for name, close in unknown_env()]
 
 
-def _toolchains(root: Path | None) -> list[HealthCheck]:
-    """The test runners of the repository's languages (none outside a repository)."""
+def _toolchains(root: Path | None, settings: Settings | None = None) -> list[HealthCheck]:
+    """The test runners of the repository's languages, and whether a fresh checkout (a plan's
+    worktree, CI's checkout of a commit) imports the project's Python packages (none outside a
+    repository)."""
     from hybridcode.errors import GitError
     from hybridcode.judge.toolchains import toolchain_checks
+    from hybridcode.judge.worktree_probe import worktree_import_check
     from hybridcode.vcs import repo as gitrepo
 
     try:
         top = gitrepo.repo_root(root or Path.cwd())
     except GitError:
         return []
-    return toolchain_checks(top)
+    checks = toolchain_checks(top)
+    probe = worktree_import_check(top, settings)
+    return checks + ([probe] if probe is not None else [])
 
 
 def check_approvals(root: Path, settings: Settings) -> HealthCheck:

@@ -58,7 +58,8 @@ def planner_answer(mutate=None) -> dict[str, Any]:
     items = []
     for it in spec["items"]:
         data = {k: v for k, v in it.items()
-                if k not in ("route", "route_reason", "route_overridden")}
+                if k not in ("route", "route_reason", "route_overridden", "mutation_score",
+                             "doc_style")}
         data["symbol"] = data.get("symbol") or ""
         # Spec version 2: examples are tests, so a planner writes only runnable ones.
         data["examples"] = [{"input": e["input"], "expected": e["expected"]}
@@ -68,6 +69,9 @@ def planner_answer(mutate=None) -> dict[str, Any]:
         data["code"] = ""
         # the planner's sizing: long routine code behind a short spec (delegating pays)
         data["code_tokens"], data["spec_tokens"] = 900, 150
+        data["under_test"] = data.get("under_test") or ""
+        data["document"] = data.get("document") or []
+        data["like"] = data.get("like") or ""
         tests = data.get("tests")
         data["tests"] = ({"code": tests["code"], "path": tests.get("path") or ""}
                          if tests else {"code": "", "path": ""})

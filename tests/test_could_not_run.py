@@ -29,6 +29,7 @@ def _repo(root: Path, files: dict[str, str]) -> Path:
 
 def test_a_generated_file_missing_is_could_not_run_with_the_fix(tmp_path):
     repo = _repo(tmp_path / "lib", {
+        ".gitignore": "src/pkg/_version.py\n",
         "src/pkg/__init__.py": "from ._version import version\n",
         "tests/test_a.py": "import pkg\n\ndef test_version():\n    assert pkg.version\n"})
     run = run_tests(repo, ["tests/test_a.py"], JudgeConfig())
@@ -193,3 +194,14 @@ def test_review_of_a_range_whose_test_dependency_is_missing_could_not_run(repo, 
     assert "ended it" not in cause and "test dependencies" in data["could_not_run"]["fix"]
     text = _cli("review", "--base", "HEAD~1")
     assert text.exit_code == 3 and "COULD NOT RUN" in text.output
+
+
+def test_a_test_importing_a_name_the_module_lacks_blames_the_module(tmp_path):
+    repo = _repo(tmp_path / "lib", {
+        "pkg/__init__.py": "",
+        "pkg/calc.py": "def add_numbers(a, b):\n    return a + b\n",
+        "tests/test_calc.py": "from pkg.calc import add\n\ndef test_add():\n"
+                              "    assert add(1, 2) == 3\n"})
+    run = run_tests(repo, ["tests/test_calc.py"], JudgeConfig())
+    assert run.status == "could_not_run" and run.culprit == "pkg/calc.py"
+    assert not run.blames_environment({"pkg/calc.py"})

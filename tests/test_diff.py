@@ -245,3 +245,18 @@ def test_a_multi_byte_encoding_is_left_to_charset_normalizer():
 
     data = 'MSG = "こんにちは世界、日本語のテキストです"\n'.encode("shift_jis")
     assert 'こんにちは世界' in data.decode(detect_encoding(data))
+
+
+@pytest.mark.parametrize("text, encoding", [
+    ('# הודעות למשתמש\nERROR = "לא ניתן לפתוח את הקובץ: הנתיב שגוי"\n'
+     'WELCOME = "ברוכים הבאים למערכת, אנא התחברו עם שם המשתמש והסיסמה שלכם"\n',
+     "cp1255"),  # its letters read as Cyrillic ones too: charset-normalizer tells them apart
+    ('MSG = "สวัสดีชาวโลก นี่คือข้อความภาษาไทย"\n', "tis-620"),  # vowel signs are marks
+    ('MSG = "مرحبا بالعالم، هذا نص عربي"\n', "cp1256"),
+    ('MSG = "l’homme et l’été"\n', "cp1252"),                   # an apostrophe inside a word
+])
+def test_a_legacy_script_reads_as_written(text, encoding):
+    from hybridcode.vcs.encoding import detect_encoding
+
+    data = text.encode(encoding)
+    assert data.decode(detect_encoding(data)) == text

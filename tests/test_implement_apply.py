@@ -188,3 +188,43 @@ def test_change_round_trips_through_json(wt: Path):
     assert again == change
     revert(wt, again)
     assert (wt / "app" / "auth.py").read_text() == AUTH
+
+
+GO_TEXT = '''package shop
+
+import "strings"
+
+const breaks = " \\t"
+
+// Trim removes surrounding spaces.
+func Trim(s string) string {
+	return strings.Trim(s, breaks)
+}
+
+func Last() {}
+'''
+
+
+def test_go_answer_keeps_its_new_constant_and_drops_one_the_file_has(wt: Path):
+    (wt / "shop").mkdir()
+    (wt / "shop" / "text.go").write_text(GO_TEXT)
+    answer = ('```go\npackage shop\n\nimport "strings"\n\nconst breaks = " \\t"\n\n'
+              'var joiner = "-"\n\nfunc Slug(s string) string {\n'
+              '\treturn strings.Join(strings.Fields(Trim(s)+breaks), joiner)\n}\n```')
+    target = item("shop/text.go", "Slug")
+    apply_item(wt, target, parse_code(answer, target), set())
+    text = (wt / "shop" / "text.go").read_text()
+    assert text.count("const breaks") == 1 and text.count('import "strings"') == 1
+    # beside Trim, which it uses; with the file's one blank line
+    assert text == GO_TEXT.replace("\n\nfunc Last", '\n\nvar joiner = "-"\n\nfunc Slug(s string) '
+                                   'string {\n\treturn strings.Join(strings.Fields(Trim(s)+'
+                                   'breaks), joiner)\n}\n\nfunc Last')
+
+
+def test_a_created_function_goes_beside_the_symbol_its_spec_context_names(wt: Path):
+    target = item("app/auth.py", "logout")
+    target.context = ["app/auth.py::LoginFailed", "app/users.py::verify_password"]
+    apply_item(wt, target, ParsedCode("def logout(token: str) -> None:\n    pass\n"), set())
+    text = (wt / "app" / "auth.py").read_text()
+    assert '"""Wrong username or password."""\n\n\ndef logout(token: str) -> None:\n    pass' \
+        "\n\n\ndef login(" in text

@@ -217,3 +217,78 @@ def test_typescript_function_in_a_file():
     assert "other" not in parsed.code
     assert parsed.imports == ["import { x } from './x';"]
     assert parsed.from_whole_file
+
+
+GO_WHOLE_FILE = '''```go
+package shop
+
+import "strings"
+
+// breaks separate words.
+const breaks = " \\t\\n"
+
+const (
+	minLen, maxLen = 1, 64
+)
+
+var joiner = strings.Repeat("-", width)
+
+var width = 1
+
+var unused = 0
+
+func isBreak(r rune) bool { return strings.ContainsRune(breaks, r) }
+
+func Slug(s string) string {
+	out := strings.Join(strings.FieldsFunc(s, isBreak), joiner)
+	if len(out) > maxLen {
+		return out[:maxLen]
+	}
+	return out
+}
+
+func (c *Cart) Total() int { return maxLen }
+
+func main() {}
+```'''
+
+
+def test_go_keeps_the_package_constants_variables_and_helpers_the_code_uses():
+    parsed = parse_code(GO_WHOLE_FILE, item("Slug", "function", "shop/slug.go"))
+    assert parsed.imports == ['import "strings"'] and parsed.from_whole_file
+    code = parsed.code
+    for kept in ('// breaks separate words.\nconst breaks = " \\t\\n"', "minLen, maxLen = 1, 64",
+                 'var joiner = strings.Repeat("-", width)', "var width = 1",  # through joiner
+                 "func isBreak(r rune) bool", "func Slug(s string) string {"):
+        assert kept in code, kept
+    assert "unused" not in code and "main" not in code and "Total" not in code
+    # A run of declarations keeps the answer's own spacing; definitions get one blank line.
+    assert code.startswith('// breaks separate words.\nconst breaks = " \\t\\n"\n\nconst (\n')
+
+
+def test_a_go_method_keeps_the_package_constant_it_uses():
+    parsed = parse_code(GO_WHOLE_FILE, item("Cart.Total", "method", "shop/slug.go"))
+    assert parsed.code == "const (\n\tminLen, maxLen = 1, 64\n)\n\n" \
+        "func (c *Cart) Total() int { return maxLen }\n"
+
+
+def test_typescript_keeps_the_module_constants_and_variables_the_code_uses():
+    text = ('```ts\nimport { z } from "./z";\n\nconst BREAKS = /\\s+/;\nexport const SEP = "-";\n'
+            'let { calls, limit: max } = z;\nconst unused = 1;\nconst norm = (s: string) => '
+            's.toLowerCase();\n\nexport function slug(s: string): string {\n  calls += max;\n'
+            '  return norm(s).split(BREAKS).join(SEP);\n}\n\nconsole.log(slug("A b"));\n```')
+    parsed = parse_code(text, item("slug", "function", "src/slug.ts"))
+    assert parsed.imports == ['import { z } from "./z";'] and parsed.from_whole_file
+    assert parsed.code == ('const BREAKS = /\\s+/;\nexport const SEP = "-";\n'
+                           "let { calls, limit: max } = z;\n\n"
+                           "const norm = (s: string) => s.toLowerCase();\n\n"
+                           "export function slug(s: string): string {\n  calls += max;\n"
+                           "  return norm(s).split(BREAKS).join(SEP);\n}\n")
+
+
+def test_python_constant_keeps_what_its_value_uses():
+    text = ("```python\ndef _default():\n    return 3\n\n\nLIMIT = _default()\n\n\n"
+            "def client_ip(a):\n    return a[:LIMIT]\n```")
+    parsed = parse_code(text, item())
+    assert parsed.code == ("def _default():\n    return 3\n\n\nLIMIT = _default()\n\n\n"
+                           "def client_ip(a):\n    return a[:LIMIT]\n")

@@ -5,8 +5,11 @@ or never runs fails the item."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
-from implement_helpers import Script, attempts_of, settings_for
+from implement_helpers import Script, attempts_of, env_for, settings_for
 from judge_projects import (
     GO_RIGHT,
     GO_TESTS,
@@ -22,7 +25,9 @@ from judge_projects import (
     ts_item,
 )
 from toolchains import need_go, need_node_runners
+from typer.testing import CliRunner
 
+from hybridcode.cli.app import app
 from hybridcode.implement.runner import implement_plan
 from hybridcode.testing import FakeAnthropic, FakeOllama
 
@@ -56,6 +61,20 @@ def run(root, fakes, answers, **settings_kw):
 
 def outcome(result):
     return result.items[0].state
+
+
+def implement_through_the_cli(root, fakes, answers, monkeypatch):
+    """``hybrid implement p1 --json`` in ``root``, the model answering ``answers`` in turn."""
+    ollama, claude = fakes
+    script = Script({"slug": answers})
+    ollama.responder = script
+    claude.responder = script
+    for name, value in env_for(ollama, claude).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HYBRID_ATTEMPTS", "1")
+    monkeypatch.chdir(root)
+    result = CliRunner().invoke(app, ["implement", "p1", "--json"], catch_exceptions=False)
+    return result, json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
 
 
 # ---------------------------------------------------------------------------------- Go
@@ -122,7 +141,100 @@ def test_go_test_that_never_runs_fails_the_item(go_project, fakes):
     assert "hybrid_slug_test.go::TestSlugLowercases: failed" in feedback
 
 
+# A whole-file answer whose function needs the package's constant, variable and helper: all are
+# kept (they used to be cut, and the code failed with "undefined: breaks").
+GO_WITH_CONSTANT = '''```go
+package textutil
+
+import "strings"
+
+// breaks separate words.
+const breaks = " \\t\\n"
+
+var joiner = "-"
+
+func isBreak(r rune) bool { return strings.ContainsRune(breaks, r) }
+
+func Slug(s string) string {
+	return strings.Join(strings.FieldsFunc(strings.ToLower(s), isBreak), joiner)
+}
+
+func main() {}
+```
+'''
+
+
+def test_go_answer_using_a_module_level_constant_passes_through_hybrid_implement(
+        go_project, fakes, monkeypatch):
+    plan_with(go_project, go_item())
+    result, data = implement_through_the_cli(go_project, fakes, [GO_WITH_CONSTANT], monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert data["status"] == "implemented" and data["passed"] == 1, data
+    code = (Path(data["worktree"]) / "textutil/text.go").read_text()
+    # Kept whole, after the file's own function, with the file's one blank line between
+    # declarations; the answer's unrelated main() was cut.
+    assert code.endswith('''\treturn strings.TrimSpace(s)
+}
+
+// breaks separate words.
+const breaks = " \\t\\n"
+
+var joiner = "-"
+
+func isBreak(r rune) bool { return strings.ContainsRune(breaks, r) }
+
+func Slug(s string) string {
+	return strings.Join(strings.FieldsFunc(strings.ToLower(s), isBreak), joiner)
+}
+'''), code
+    assert "func main" not in code and code.count('import "strings"') == 1
+
+
 # ---------------------------------------------------------------------------------- TypeScript
+
+TS_WITH_CONSTANT = '''```typescript
+const BREAKS = /\\s+/;
+export const SEP = "-";
+let calls = 0;
+
+function words(s: string): string[] {
+  calls += 1;
+  return s.toLowerCase().split(BREAKS).filter(Boolean);
+}
+
+export function slug(s: string): string {
+  return words(s).join(SEP);
+}
+
+console.log(slug("Hello World"), calls);
+```
+'''
+
+
+def test_ts_answer_using_a_module_level_constant_passes_through_hybrid_implement(
+        ts_project, fakes, monkeypatch):
+    plan_with(ts_project, ts_item())
+    result, data = implement_through_the_cli(ts_project, fakes, [TS_WITH_CONSTANT], monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert data["status"] == "implemented" and data["passed"] == 1, data
+    code = (Path(data["worktree"]) / "src/text.ts").read_text()
+    assert code == '''export function trim(s: string): string {
+  return s.trim();
+}
+
+const BREAKS = /\\s+/;
+export const SEP = "-";
+let calls = 0;
+
+function words(s: string): string[] {
+  calls += 1;
+  return s.toLowerCase().split(BREAKS).filter(Boolean);
+}
+
+export function slug(s: string): string {
+  return words(s).join(SEP);
+}
+''', code
 
 def test_ts_item_passes_with_correct_code(ts_project, fakes):
     plan_with(ts_project, ts_item())

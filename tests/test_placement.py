@@ -264,3 +264,103 @@ def test_property_random_bodies_keep_outside_bytes():
         assert repr(value) in result
 
     check()
+
+
+# --- where created code goes (issue 22 item 4) ---------------------------------------------------
+
+GO_FILE = '''package shop
+
+import "strings"
+
+// Trim removes surrounding spaces.
+func Trim(s string) string {
+	return strings.TrimSpace(s)
+}
+
+type Cart struct{ items []string }
+
+func (c *Cart) Add(item string) {
+	c.items = append(c.items, item)
+}
+
+func Last() {}
+
+const limit = 3
+'''
+
+
+def test_go_code_goes_after_what_it_uses_and_never_before_a_constant_it_uses():
+    result = insert_symbol(GO_FILE, "go", "func Clean(s string) string {\n\treturn Trim(s)\n}")
+    assert "\treturn strings.TrimSpace(s)\n}\n\nfunc Clean(s string) string {\n\treturn Trim(s)" \
+        "\n}\n\ntype Cart" in result
+    # A method follows its type's methods, not the end of the file.
+    result = insert_symbol(GO_FILE, "go", "func (c *Cart) Len() int {\n\treturn len(c.items)\n}")
+    assert "append(c.items, item)\n}\n\nfunc (c *Cart) Len() int {" in result
+    # The constant sits at the end: code using it goes after it, whatever else it relates to.
+    result = insert_symbol(GO_FILE, "go", "func Full(c *Cart) bool {\n\treturn len(c.items) >= "
+                           "limit\n}")
+    assert result == GO_FILE + "\nfunc Full(c *Cart) bool {\n\treturn len(c.items) >= limit\n}\n"
+    check_syntax(result, "go")
+
+
+def test_go_code_related_to_a_grouped_type_goes_after_the_group():
+    text = "package p\n\ntype (\n\tA struct{}\n\tB int\n)\n\nfunc Z() {}\n"
+    result = insert_symbol(text, "go", "func NewA() A {\n\treturn A{}\n}")
+    assert result == "package p\n\ntype (\n\tA struct{}\n\tB int\n)\n\nfunc NewA() A {\n\t" \
+        "return A{}\n}\n\nfunc Z() {}\n"
+
+
+PY_FILE = '''import os
+
+
+def load(path):
+    return open(path).read()
+
+
+def save(path, text):
+    open(path, "w").write(text)
+
+
+SEPARATOR = os.sep
+
+
+if __name__ == "__main__":
+    print(load("x"))
+'''
+
+
+def test_python_code_goes_after_what_it_uses_or_what_the_spec_puts_it_beside():
+    result = insert_symbol(PY_FILE, "python", "def lines(path):\n    return load(path).split()\n")
+    assert 'read()\n\n\ndef lines(path):\n    return load(path).split()\n\n\ndef save(' in result
+    result = insert_symbol(PY_FILE, "python", "def joined(*parts):\n    return SEPARATOR.join("
+                           "parts)\n")
+    assert "SEPARATOR = os.sep\n\n\ndef joined(*parts):\n    return SEPARATOR.join(parts)\n" \
+           "\n\nif __name__" in result
+    result = insert_symbol(PY_FILE, "python", "def size():\n    return 0\n", near=["load"])
+    assert 'read()\n\n\ndef size():\n    return 0\n\n\ndef save(' in result
+    # Related to nothing: after the last definition, as before.
+    result = insert_symbol(PY_FILE, "python", "def size():\n    return 0\n")
+    assert 'write(text)\n\n\ndef size():\n    return 0\n\n\nSEPARATOR' in result
+
+
+def test_new_code_takes_the_files_own_spacing():
+    one_blank = "def a():\n    pass\n\ndef b():\n    pass\n"
+    code = "LIMIT = 1\nSTEP = 2\n\n\n\ndef c():\n    return LIMIT\n\n\ndef d():\n    return c()\n"
+    result = insert_symbol(one_blank, "python", code)
+    assert result == one_blank + "\nLIMIT = 1\nSTEP = 2\n\ndef c():\n    return LIMIT\n\n" \
+        "def d():\n    return c()\n"
+    ts = "export function a(): void {}\n\n\nexport function b(): void {}\n"
+    result = insert_symbol(ts, "typescript", "const N = 1;\nexport function c(): number {\n"
+                           "  return N;\n}")
+    assert result == ts + "\n\nconst N = 1;\nexport function c(): number {\n  return N;\n}\n"
+    go = "package p\n\nfunc a() {}\n\nfunc b() {}\n"
+    result = insert_symbol(go, "go", "// doc\nfunc c() {}\n\n\n\nfunc d() {}")
+    assert result == go + "\n// doc\nfunc c() {}\n\nfunc d() {}\n"
+
+
+def test_a_member_goes_beside_the_member_the_spec_names():
+    text = "class A:\n    def a(self):\n        pass\n\n    def b(self):\n        pass\n"
+    result = insert_symbol(text, "python", "def c(self):\n    pass\n", into_class="A",
+                           near=["A.a"])
+    assert result == text.replace("        pass\n\n    def b", "        pass\n\n    def c(self):"
+                                  "\n        pass\n\n    def b")

@@ -121,7 +121,7 @@ def test_findings_go_to_the_item_and_the_second_review_approves(project, ollama,
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "Fix round 1" in out and "add ← calc/add.py:4" in out
-    assert "reworked add: passed" in out and "APPROVED by claude-opus-5-5" in out
+    assert "reworked add: passed" in out and "APPROVED by claude-sonnet-5-5" in out
     # The local model saw the reviewer's finding and the code that was reviewed.
     assert local.count("add") == 2
     prompt = local.seen["add"][1]

@@ -26,6 +26,6 @@ def register(app: typer.Typer) -> None:
     app.command("stats", help=stats_cmd.__doc__)(stats_cmd.stats)
     app.command("feedback", help=feedback_cmd.__doc__)(feedback_cmd.feedback)
     app.command("export", help=export_cmd.__doc__)(export_cmd.export)
-    app.command("bench", help=bench_cmd.__doc__)(bench_cmd.bench)
+    app.add_typer(bench_cmd.app, name="bench")
     app.command("clean", help=clean_cmd.__doc__)(clean_cmd.clean)
     app.command("mcp", help=mcp_cmd.__doc__)(mcp_cmd.mcp)

@@ -12,13 +12,18 @@ def doctor(
     online: bool = typer.Option(False, "--online",
                                 help="Also ping each Claude model (a 1-token call, billed)."),
     json_out: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
+    ci: bool = typer.Option(False, "--ci", help="Check what a CI job reviewing generated "
+                            "commits needs: git, the sandbox, and what the tests of each "
+                            "language need here (the package importable from a fresh checkout, "
+                            "the Go module cache, the JavaScript runners). Exit 1 when "
+                            "something is missing."),
 ) -> None:
     from rich.table import Table
 
     from hybridcode.cli.ui import add_text_column, console, print_json, status_mark
     from hybridcode.doctor import checks_as_json, run_checks
 
-    checks = run_checks(path, online=online)
+    checks = run_checks(path, online=online, ci=ci)
     report = checks_as_json(checks)
     if json_out:
         print_json(report)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 _ACTIVE = frozenset({"generating", "queued", "verifying", "retrying"})
 _STYLE = {"passed": "green", "failed": "red", "skipped": "yellow", "stopped": "yellow",
+          "could_not_run": "bold yellow",
           "generating": "cyan", "verifying": "cyan", "retrying": "magenta", "queued": "blue"}
 
 
@@ -140,6 +141,8 @@ def print_summary(result: ImplementResult) -> None:
     counts = (f"[green]{result.count('passed')} passed[/], "
               f"[red]{result.count('failed')} failed[/], "
               f"[yellow]{result.count('skipped')} skipped[/]")
+    if result.count("could_not_run"):
+        counts += f", [bold yellow]{result.count('could_not_run')} could not run[/]"
     if result.count("pending"):
         counts += f", {result.count('pending')} not finished"
     out.print(f"{result.plan_id}: {result.status} — {counts}")
@@ -151,11 +154,19 @@ def print_summary(result: ImplementResult) -> None:
             out.print(f"  [yellow]escalated[/] {item.item_id}: {escape(item.escalation)}")
         if item.state == "failed":
             out.print(f"  [red]failed[/] {item.item_id}: {escape(item.error or '')}")
+        if item.state == "could_not_run":
+            out.print(f"  [bold yellow]could not run[/] {item.item_id}: "
+                      f"{escape((item.error or '').removeprefix('could not run: '))}")
     if result.status == "budget":
         out.print("stopped before a call that would cross the budget; raise it with --budget "
                   f"and continue: hybrid implement {result.plan_id} --resume")
     elif result.ok:
         out.print(f"next: hybrid review {result.plan_id}")
+    elif result.status == "could_not_run":
+        out.print("the tests could not start here, which is not the model's doing (nothing was "
+                  "escalated or counted against it): fix that as said above, then "
+                  f"hybrid implement {result.plan_id} --resume (each answer is judged again "
+                  "without a new call)")
     else:
         out.print(f"next: fix the spec or the config, then hybrid implement {result.plan_id} "
                   "--resume (passed items are kept)")

@@ -30,12 +30,14 @@ def plan_summary_json(result) -> dict[str, Any]:
             for item in result.spec.items
         ],
         "warnings": [w.render() for w in result.warnings],
+        "toolchain_warnings": _toolchain_warnings(result),
         "excluded_from_context": result.excluded,
     }
 
 
 def print_plan_summary(result) -> None:
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
     from hybridcode.cli.ui import add_text_column, add_whole_column, console
@@ -70,5 +72,15 @@ def print_plan_summary(result) -> None:
     out.print(f"planning cost: ${cost:.4f}" if cost is not None else "planning cost: unknown")
     for warning in result.warnings:
         out.print(f"[yellow]warning[/] {warning.render()}")
+    for warning in _toolchain_warnings(result):
+        out.print(f"[yellow]warning[/] {escape(warning)}")
     out.print(f"wrote {result.path} (architecture.md, spec.json, plan.md)")
     out.print(f"next: review spec.json, then `hybrid spec check {result.plan_id}`")
+
+
+
+def _toolchain_warnings(result) -> list[str]:
+    """Toolchain problems that would stop this plan's items from being judged here."""
+    from hybridcode.judge.toolchains import plan_warnings
+
+    return plan_warnings(result.path.parent.parent.parent, result.spec)

@@ -26,10 +26,12 @@ from __future__ import annotations
 import dataclasses
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Sequence
 
+from hybridcode.context.extract import referenced_names
 from hybridcode.context.symbols import (
-    MEMBER_OWNERS, Symbol, decode, encode, error_ranges, find_symbols, first_error, list_symbols,
-    parse,
+    CLASS_KINDS, MEMBER_OWNERS, Symbol, decode, encode, error_ranges, find_symbols, first_error,
+    list_symbols, module_values, parse,
 )
 from hybridcode.errors import PlacementError
 
@@ -86,9 +88,17 @@ def replace_symbol(text: str, language: str, qualified_name: str, new_code: str)
 
 
 def insert_symbol(text: str, language: str, new_code: str, into_class: str | None = None,
-                  after: str | None = None) -> str:
-    """``text`` with ``new_code`` added after ``after``, at the end of ``into_class``'s body,
-    or after the last top-level definition (so module code below may use it).
+                  after: str | None = None, near: Sequence[str] = ()) -> str:
+    """``text`` with ``new_code`` added after ``after``, or beside the code it belongs with.
+
+    Without ``after``, code for ``into_class`` goes after the last class member named in
+    ``near`` (the symbols a spec lists as its context), else at the end of the class's body.
+    Top-level code goes after its *related* definitions — those named in ``near`` and those
+    the code uses (a function it calls, a type it takes; in Go also that type's methods) —
+    else after the last top-level definition (so module code below may use it); and never
+    before a module-level constant or variable it uses. Python's ``if __name__ ==
+    "__main__":`` block stays last. Top-level code keeps the file's own spacing: the blank
+    lines the file puts between its definitions separate the new ones too.
 
     Inserting code whose definitions all exist already with the same text is a no-op;
     a different definition of an existing name raises (use ``replace_symbol``).
@@ -109,8 +119,16 @@ def insert_symbol(text: str, language: str, new_code: str, into_class: str | Non
         raise PlacementError(f"{clashes[0].qualified_name} is already defined "
                              f"(line {clashes[0].start_line})", "use replace_symbol to change it")
     style = _Style.of(data, language)
-    siblings = [s for s in symbols if s.parent == (owner.qualified_name if owner else None)]
-    blanks = style.blank_lines(siblings, inside_class=owner is not None)
+    siblings = _top_level(symbols, language) if owner is None else [
+        s for s in symbols if s.parent == owner.qualified_name]
+    # (the specs of a Go ``type ( ... )`` group sit on consecutive lines: not a spacing)
+    spaced = [s for s in siblings if language != "go" or s.kind not in CLASS_KINDS
+              or data[s.definition_byte:].startswith(b"type")]
+    blanks = style.blank_lines(spaced, inside_class=owner is not None)
+    if after is None and owner is not None:
+        members = [existing[scope + n.removeprefix(scope)] for n in near
+                   if scope + n.removeprefix(scope) in existing]
+        after = max(members, key=lambda s: s.end_byte).qualified_name if members else None
     if after is not None:
         anchor = find_symbols(symbols, f"{scope}{after}" if scope and not after.startswith(
             scope) and f"{scope}{after}" in existing else after, PlacementError)[-1]
@@ -118,10 +136,43 @@ def insert_symbol(text: str, language: str, new_code: str, into_class: str | Non
         return _insert_after(data, language, anchor.end_byte, indent, snippet, style, blanks)
     if owner is not None:
         return _insert_into(data, language, tree, owner, snippet, style, blanks)
-    tops = [s for s in siblings if s.start_byte < _main_guard(tree, data, language)]
-    if tops:
-        return _insert_after(data, language, tops[-1].end_byte, "", snippet, style, blanks)
+    at = _top_level_anchor(data, tree, language, siblings, snippet, near)
+    if at is not None:
+        return _insert_after(data, language, at, "", snippet, style, blanks)
     return _insert_at_end(data, language, tree, snippet, style, blanks)
+
+
+def _top_level(symbols: list[Symbol], language: str) -> list[Symbol]:
+    """The file's top-level definitions (a Go method is one: Go has no class bodies)."""
+    return [s for s in symbols if s.parent is None or (language == "go" and s.kind == "method")]
+
+
+def _top_level_anchor(data: bytes, tree, language: str, tops: list[Symbol], snippet: _Snippet,
+                      near: Sequence[str]) -> int | None:
+    """Where top-level code goes (see ``insert_symbol``): the end of a top-level statement,
+    or None for the end of the file."""
+    limit = _main_guard(tree, data, language)
+    tops = [s for s in tops if s.start_byte < limit]
+    used = referenced_names(decode(snippet.data), language)
+    related = [s for s in tops if s.parent is None and (s.name in used or s.qualified_name in near)]
+    if language == "go":  # a Go type's methods follow it: code using the type follows them
+        types = {s.name for s in related if s.kind in CLASS_KINDS}
+        related += [s for s in tops if s.parent in types]
+    ends = [_statement_end(tree, s) for s in related]
+    if not ends and tops:
+        ends = [_statement_end(tree, tops[-1])]
+    ends += [_statement_end(tree, v) for v in module_values(data, language, tree)
+             if v.name in used and v.start_byte < limit]
+    return max(ends) if ends else None
+
+
+def _statement_end(tree, symbol: Symbol) -> int:
+    """The end of the top-level statement holding ``symbol`` (a Go type spec inside a
+    ``type ( ... )`` group ends with the group)."""
+    for child in tree.root_node.children:
+        if child.start_byte <= symbol.definition_byte < child.end_byte:
+            return max(child.end_byte, symbol.end_byte)
+    return symbol.end_byte
 
 
 # --- the new code ------------------------------------------------------------------------------
@@ -427,6 +478,8 @@ def _line_end(data: bytes, offset: int) -> int:
 def _insert_after(data: bytes, language: str, anchor_end: int, indent: str, snippet: _Snippet,
                   style: _Style, blanks: int) -> str:
     formatted, _ = snippet.format(indent, style.unit)
+    if not indent:
+        formatted = _respace(formatted, language, blanks)
     at = _line_end(data, anchor_end)
     code = b"\n" * (blanks + 1) + encode(indent) + formatted
     result = data[:at] + style.newlines(code) + data[at:]
@@ -462,6 +515,22 @@ def _insert_into(data: bytes, language: str, tree, owner: Symbol, snippet: _Snip
     return decode(result)
 
 
+def _respace(code: bytes, language: str, blanks: int) -> bytes:
+    """Top-level ``code`` with ``blanks`` blank lines wherever its statements were apart (a
+    comment directly above its definition, or a run of constants, stays together)."""
+    root = parse(code + b"\n", language).root_node
+    if root.has_error:
+        return code
+    out, position = [], 0
+    children = root.children
+    for before, child in zip(children, children[1:]):
+        between = code[before.end_byte:child.start_byte]
+        if between.count(b"\n") >= 2 and not between.strip():
+            out.append(code[position:before.end_byte] + b"\n" * (blanks + 1))
+            position = child.start_byte
+    return b"".join(out) + code[position:]
+
+
 def _main_guard(tree, data: bytes, language: str) -> int:
     """Start of a Python ``if __name__ == "__main__":`` block, else the end of the file."""
     if language == "python":
@@ -474,7 +543,7 @@ def _main_guard(tree, data: bytes, language: str) -> int:
 
 def _insert_at_end(data: bytes, language: str, tree, snippet: _Snippet, style: _Style,
                    blanks: int) -> str:
-    formatted, _ = snippet.format("", style.unit)
+    formatted = _respace(snippet.format("", style.unit)[0], language, blanks)
     at = _main_guard(tree, data, language)
     before = data[:at].replace(b"\r\n", b"\n")
     if not before.strip():

@@ -383,3 +383,94 @@ def find_symbols(symbols: Sequence[Symbol], name: str,
         "the file defines no symbols" if not known else
         f"defined here: {', '.join(known[:12])}{' …' if len(known) > 12 else ''}")
     raise error(f"no symbol {name!r} in the file", hint)
+
+
+# --- module-level values -------------------------------------------------------------------------
+
+_VALUE_KINDS = {"const_declaration": "constant", "var_declaration": "variable",
+                "lexical_declaration": "variable", "variable_declaration": "variable"}
+
+
+def module_values(text: str | bytes, language: str, tree: Tree | None = None) -> list[Symbol]:
+    """The module-level constants and variables of a file, one :class:`Symbol` per bound name
+    (kind ``constant`` or ``variable``), in source order.
+
+    A symbol's range is its whole statement with the comments attached above it: Python's
+    ``NAME = ...`` / ``NAME: T = ...``, Go's ``const``/``var`` declarations (a grouped
+    ``const ( a = 1; b = 2 )`` gives one symbol per name, all with the group's range), and
+    JavaScript/TypeScript ``const``/``let``/``var`` (also exported, destructured names
+    included). A declaration that is a definition already (``const f = () => ...``) is left to
+    :func:`list_symbols`.
+    """
+    data = text if isinstance(text, bytes) else encode(text)
+    tree = tree or parse(data, language)
+    found: list[Symbol] = []
+    for child in tree.root_node.children:
+        for node, names, kind in _value_names(child, language, data):
+            if language not in ("python", "go") and _is_function_value(node):
+                continue
+            start = _attached_comments(child, data)
+            line_start = data.rfind(b"\n", 0, start.start_byte) + 1
+            prefix = decode(data[line_start:start.start_byte])
+            for name in names:
+                found.append(Symbol(
+                    name=name, qualified_name=name, kind=kind, start_byte=start.start_byte,
+                    decorators_byte=child.start_byte, modifiers_byte=child.start_byte,
+                    definition_byte=node.start_byte, end_byte=child.end_byte,
+                    start_line=start.start_point.row + 1, end_line=child.end_point.row + 1,
+                    indent=prefix[: len(prefix) - len(prefix.lstrip(" \t"))],
+                    signature=name))
+    return found
+
+
+def _value_names(child: Node, language: str, data: bytes) -> Iterator[tuple[Node, list[str], str]]:
+    if language == "python":
+        node = child.named_children[0] if child.type == "expression_statement" \
+            and child.named_children else None
+        left = node.child_by_field_name("left") if node is not None \
+            and node.type == "assignment" else None
+        if left is not None and left.type == "identifier":
+            name = _text(left, data)
+            yield node, [name], "constant" if name.isupper() else "variable"
+        return
+    node = child
+    if language != "go" and child.type == "export_statement":
+        node = child.child_by_field_name("declaration") or child
+    kind = _VALUE_KINDS.get(node.type)
+    if kind is None:
+        return
+    if node.type == "lexical_declaration" and any(c.type == "const" for c in node.children):
+        kind = "constant"
+    names: list[str] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.type in ("const_spec", "var_spec", "variable_declarator"):
+            for name in current.children_by_field_name("name"):
+                names += _bound_identifiers(name, data)
+        elif current is node or current.type == "var_spec_list":
+            stack.extend(reversed(current.named_children))
+    if names:
+        yield node, names, kind
+
+
+def _bound_identifiers(pattern: Node, data: bytes) -> list[str]:
+    """The names a binding pattern binds: ``a``, ``{a, b: c}`` → a, c, ``[d, ...e]`` → d, e."""
+    if pattern.type in ("identifier", "shorthand_property_identifier_pattern"):
+        return [_text(pattern, data)]
+    found = []
+    for index, part in enumerate(pattern.children):
+        # ``{key: name}`` binds name; ``{name = fallback}`` binds name, not the fallback.
+        if part.is_named and pattern.field_name_for_child(index) not in ("key", "right"):
+            found += _bound_identifiers(part, data)
+    return found
+
+
+def _is_function_value(node: Node) -> bool:
+    declarators = [c for c in node.named_children if c.type == "variable_declarator"]
+    if len(declarators) != 1:
+        return False
+    value = declarators[0].child_by_field_name("value")
+    name = declarators[0].child_by_field_name("name")
+    return value is not None and value.type in _FUNCTION_VALUES and name is not None \
+        and name.type == "identifier"

@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 
 from hybridcode.context.languages import language_for_path
 from hybridcode.context.placement import add_imports, create_file, insert_symbol, replace_symbol
-from hybridcode.context.symbols import decode, encode, list_symbols
+from hybridcode.context.symbols import decode, encode, list_symbols, module_values
 from hybridcode.errors import HybridError, PlacementError
 from hybridcode.implement.parse import ParsedCode
 from hybridcode.spec import RESERVED_DIRS, SpecItem
@@ -183,27 +183,49 @@ def _place(before: str | None, item: SpecItem, parsed: ParsedCode, real: Path) -
             # create on an existing symbol: a retry or a resumed run placed it already.
             text = replace_symbol(before, language, item.symbol, code)
         else:
-            text = insert_symbol(before, language, code, into_class=owner or None)
+            text = insert_symbol(before, language, code, into_class=owner or None,
+                                 near=_near(item))
     if parsed.imports:
         text = add_imports(text, language, parsed.imports)
     return text
 
 
+def _near(item: SpecItem) -> list[str]:
+    """The symbols of the item's own file that its spec's context names: the code it sits
+    beside (``app/auth.py::login`` for an item in ``app/auth.py``)."""
+    own = PurePosixPath(item.file).as_posix()
+    found = []
+    for entry in item.context:
+        path, _, symbol = entry.partition("::")
+        if symbol and PurePosixPath(path.strip().removeprefix("./")).as_posix() == own:
+            found.append(symbol.strip())
+    return found
+
+
 def _without_existing(code: str, file_text: str, language: str, owner: str | None,
                       target: str) -> str:
-    """``code`` minus the helper definitions (and Python constants) the file already has in
-    the target's scope: a model that repeats the file around its item must not duplicate it."""
+    """``code`` minus the helper definitions and module-level constants/variables the file
+    already has in the target's scope: a model that repeats the file around its item must not
+    duplicate it (Go and TypeScript refuse a name declared twice)."""
     flat = _dedent(code)
-    symbols = [s for s in list_symbols(flat, language) if s.parent is None]
-    constants = _constants(flat) if language == "python" and owner is None else {}
-    if len(symbols) + len(constants) <= 1:
+    go = language == "go"  # a Go method is a top-level declaration: compare qualified names
+    symbols = [s for s in list_symbols(flat, language) if go or s.parent is None]
+    values = module_values(flat, language) if owner is None else []
+    if len(symbols) + len(values) <= 1:
         return code
     in_file = list_symbols(file_text, language)
-    have = {s.name for s in in_file if s.parent == owner}
-    have_constants = set(_constants(file_text)) if constants else set()
-    name = target.rsplit(".", 1)[-1]
-    cuts = [(s.start_byte, s.end_byte) for s in symbols if s.name != name and s.name in have]
-    cuts += [span for const, span in constants.items() if const in have_constants]
+    have = {s.qualified_name if go else s.name for s in in_file if go or s.parent == owner}
+    key = target if go else target.rsplit(".", 1)[-1]
+    cuts = {(s.start_byte, s.end_byte) for s in symbols
+            if (s.qualified_name if go else s.name) != key
+            and (s.qualified_name if go else s.name) in have}
+    if values:
+        have_values = {v.name for v in module_values(file_text, language)}
+        statements: dict[tuple[int, int], set[str]] = {}
+        for value in values:
+            statements.setdefault((value.start_byte, value.end_byte), set()).add(value.name)
+        # A statement goes only when the file has every name it declares.
+        cuts |= {span for span, names in statements.items() if names <= have_values}
     if not cuts:
         return code
     data = encode(flat)
@@ -211,15 +233,6 @@ def _without_existing(code: str, file_text: str, language: str, owner: str | Non
         line_start = data.rfind(b"\n", 0, start) + 1
         data = data[:line_start] + data[end:].lstrip(b"\n")
     return decode(data)
-
-
-def _constants(text: str) -> dict[str, tuple[int, int]]:
-    """Module-level ``NAME = ...`` / ``NAME: T = ...`` lines: name → byte span (one line)."""
-    data = encode(text)
-    found: dict[str, tuple[int, int]] = {}
-    for match in re.finditer(rb"^([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)[^\n]*", data, re.M):
-        found[decode(match.group(1))] = (match.start(), match.end())
-    return found
 
 
 def _dedent(code: str) -> str:

@@ -30,7 +30,7 @@ from hybridcode.errors import (
 from hybridcode.implement import ladder as feedback
 from hybridcode.implement.events import Events, Item, models, now
 from hybridcode.implement.ladder import Ladder, Rung, Step
-from hybridcode.implement.state import ItemRow, RunState, sha256_text
+from hybridcode.implement.state import COULD_NOT_RUN, ItemRow, RunState, sha256_text
 from hybridcode.models.base import Usage
 from hybridcode.text import plural
 
@@ -91,6 +91,10 @@ class Attempts:
         # Ledger rows of reworked items that had passed: put back when the rework does not pass.
         self.reviewed: dict[str, ItemRow] = {}
         self.unavailable: dict[int, str] = {}  # rung index → why it is off (missing model)
+        # Test runner (judge adapter name) → (item id, cause) once its tests could not start:
+        # the run's other items judged by it stop before any call (see :meth:`environment`).
+        self.stuck: dict[str, tuple[str, str]] = {}
+        self.started: set[str] = set()  # test runners whose tests started in this run
         self.planner_model = ""  # names the code an item's plan carried (attempt "model")
         self._shared_prefix: tuple | None = None
 
@@ -232,6 +236,8 @@ class Attempts:
         self.state.save_snapshot(wt, item.id, gen.attempt_id, [item.spec.file])
         # The whole worktree as it was: an attempt may change only its item's file.
         before = Snapshot.take(wt)
+        target = wt / item.spec.file
+        original = target.read_bytes() if target.is_file() else None  # doc items compare
         allowed = {item.spec.file}
         change = None
         settled = False
@@ -260,7 +266,10 @@ class Attempts:
             placed = (wt / item.spec.file).read_bytes()
             passed = [i.id for i in sorted(self.items.values(), key=lambda i: i.pos)
                       if i.state == "passed"]
-            result = verify_item(wt, item.spec, self.spec, passed, self.judge)
+            result = verify_item(wt, item.spec, self.spec, passed, self.judge,
+                                 before=original)
+            if result.run is not None and not result.run.could_not_run:
+                self.started.add(runner_of(item) or "")
             target = wt / item.spec.file
             if not target.is_file() or target.read_bytes() != placed:
                 allowed = set()  # the tests rewrote the item's own file: that is stray too
@@ -279,6 +288,10 @@ class Attempts:
             revert(wt, change)
             self.state.clear_snapshot()
             settled = True
+            run = result.run
+            if run is not None and run.blames_environment({item.spec.file}):
+                self._could_not_run(item, gen, run)
+                return
             outcome = "syntax_error" if result.stage == "syntax" else "test_failed"
             self.attempt_failed(item, gen.step, gen.attempt_id, outcome,
                                 feedback.test_feedback(result.stage, result.output),
@@ -380,6 +393,39 @@ class Attempts:
         self.state.update_item(item.id, state="running", escalated=item.escalated)
         self.events.emit(item, "retrying", message=message)
 
+    def _could_not_run(self, item: Item, gen: Generated, run) -> None:
+        """The tests could not start, and not because of the answer (see
+        :meth:`~hybridcode.judge.TestRun.blames_environment`): the item stops here with the
+        cause and the fix. No other attempt, no climb to a paid rung, no failure counted against
+        the rung (the breaker) or the kind (routing history reads the state); the answer is
+        kept, so ``--resume`` judges it again, without a call, once the environment is fixed."""
+        cause = run.cause()
+        self.state.settle_attempt(gen.attempt_id, COULD_NOT_RUN, run.feedback())
+        runner = runner_of(item)
+        if runner is not None:
+            self.stuck.setdefault(runner, (item.id, cause))
+        self.stop(item, cause)
+
+    def environment(self, item: Item) -> str | None:
+        """Why ``item`` cannot be judged in this run: another item's tests, run by the same
+        runner, could not start. None when nothing is known against it."""
+        runner = runner_of(item)
+        found = self.stuck.get(runner) if runner is not None else None
+        if found is None or found[0] == item.id:
+            return None
+        return f"{found[1]} (found while judging {found[0]}; the same test runner judges it)"
+
+    def stop(self, item: Item, cause: str) -> None:
+        """Settle ``item`` as could-not-run with ``cause`` (a "could not run: …" line)."""
+        item.state = COULD_NOT_RUN
+        item.error = cause
+        self.events.stop_clock(item)
+        if not self.keep_reviewed(item, cause):
+            self.state.update_item(item.id, state=COULD_NOT_RUN, error=cause, finished_at=now(),
+                                   escalated=item.escalated)
+        self.events.emit(item, COULD_NOT_RUN, message=cause)
+        self.state.write_summary("implementing", models(self.items.values()))
+
     def fail(self, item: Item, error: str) -> None:
         item.state = "failed"
         item.error = error
@@ -414,6 +460,14 @@ class Attempts:
         item.escalation = f"{frm.label} → {to.label}: {why}"
         self.events.note(f"{item.id}: escalating from {frm.label} to {to.label} — {why}")
         self.state.update_item(item.id, escalated=True, escalation=item.escalation)
+
+
+def runner_of(item: Item) -> str | None:
+    """The judge adapter that runs ``item``'s tests (None: it has none the judge runs)."""
+    from hybridcode.judge import adapter_for
+
+    adapter = adapter_for(item.spec.test_path or "")
+    return adapter.name if adapter is not None else None
 
 
 def _fence_tag(path: str) -> str:

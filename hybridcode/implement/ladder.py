@@ -177,7 +177,9 @@ def refused_feedback(message: str) -> str:
 
 
 _STAGES = {"syntax": "The syntax check failed", "tests": "The acceptance tests failed",
-           "related": "Tests of items accepted earlier failed"}
+           "related": "Tests of items accepted earlier failed",
+           "mutation": "The tests pass but are too weak: mutants of the code under test "
+                       "survived", "docs": "The doc check failed"}
 
 
 def test_feedback(stage: str, output: str) -> str:

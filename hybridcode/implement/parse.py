@@ -7,7 +7,9 @@ in ``<think>`` blocks. Each habit is undone here; what cannot be undone raises
 :class:`OutputParseError` whose message is written to be fed back to the model verbatim.
 
 What comes out (:class:`ParsedCode`): for an item with a symbol, the target definition plus the
-helpers of the same scope it uses (a private function it calls, a constant), without imports —
+helpers of the same scope it uses, directly or through each other (a private function it calls,
+a module-level constant or variable — Python, Go and JavaScript/TypeScript alike; a Go method's
+scope is its package), without imports —
 those are returned apart so placement can merge them into the file's import block. Everything
 else in the answer (other functions of a whole file, a module docstring, ``__main__`` code) is
 dropped and ``from_whole_file`` says so. Helpers that already exist in the target file are
@@ -27,7 +29,9 @@ from pathlib import PurePosixPath
 
 from hybridcode.context.extract import referenced_names
 from hybridcode.context.languages import language_for_path
-from hybridcode.context.symbols import Symbol, decode, encode, list_symbols, parse
+from hybridcode.context.symbols import (
+    Symbol, decode, encode, list_symbols, module_values, parse,
+)
 from hybridcode.errors import HybridError
 from hybridcode.spec import SpecItem
 
@@ -73,6 +77,7 @@ _KEYWORDS = frozenset(
     "let var interface type enum declare abstract namespace module package func go defer switch "
     "select case default break continue new".split())
 _PROSE = re.compile(r"^([A-Za-z][\w'’]*),? +[A-Za-z][\w'’]*,? +[A-Za-z(]")
+_VALUES = frozenset({"constant", "variable"})  # module_values kinds
 _THINK_BLOCK = re.compile(r"<(think|thinking)>.*?</\1>", re.DOTALL | re.IGNORECASE)
 _THINK_TAG = re.compile(r"</?(?:think|thinking)>", re.IGNORECASE)
 
@@ -243,10 +248,13 @@ def _extract(body: str, item: SpecItem, language: str, what: str, tag: str,
         elif child.type not in ("comment", "package_clause") and not _is_definition(
                 child, symbols, target_name, scope):
             other_statements = True
-    siblings = [s for s in symbols if s.parent == scope and s.qualified_name != target_name]
+    # Go declares methods at top level: a method's helpers are the package's declarations too.
+    top_level = scope is None or language == "go"
+    siblings = [s for s in symbols if s.qualified_name != target_name
+                and (s.parent == scope or (language == "go" and s.parent is None))]
+    if top_level:
+        siblings += module_values(data, language, tree)
     keep = _used_helpers(group, siblings, data, language)
-    if scope is None:
-        keep += _used_constants(tree, data, language, group + keep)
     pieces = sorted(group + keep, key=lambda s: s.start_byte)
     # Whatever is neither kept, inside a kept piece, nor the class around the target was cut.
     first, last = group[0], group[-1]
@@ -254,7 +262,14 @@ def _extract(body: str, item: SpecItem, language: str, what: str, tag: str,
                and not (s.start_byte <= first.start_byte and last.end_byte <= s.end_byte)]
     whole = bool(dropped) or other_statements
     gap = "\n\n\n" if language == "python" and scope is None else "\n\n"
-    code = gap.join(_piece(data, s) for s in _merge_overlaps(pieces))
+    merged = _merge_overlaps(pieces)
+    code = ""
+    for before, piece in zip([None, *merged], merged):
+        if before is not None:  # constants next to each other keep their spacing
+            between = decode(data[before.end_byte:piece.start_byte])
+            code += between.rstrip(" \t") if before.kind in _VALUES and piece.kind in _VALUES \
+                and not between.strip() else gap
+        code += _piece(data, piece)
     return ParsedCode(code + "\n", imports, whole, claimed)
 
 
@@ -290,31 +305,6 @@ def _used_helpers(group: list[Symbol], siblings: list[Symbol], data: bytes,
                 kept.append(s)
                 wanted |= _names(data, s, language)
     return kept
-
-
-def _used_constants(tree, data: bytes, language: str, kept: list[Symbol]) -> list[Symbol]:
-    """Module-level ``NAME = ...`` assignments (Python) that the kept code refers to, shaped as
-    symbols so they are cut out the same way."""
-    if language != "python":
-        return []
-    wanted = set().union(*(_names(data, s, language) for s in kept)) if kept else set()
-    found: list[Symbol] = []
-    for child in tree.root_node.children:
-        if child.type != "expression_statement" or not child.named_children:
-            continue
-        node = child.named_children[0]
-        left = node.child_by_field_name("left") if node.type == "assignment" else None
-        if left is None or left.type != "identifier":
-            continue
-        name = decode(data[left.start_byte:left.end_byte])
-        if name in wanted:
-            found.append(Symbol(
-                name=name, qualified_name=name, kind="constant", start_byte=child.start_byte,
-                decorators_byte=child.start_byte, modifiers_byte=child.start_byte,
-                definition_byte=child.start_byte, end_byte=child.end_byte,
-                start_line=child.start_point.row + 1, end_line=child.end_point.row + 1,
-                indent="", signature=name))
-    return found
 
 
 def _names(data: bytes, symbol: Symbol, language: str) -> set[str]:

@@ -12,7 +12,8 @@ class ItemEvent:
     """Progress for the UI. ``item_id`` is None for run-wide messages (breaker, budget).
 
     States: pending, generating, queued (output waiting for its turn), verifying, retrying,
-    passed, failed, skipped, stopped; ``message`` for run-wide notes.
+    passed, failed, skipped, could_not_run (its tests could not start: the cause and the fix
+    are the message), stopped; ``message`` for run-wide notes.
     """
 
     item_id: str | None
@@ -28,7 +29,8 @@ class ItemEvent:
 @dataclass
 class ItemOutcome:
     item_id: str
-    state: str  # passed / failed / skipped / pending (not finished: budget or interrupted)
+    state: str  # passed / failed / skipped / could_not_run (``error`` says why and the fix) /
+    #             pending (not finished: budget or interrupted)
     rung: int | None = None
     model: str = ""
     attempts: int = 0  # attempts made in this run
@@ -42,7 +44,7 @@ class ItemOutcome:
 class ImplementResult:
     plan_id: str
     run_id: str
-    status: str  # implemented / failed / budget / interrupted
+    status: str  # implemented / failed / could_not_run / budget / interrupted
     worktree: Path
     branch: str
     items: list[ItemOutcome]
@@ -71,6 +73,7 @@ class ImplementResult:
             "worktree": str(self.worktree), "branch": self.branch,
             "passed": self.count("passed"), "failed": self.count("failed"),
             "skipped": self.count("skipped"), "pending": self.count("pending"),
+            "could_not_run": self.count("could_not_run"),
             "claude_usd": round(self.claude_usd, 6), "local_tokens": self.local_tokens,
             "claude_tokens": self.claude_tokens, "wall_s": round(self.wall_s, 3),
             "items": [vars(item) for item in self.items], "messages": self.messages,

@@ -20,13 +20,19 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hybridcode.errors import BudgetExceededError
+from hybridcode.errors import BackendUnavailableError, BudgetExceededError
 from hybridcode.implement import ladder as feedback
-from hybridcode.implement.attempt import AttemptFailed, Attempts, Generated, RunCancelled
+from hybridcode.implement.attempt import (
+    AttemptFailed,
+    Attempts,
+    Generated,
+    RunCancelled,
+    runner_of,
+)
 from hybridcode.implement.events import HELD, Events, Item, models, now
 from hybridcode.implement.ladder import NO_RETRY_ERRORS, CircuitBreaker, Ladder, Step
 from hybridcode.implement.result import ImplementResult, ItemEvent, ItemOutcome
-from hybridcode.implement.state import DONE_STATES, GENERATED, RunState
+from hybridcode.implement.state import COULD_NOT_RUN, DONE_STATES, GENERATED, RunState
 from hybridcode.models.registry import BACKEND_LIMITS  # concurrent calls per backend
 
 if TYPE_CHECKING:
@@ -50,7 +56,8 @@ class Scheduler:
                  parallel: int, on_event: Callable[[ItemEvent], None] | None, *,
                  rework: Mapping[str, str] | None = None, judge: JudgeConfig | None = None,
                  only: frozenset[str] | None = None,
-                 cancel: threading.Event | None = None) -> None:
+                 cancel: threading.Event | None = None,
+                 allow_missing_local: bool = False) -> None:
         from hybridcode.judge import JudgeConfig
         from hybridcode.plan.routing import task_kind
 
@@ -69,6 +76,7 @@ class Scheduler:
         self.stopping: str | None = None
         self.cancel = cancel if cancel is not None else threading.Event()
         self.only = only
+        self.allow_missing_local = allow_missing_local
         self.rework = dict(rework) if rework is not None else None
         self.events = Events(on_event)
         self.attempts = Attempts(
@@ -121,9 +129,12 @@ class Scheduler:
         pool.shutdown(wait=True)
         if self.stopping:
             self._park_unfinished(self.stopping)
-            return "budget"
+            return "budget" if self.stopping == "budget" else "interrupted"
         states = {item.state for item in self.items.values()}
-        return "implemented" if states == {"passed"} else "failed"
+        if states == {"passed"}:
+            return "implemented"
+        # Nothing failed on its merits; what did not pass could not be judged here.
+        return COULD_NOT_RUN if COULD_NOT_RUN in states and "failed" not in states else "failed"
 
     def _shutdown(self, pool: ThreadPoolExecutor) -> None:
         try:
@@ -181,7 +192,8 @@ class Scheduler:
                 continue
             item.escalated = row.escalated
             item.escalation = row.escalation
-            if last.outcome == GENERATED and last.output is not None:
+            if last.outcome in (GENERATED, COULD_NOT_RUN) and last.output is not None:
+                # Saved, or never judged (its tests could not start): judge it, no new call.
                 item.saved = (last.id, last.output)
                 item.step = Step(self.ladder.rungs[last.rung], last.attempt)
             else:
@@ -202,12 +214,13 @@ class Scheduler:
         skipped = False
         for item in self._waiting():  # dependency order: a skip cascades in one pass
             blocked = [d for d in item.spec.depends_on
-                       if self.items[d].state in ("failed", "skipped", HELD)]
+                       if self.items[d].state in ("failed", "skipped", HELD, COULD_NOT_RUN)]
             if blocked:
                 dep = blocked[0]
                 what = self.items[dep].state
                 item.error = f"depends on {dep}, which " + (
-                    "is not implemented" if what == HELD else what)
+                    "is not implemented" if what == HELD else "could not run"
+                    if what == COULD_NOT_RUN else what)
                 item.state = "skipped"
                 if not self.attempts.keep_reviewed(item, item.error):
                     self.state.update_item(item.id, state="skipped", error=item.error,
@@ -235,6 +248,11 @@ class Scheduler:
                             "verifying the output saved by the last run")
                 changed = True
                 continue
+            stuck = self.attempts.environment(item)
+            if stuck is not None:  # its tests cannot start either: no call that cannot help
+                self.attempts.stop(item, stuck)
+                changed = True
+                continue
             planned = self.attempts.planned(item)
             if planned is not None:
                 self._queue(item, planned, "verifying the code written in the plan")
@@ -248,7 +266,7 @@ class Scheduler:
                 continue
             backend = step.rung.spec.backend
             limit = min(self.parallel, BACKEND_LIMITS.get(backend, self.parallel))
-            if self.busy.get(backend, 0) >= limit:
+            if self.busy.get(backend, 0) >= limit or self._paid_call_waits(item, step):
                 continue
             request = self.attempts.request(item, step)
             changed = True
@@ -265,6 +283,30 @@ class Scheduler:
                 _Job(item.id, step)
             self.events.emit(item, "generating")
         return changed
+
+    def _paid_call_waits(self, item: Item, step: Step) -> bool:
+        """A paid call waits until the run has seen its item's test runner start: while
+        another item judged by the same runner is being generated or judged, or a local item
+        of that runner is ready to go first — its verdict tells whether the tests can start
+        here at all. (Tests that cannot start make every answer "could not run", and a paid
+        answer cannot help that.) At most one paid call goes first when no local item can."""
+        if not step.rung.is_claude:
+            return False
+        runner = runner_of(item)
+        if runner is None or runner in self.attempts.started:
+            return False
+        for other in self.items.values():
+            if other is item or runner_of(other) != runner:
+                continue
+            if other.state in ("generating", "queued", "verifying"):
+                return True
+            ready = other.state in ("pending", "retrying") and all(
+                self.items[d].state == "passed" for d in other.spec.depends_on)
+            nxt = other.step.rung if other.step is not None else \
+                self.ladder.live_from(self.ladder.first_index(other.spec))
+            if ready and nxt is not None and not nxt.is_claude:
+                return True
+        return False
 
     def _queue(self, item: Item, generated: Generated, message: str) -> None:
         """An answer that needs no call (saved by the last run, or written in the plan)."""
@@ -298,6 +340,10 @@ class Scheduler:
                 item.attempts -= 1
                 self._wait_again(item, "pending")
             except AttemptFailed as failed:
+                if isinstance(failed.error, BackendUnavailableError) and \
+                        not job.step.rung.is_claude:
+                    self._unreachable(item, job.step, failed.error)
+                    continue
                 self.attempts.attempt_failed(item, job.step, None, "model_error",
                                              feedback.error_feedback(failed.error),
                                              climb=isinstance(failed.error, NO_RETRY_ERRORS))
@@ -305,6 +351,32 @@ class Scheduler:
                 self.queued.append(generated)
                 item.state = "queued"
                 self.events.emit(item, "queued")
+
+    def _unreachable(self, item: Item, step: Step, error: BackendUnavailableError) -> None:
+        """A local server that stopped answering mid-run ("cannot reach Ollama at …") is not
+        the model failing: it is said as it is, not counted three times until the breaker
+        "switches the rung off". As before the run (:mod:`.preflight`), its items go to the
+        next rung up only when the user accepts that (``--allow-missing-local``); otherwise the
+        run stops, and ``--resume`` continues once the server is back."""
+        from hybridcode.implement.preflight import ALLOW_FLAG
+
+        rung = step.rung
+        why = str(error)
+        if self.allow_missing_local:
+            if rung.index not in self.attempts.unavailable:
+                self.attempts.unavailable[rung.index] = f"{rung.label}: {error.message}"
+                self.ladder.breaker.switch_off(rung.index)
+                self.note(f"{why}; {rung.label}'s items go to the next rung up ({ALLOW_FLAG})")
+            self.attempts.attempt_failed(item, step, None, "model_error",
+                                         feedback.error_feedback(error), climb=True)
+            return
+        item.attempts -= 1  # nothing was answered: the resume tries this attempt again
+        self._wait_again(item, "pending")
+        if not self.stopping:
+            self.stopping = error.message
+            self.note(f"stopped: {why}; then hybrid implement {self.state.plan_id} --resume "
+                      f"(or pass {ALLOW_FLAG} to send its items to the next rung up, paid if "
+                      "that is Claude)")
 
     def _wait_again(self, item: Item, state: str) -> None:
         item.state = state

@@ -44,13 +44,16 @@ LOCK = "implement.lock"
 STATE_JSON = "state.json"
 SNAPSHOT = "apply-snapshot.json"
 
-ITEM_STATES = ("pending", "running", "passed", "failed", "skipped")
-DONE_STATES = frozenset({"passed", "failed", "skipped"})
+# ``could_not_run``: the item's tests could not start (an environment problem, not the model's
+# failure): it stops without climbing, its answer kept to be judged again by a resume.
+COULD_NOT_RUN = "could_not_run"
+ITEM_STATES = ("pending", "running", "passed", "failed", "skipped", COULD_NOT_RUN)
+DONE_STATES = frozenset({"passed", "failed", "skipped", COULD_NOT_RUN})
 # Attempt outcomes. ``generated``: the output is saved but not yet verified (the state a kill
 # between the call and the verdict leaves behind).
 GENERATED = "generated"
 ATTEMPT_OUTCOMES = frozenset({GENERATED, "passed", "test_failed", "syntax_error",
-                              "placement_error", "refused", "model_error"})
+                              "placement_error", "refused", "model_error", COULD_NOT_RUN})
 
 
 def _now() -> str:

@@ -108,31 +108,85 @@ def tool_bin(start: Path, name: str) -> Path | None:
 
 
 _JS_TEST = re.compile(r"\.(test|spec)\.(?:[cm]?[jt]sx?)$")
+_TEST_DIRS = frozenset({"tests", "test", "__tests__"})
 
 
-def is_test_file(path: str) -> bool:
+def is_test_file(path: str, root: Path | None = None) -> bool:
     """A test file by its runner's own naming: ``test_x.py``/``x_test.py``, ``x_test.go``,
-    ``x.test.ts``/``x.spec.js`` (any JavaScript/TypeScript extension)."""
-    name = PurePosixPath(path).name
+    ``x.test.ts``/``x.spec.js`` (any JavaScript/TypeScript extension); and, given the
+    repository ``root``, any JavaScript/TypeScript file under ``__tests__/`` of a package that
+    jest runs (jest's own default; vitest and node's runner need the ``.test.`` name)."""
+    pure = PurePosixPath(path)
+    name = pure.name
     if name.endswith(".py"):
         return name.startswith("test_") or name.endswith("_test.py")
-    return name.endswith("_test.go") or _JS_TEST.search(name) is not None
+    if name.endswith("_test.go") or _JS_TEST.search(name) is not None:
+        return True
+    return root is not None and "__tests__" in pure.parts[:-1] \
+        and pure.suffix.lower() in JS_SUFFIXES and detect_runner(root, path) == "jest"
 
 
-def tests_for_changes(changed: list[str], visible: list[str]) -> list[str]:
-    """The Go and JavaScript/TypeScript tests a change to ``changed`` (non-test source files)
-    should run: every ``_test.go`` file of a changed Go package, and ``<stem>.test.*`` /
-    ``<stem>.spec.*`` files of a changed JavaScript/TypeScript module."""
+def tests_for_changes(changed: list[str], visible: list[str], root: Path | None = None
+                      ) -> list[str]:
+    """The tests a change to ``changed`` (non-test source files) should run, wherever the
+    project keeps them (``visible``: the repository's files):
+
+    - Go: every ``_test.go`` file of a changed package (the folder: Go's own rule).
+    - Python and JavaScript/TypeScript: the test files named after a changed module ``m``
+      (``test_m.py``, ``m_test.py``, ``m.test.ts``, ``m.spec.js``; with ``root``, jest's
+      ``__tests__/m.ts``) and every test file of a folder kept for it (``tests/test_m/``,
+      ``tests/m/``, ``__tests__/m/``). A package's module is its folder: a change to
+      ``pkg/__init__.py`` or ``src/pkg/index.ts`` runs the tests of ``pkg``.
+    """
     go_dirs = {str(PurePosixPath(p).parent) for p in changed
                if p.endswith(".go") and not is_test_file(p)}
-    stems = {PurePosixPath(p).name.split(".")[0] for p in changed
-             if PurePosixPath(p).suffix.lower() in JS_SUFFIXES and not is_test_file(p)}
-    stems.discard("index")
+    modules = {family: set() for family in ("python", "js")}
+    for path in changed:
+        family = _family(path)
+        if family is None or is_test_file(path, root):
+            continue
+        pure = PurePosixPath(path)
+        stem = pure.name.split(".")[0]
+        if stem in ("__init__", "index"):
+            stem = pure.parent.name
+        if stem:
+            modules[family].add(stem)
     chosen = []
     for path in visible:
         pure = PurePosixPath(path)
-        if path.endswith("_test.go") and str(pure.parent) in go_dirs:
-            chosen.append(path)
-        elif _JS_TEST.search(pure.name) and pure.name.split(".")[0] in stems:
+        if path.endswith("_test.go"):
+            if str(pure.parent) in go_dirs:
+                chosen.append(path)
+            continue
+        family = _family(path)
+        if family is None or not modules[family] or not is_test_file(path, root):
+            continue
+        if _subjects(pure, family) & modules[family]:
             chosen.append(path)
     return chosen
+
+
+def _family(path: str) -> str | None:
+    suffix = PurePosixPath(path).suffix.lower()
+    return "python" if suffix == ".py" else "js" if suffix in JS_SUFFIXES else None
+
+
+def _subjects(test: PurePosixPath, family: str) -> set[str]:
+    """The modules a test file is for, by its name and its folders: ``tests/test_cli/
+    test_parse.py`` → {parse, cli}; ``src/__tests__/text.ts`` → {text}."""
+    name = test.name
+    if family == "python":
+        stem = name.removesuffix(".py")
+        found = {stem.removeprefix("test_") if stem.startswith("test_") else
+                 stem.removesuffix("_test")}
+    else:
+        found = {name.split(".")[0]}
+    folders = test.parts[:-1]
+    for outer, folder in zip(("", *folders), folders):
+        if family == "python" and folder.startswith("test_"):
+            found.add(folder.removeprefix("test_"))
+        elif family == "python" and folder.endswith("_test"):
+            found.add(folder.removesuffix("_test"))
+        elif outer in _TEST_DIRS and folder not in _TEST_DIRS:
+            found.add(folder)
+    return found

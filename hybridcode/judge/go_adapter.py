@@ -28,7 +28,7 @@ from hybridcode.judge.outcome import CouldNotRun, ExpectedTest, Problem, TestOut
 from hybridcode.judge.process import ProcessResult
 from hybridcode.judge.reports import parse_go_events
 
-__all__ = ["GoAdapter", "go_env"]
+__all__ = ["GoAdapter", "go_env", "user_modcache"]
 
 INSTALL_HINT = "install Go (Debian/Ubuntu: apt-get install golang-go)"
 _MODULE = re.compile(r"^module\s+(\S+)", re.MULTILINE)
@@ -211,7 +211,7 @@ def go_env(module: Path, report_dir: Path) -> tuple[dict[str, str], list[Path]]:
     modcache = str(private / "path" / "pkg" / "mod")
     text = (module / "go.mod").read_text(encoding="utf-8", errors="replace")
     if _REQUIRE.search(text) and not (module / "vendor").is_dir():
-        user = _user_modcache()
+        user = user_modcache()
         if user is not None:
             modcache = str(user)
             readable.append(user)
@@ -223,7 +223,8 @@ def go_env(module: Path, report_dir: Path) -> tuple[dict[str, str], list[Path]]:
     return env, readable
 
 
-def _user_modcache() -> Path | None:
+def user_modcache() -> Path | None:
+    """The user's Go module cache, as ``go`` finds it (None when there is none yet)."""
     for candidate in (os.environ.get("GOMODCACHE"),
                       os.path.join(os.environ["GOPATH"].split(os.pathsep)[0], "pkg", "mod")
                       if os.environ.get("GOPATH") else None,

@@ -133,6 +133,7 @@ class PytestAdapter:
 # line that ends it ("E   ModuleNotFoundError: No module named 'pkg._version'").
 _FRAME = re.compile(r"^(\S[^\n]*?\.py):\d+: in ", re.MULTILINE)
 _MISSING = re.compile(r"No module named '([\w.]+)'")
+_NAME_MISSING = re.compile(r"cannot import name '(\w+)' from '([\w.]+)'")
 _IMPORT_ERROR = re.compile(r"^(?:E\s+)?(?:ModuleNotFoundError|ImportError)\b", re.MULTILINE)
 
 
@@ -154,6 +155,13 @@ def _import_cause(job: Job, output: str) -> tuple[str, str]:
         full = (path if path.is_absolute() else root / path).resolve()
         if full.is_relative_to(root) and full.is_file():
             culprit = full.relative_to(root).as_posix()
+    name_missing = _NAME_MISSING.search(output)
+    if name_missing:
+        # The test imports a name the module does not define: the module is to blame (a
+        # model's answer that named its function differently), not the test that imports it.
+        owner = _module_file(root, name_missing.group(2))
+        if owner:
+            culprit = owner
     program = job.config.pytest_prefix()[0]
     where = ("set [checks] python to the interpreter that has them, or install them into "
              f"{program}")
@@ -161,10 +169,17 @@ def _import_cause(job: Job, output: str) -> tuple[str, str]:
     if missing:
         module = missing.group(1)
         absent = _absent_project_file(root, module)
+        if absent and _git_ignores(root, absent):
+            return culprit, (f"{absent} does not exist: git ignores it, and the project's build "
+                             "generates it (a hatch-vcs/setuptools-scm version file, say) when "
+                             "the project is installed — run pip install -e . in the repository")
+        if absent and culprit:
+            return culprit, f"{culprit} imports {absent}, which does not exist in the checkout"
         if absent:
-            return culprit, (f"{absent} does not exist: a file the project's build generates "
-                             "(a hatch-vcs/setuptools-scm version file, say) appears when the "
-                             "project is installed — run pip install -e . in the repository")
+            return culprit, (f"{module} is not in this checkout, so {program} found the "
+                             "package's name elsewhere (another installed copy, or a plugin "
+                             "of one): run the tests with the project's own environment — "
+                             "set [checks] python, or create the repository's .venv")
         return culprit, (f"{module.split('.')[0]} is not installed for {program}: install the "
                          f"project's test dependencies (e.g. {program} -m pip install -e "
                          f"'.[test]', or its requirements file), or {where.split(', or ')[0]}")
@@ -172,6 +187,17 @@ def _import_cause(job: Job, output: str) -> tuple[str, str]:
             or "Error importing plugin" in output:
         return culprit, f"install the pytest plugins the project's configuration uses; {where}"
     return culprit, ""
+
+
+def _module_file(root: Path, module: str) -> str:
+    """The worktree file of ``module`` (``pkg.calc`` → ``src/pkg/calc.py``), or ""."""
+    parts = module.split(".")
+    for base in (root, root / "src"):
+        for candidate in (base.joinpath(*parts).with_suffix(".py"),
+                          base.joinpath(*parts, "__init__.py")):
+            if candidate.is_file():
+                return candidate.relative_to(root).as_posix()
+    return ""
 
 
 def _absent_project_file(root: Path, module: str) -> str:
@@ -185,6 +211,17 @@ def _absent_project_file(root: Path, module: str) -> str:
         if (package / "__init__.py").is_file():
             return (package / f"{parts[-1]}.py").relative_to(root).as_posix()
     return ""
+
+
+def _git_ignores(root: Path, path: str) -> bool:
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=root,
+                              capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
 
 
 def _last_line(text: str) -> str:

@@ -15,7 +15,8 @@ from pathlib import Path, PurePosixPath
 from hybridcode.judge.detect import JS_SUFFIXES, detect_runner, tool_bin
 from hybridcode.models.base import HealthCheck
 
-__all__ = ["record_runners", "repo_languages", "runner_notes", "toolchain_checks"]
+__all__ = ["plan_warnings", "record_runners", "repo_languages", "runner_notes",
+           "toolchain_checks"]
 
 _SKIP_PARTS = frozenset({"node_modules", "vendor", ".hybrid", ".git"})
 
@@ -85,6 +86,7 @@ def toolchain_checks(root: Path) -> list[HealthCheck]:
         if version:
             checks.append(HealthCheck("Go toolchain", True, f"{version} — go vet, then "
                                       "go test -json", required=False))
+            checks += go_module_checks(root, languages["go"], go)
         else:
             checks.append(HealthCheck("Go toolchain", False, "go not found: Go items cannot be "
                                       "verified", "install Go (Debian/Ubuntu: apt-get install "
@@ -110,8 +112,14 @@ def _js_checks(root: Path, language: str, markers: list[str]) -> list[HealthChec
         probe = (folder / ("t.test.ts" if language == "typescript" else "t.test.js"))
         runner = detect_runner(root, probe.relative_to(root).as_posix()) or "node"
         part = f"{where}: {runner}"
-        if runner in ("vitest", "jest") and tool_bin(folder, runner) is None:
-            problems.append(f"{where} uses {runner} but it is not installed (run npm install)")
+        binary = tool_bin(folder, runner) if runner in ("vitest", "jest") else None
+        if runner in ("vitest", "jest") and binary is None:
+            problems.append(f"{where} uses {runner} but it is not installed (run npm ci in "
+                            f"{folder})")
+        elif binary is not None:
+            refusal = _runs_on_this_node(node, binary, runner, version)
+            if refusal:
+                problems.append(f"{where}: {refusal}")
         if (folder / "tsconfig.json").is_file():
             part += " + tsc --noEmit"
             if tool_bin(folder, "tsc") is None:
@@ -128,6 +136,77 @@ def _js_checks(root: Path, language: str, markers: list[str]) -> list[HealthChec
                             "install the runner the package uses (npm install)",
                             required=False)]
     return [HealthCheck(f"{name} tests", True, text, required=False)]
+
+
+def _runs_on_this_node(node: str, binary: Path, runner: str, version: str) -> str:
+    """Why ``node`` cannot run the installed ``runner`` ("" when it can): the engines range
+    its package.json declares, then the runner itself asked for its version."""
+    import json
+
+    package = binary.resolve().parent
+    while package != package.parent and not (package / "package.json").is_file():
+        package = package.parent
+    wanted = ""
+    try:
+        engines = json.loads((package / "package.json").read_text(encoding="utf-8")).get(
+            "engines") or {}
+        wanted = str(engines.get("node") or "") if isinstance(engines, dict) else ""
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        out = subprocess.run([node, str(binary), "--version"], capture_output=True, text=True,
+                             timeout=60, check=False, cwd=package)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"{runner} does not start on node {version.lstrip('v')}: {exc}"
+    if out.returncode == 0:
+        return ""
+    last = ([ln.strip() for ln in (out.stderr or out.stdout).splitlines() if ln.strip()]
+            or ["no output"])[-1][:200]
+    need = f" (it needs node {wanted})" if wanted else ""
+    return (f"{runner} does not run on node {version.lstrip('v')}{need}: {last} — use a node "
+            f"version it supports, or install a {runner} version this node runs")
+
+
+def go_module_checks(root: Path, markers: list[str], go: str) -> list[HealthCheck]:
+    """Whether the Go module cache the judge reads (read-only, with no network) holds every
+    module each ``go.mod`` requires; the fix is ``go mod download`` in the repository's module
+    folder (the plan's worktree shares the repository's cache)."""
+    import os
+
+    from hybridcode.judge.go_adapter import user_modcache
+
+    problems, fixes, checked = [], [], 0
+    for marker in [m for m in markers if m.endswith("go.mod")][:5]:
+        folder = (root / marker).parent
+        text = (folder / "go.mod").read_text(encoding="utf-8", errors="replace")
+        if not re.search(r"^require\b", text, re.MULTILINE) or (folder / "vendor").is_dir():
+            continue
+        checked += 1
+        cache = user_modcache()
+        env = {**os.environ, "GOPROXY": "off", "GOFLAGS": "-mod=mod", "GOWORK": "off",
+               "GOTOOLCHAIN": "local", "GOSUMDB": "off", "GOTELEMETRY": "off"}
+        if cache is not None:
+            env["GOMODCACHE"] = str(cache)
+        try:
+            out = subprocess.run([go, "mod", "download", "-json"], cwd=folder, env=env,
+                                 capture_output=True, text=True, timeout=120, check=False)
+            missing = out.returncode != 0 or cache is None
+            detail = ([ln.strip() for ln in out.stderr.splitlines() if ln.strip()]
+                      or ["no module cache yet"])[0][:200]
+        except (OSError, subprocess.SubprocessError) as exc:
+            missing, detail = True, str(exc)
+        if missing:
+            problems.append(f"{folder}: the Go module cache lacks the module's dependencies "
+                            f"({detail})")
+            fixes.append(f"run `go mod download` in {folder}")
+    if not checked:
+        return []
+    if problems:
+        return [HealthCheck("Go module cache", False, "; ".join(problems),
+                            "; ".join(fixes) + " (tests run without network, so every module "
+                            "go.mod requires must be in the cache first)", required=False)]
+    return [HealthCheck("Go module cache", True, f"every module the {checked} go.mod file(s) "
+                        "require is in the cache", required=False)]
 
 
 _HOW = {
@@ -183,6 +262,27 @@ def runner_notes(root: Path) -> str:
     lines.append("Every test needs a literal name; a skipped test or one that does not run "
                  "fails the item.")
     return "\n".join(lines)
+
+
+def plan_warnings(root: Path, spec) -> list[str]:
+    """What stands in the way of judging this plan's items here, found before ``implement``
+    runs: the failing toolchain checks of the languages its items are written in (a Go module
+    cache without the module's dependencies, a JavaScript/TypeScript runner not installed or
+    not runnable on this node), each with the fix, to run in the repository."""
+    wanted = set()
+    for item in spec.items:
+        for path in (item.file, item.test_path or ""):
+            suffix = PurePosixPath(path).suffix.lower()
+            if suffix == ".go":
+                wanted.update({"Go toolchain", "Go module cache"})
+            elif suffix in (".ts", ".tsx", ".mts", ".cts"):
+                wanted.add("TypeScript tests")
+            elif suffix in JS_SUFFIXES:
+                wanted.update({"JavaScript tests", "TypeScript tests"})
+    if not wanted:
+        return []
+    return [f"{c.name}: {c.detail}" + (f" — {c.hint}" if c.hint else "")
+            for c in toolchain_checks(Path(root)) if not c.ok and c.name in wanted]
 
 
 def record_runners(spec, root: Path):

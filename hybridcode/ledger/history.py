@@ -11,6 +11,9 @@ those this module derives, per item:
   With a ladder of two local rungs, climbing from 7B to 32B is not an escalation here;
 - **local work** — a local use that did not escalate: its reviewed code is the local model's.
 
+An item whose tests could not start (state ``could_not_run``) is none of these: it was never
+judged, so it counts neither for nor against its kind.
+
 Only grades of local work count as reviewed uses. A grade of Claude's rescue work says nothing
 about whether the local model can do the kind, so it must never promote the kind.
 """
@@ -102,8 +105,11 @@ def item_facts(ledger: Ledger, plan_id: str | None = None,
     facts = []
     for row in ledger.query(sql + " ORDER BY i.plan_id, i.item_id", params):
         has_calls = row["n"] > 0
-        local_use = row["local_calls"] > 0 or (
-            not has_calls and row["route"] == "local" and row["attempts"] > 0)
+        # An item whose tests could not start was never judged: its calls say nothing about
+        # whether the local model can do the kind (an environment problem is not the model's).
+        judged = row["state"] != "could_not_run"
+        local_use = judged and (row["local_calls"] > 0 or (
+            not has_calls and row["route"] == "local" and row["attempts"] > 0))
         escalated = local_use and (row["paid_calls"] > 0 or (not has_calls
                                                              and bool(row["escalated"])))
         facts.append(ItemFacts(

@@ -98,6 +98,13 @@ class Caller:
                 backend = self._backends[key] = self._factory(spec, self.settings)
             return backend
 
+    def close(self) -> None:
+        """Close the backends' HTTP clients (a caller that made its last call)."""
+        with self._lock:
+            backends, self._backends = list(self._backends.values()), {}
+        for backend in backends:
+            backend.close()
+
     def estimate_usd(self, spec: ModelSpec, request: ModelRequest) -> float:
         """Upper-bound cost of a call: the whole prompt uncached plus the full output allowance."""
         price = self.settings.price_for(spec.model)

@@ -100,6 +100,10 @@ class PlannerItem(_Planner):
                                 description=_doc(SpecItem, "tests"))
     code: str = Field(default_factory=str, description=_doc(SpecItem, "code"))
     context: list[str] = Field(default_factory=list, description=_doc(SpecItem, "context"))
+    under_test: str = Field(default_factory=str, description=_doc(SpecItem, "under_test",
+                                                                  "Only for a test item."))
+    document: list[str] = Field(default_factory=list, description=_doc(SpecItem, "document"))
+    like: str = Field(default_factory=str, description=_doc(SpecItem, "like"))
     depends_on: list[str] = Field(default_factory=list, description=_doc(SpecItem, "depends_on"))
     risk: list[RiskName] = Field(default_factory=list, description=_RISK_HELP)
 
@@ -125,13 +129,15 @@ class PlannerOutput(_Planner):
         items = []
         for item in self.spec.items:
             data = item.model_dump(exclude={"examples", "tests", "symbol", "code", "risk",
-                                            "code_tokens", "spec_tokens"})
+                                            "under_test", "like", "code_tokens", "spec_tokens"})
             data["sizing"] = {"code_tokens": item.code_tokens, "spec_tokens": item.spec_tokens}
             data["risk"] = {name: name in item.risk for name in get_args(RiskName)}
             data["symbol"] = item.symbol.strip() or None
             data["examples"] = [{"input": e.input, "expected": e.expected}
                                 for e in item.examples]
             data["code"] = item.code if item.code.strip() else None
+            data["under_test"] = item.under_test.strip() or None
+            data["like"] = item.like.strip() or None
             data["tests"] = ({"code": item.tests.code, "path": item.tests.path.strip() or None}
                              if item.tests.code.strip() else None)
             items.append(data)

@@ -8,8 +8,10 @@
 - ``scope``    (plan reviews) every file the diff touches is one a spec item declares (its
   ``file`` or its acceptance tests): anything else is blocking.
 - ``tests``    the spec's acceptance tests, the changed test files and the tests of the changed
-  modules — named after them (``test_<module>.py`` / ``<module>_test.py``, ``<module>.test.ts``
-  / ``<module>.spec.js``) or, for Go, every ``_test.go`` of a changed package — through the judge
+  modules wherever the project keeps them — named after them (``test_<module>.py`` /
+  ``<module>_test.py``, ``<module>.test.ts`` / ``<module>.spec.js``), in a folder kept for them
+  (``tests/test_<module>/``, ``tests/<module>/``, ``__tests__/<module>/``; jest's
+  ``__tests__/<module>.ts``) or, for Go, every ``_test.go`` of a changed package — through the judge
   (:mod:`hybridcode.judge`): in the sandbox, with the project's interpreter (``[checks]``, or
   the repository's ``.venv``), within ``settings.test_timeout_s`` as a hard bound. Every test of
   the acceptance files must run and pass; in the other files failures and errors count.
@@ -35,7 +37,7 @@ import re
 import shlex
 import shutil
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -152,35 +154,21 @@ def check_acceptance_tests(directory: Path, spec: Spec) -> CheckResult:
     return CheckResult("acceptance-tests", True, True, "acceptance tests match the spec")
 
 
-def _is_test_file(path: str) -> bool:
-    from hybridcode.judge.detect import is_test_file
-
-    return is_test_file(path)
-
-
 def select_tests(directory: Path, diff: Diff, spec: Spec | None) -> list[str]:
-    """Acceptance tests, changed test files, and tests of the changed modules: named after a
-    Python or JavaScript/TypeScript module (``test_<m>.py``, ``<m>.test.ts``), or in a changed
-    Go package (its ``_test.go`` files)."""
+    """Acceptance tests, changed test files, and the tests of the changed modules wherever the
+    project keeps them (:func:`hybridcode.judge.detect.tests_for_changes`: named after the
+    module, in a folder kept for it, or — Go — in the changed package)."""
     from hybridcode.judge import adapter_for
-    from hybridcode.judge.detect import tests_for_changes
+    from hybridcode.judge.detect import is_test_file, tests_for_changes
     from hybridcode.vcs import repo as gitrepo
 
     chosen: list[str] = []
     if spec is not None:
         chosen += [p for p in (i.test_path for i in spec.items) if p and adapter_for(p)]
-    present = _present(diff.files)
-    chosen += [f.path for f in present if _is_test_file(f.path)]
-    stems = {PurePosixPath(f.path).stem for f in diff.files
-             if f.path.endswith(".py") and not _is_test_file(f.path)}
-    stems.discard("__init__")
-    others = [f.path for f in diff.files if not f.path.endswith(".py")
-              and not _is_test_file(f.path)]
-    visible = gitrepo.visible_files(directory) if stems or others else []
-    if stems:
-        names = {f"test_{s}.py" for s in stems} | {f"{s}_test.py" for s in stems}
-        chosen += [p for p in visible if PurePosixPath(p).name in names]
-    chosen += tests_for_changes(others, visible)
+    chosen += [f.path for f in _present(diff.files) if is_test_file(f.path, directory)]
+    changed = [f.path for f in diff.files if not is_test_file(f.path, directory)]
+    if changed:
+        chosen += tests_for_changes(changed, gitrepo.visible_files(directory), directory)
     seen: set[str] = set()
     return [p for p in chosen if (directory / p).is_file() and not (p in seen or seen.add(p))]
 

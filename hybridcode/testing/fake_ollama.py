@@ -23,6 +23,7 @@ import hashlib
 import json
 import math
 import re
+import socket
 import sys
 import threading
 import time
@@ -88,6 +89,7 @@ class FakeOllama:
     def start(self) -> FakeOllama:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.fake = self  # type: ignore[attr-defined]
+        server.connections = set()  # type: ignore[attr-defined]
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
                                         name="FakeOllama", daemon=True)
@@ -98,6 +100,7 @@ class FakeOllama:
         self._closing.set()  # wakes "slow" replies and chunk delays
         if self._server is not None:
             self._server.shutdown()
+            self._server.drop_connections()
             self._server.server_close()
             self._server = None
         if self._thread is not None:
@@ -227,6 +230,20 @@ def _timings(prompt_eval_count: int, eval_count: int) -> dict[str, int]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a "slow" reply still sleeping must not block close()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def drop_connections(self) -> None:
+        """A server that stops drops its connections too: a client's pooled keep-alive
+        connection must not go on being answered after :meth:`FakeOllama.close`."""
+        for sock in list(self.connections):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.connections.clear()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that timed out or hung up mid-reply is part of the tests, not a server bug.

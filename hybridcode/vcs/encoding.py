@@ -8,7 +8,9 @@ ISO-8859-2 in Latin-6 (``Zaŋóģæ`` for ``Zażółć``) — because the bytes 
 in both. What tells them apart is which letters occur *together*: no language writes ``þ``
 beside ``ç``. So each single-byte candidate is scored by the share of its non-ASCII
 characters that belong to one language's alphabet (:data:`ALPHABETS`), and the best wins;
-on a tie the more common code page (:data:`COMMON`) does, so Western text stays cp1252.
+between equally plausible readings cp1252 (the most common by far) wins if it is one of them,
+else charset-normalizer's own ranking decides; among code pages that read the text the same,
+the more common (:data:`COMMON`) names it, so Western text stays cp1252.
 A multi-byte answer (Shift-JIS, GBK …) is charset-normalizer's alone.
 
 Only encodings that keep ASCII as ASCII qualify: a diff's headers and ``+``/``-`` markers
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections import Counter
 from functools import lru_cache
 
 # The letters beyond ASCII that each language writes (lower case), for the languages whose
@@ -34,7 +37,7 @@ ALPHABETS: dict[str, str] = {
     "Danish/Norwegian": "æøåéó",
     "Swedish/Finnish": "åäöéšž",
     "Icelandic": "áðéíóúýþæö",
-    "Turkish": "çğıöşüâîûi̇",
+    "Turkish": "çğıöşüâîû",  # and "i̇", which is what "İ".lower() gives
     "Polish": "ąćęłńóśźż",
     "Czech": "áčďéěíňóřšťúůýž",
     "Slovak": "áäčďéíĺľňóôŕšťúýž",
@@ -51,10 +54,17 @@ ALPHABETS: dict[str, str] = {
     "Bulgarian": "абвгдежзийклмнопрстуфхцчшщъьюя",
     "Serbian/Macedonian": "абвгдђѓежзѕијклљмнњопрстћќуфхцчџш",
     "Greek": "αβγδεζηθικλμνξοπρστυφχψωάέήίόύώϊϋΐΰς",
+    # Scripts whose languages share one legacy code page: the script's letters.
+    "Hebrew": "".join(map(chr, range(0x5D0, 0x5EB))),
+    "Arabic/Farsi": "".join(map(chr, range(0x621, 0x64B))) + "پچژگکی",
+    "Thai": "".join(map(chr, [*range(0xE01, 0xE3B), *range(0xE40, 0xE4F)])),
 }
-# Single-byte code pages, most common first (a tie goes to the earlier). Each ISO page comes
-# before its Windows sibling: they agree on the letters, and the Windows page wins where it
-# differs (its 0x80–0x9F are letters and quotes, the ISO page's are control characters).
+_SETS = {language: frozenset(letters) | ({"i̇"} if language == "Turkish" else set())
+         for language, letters in ALPHABETS.items()}
+# Single-byte code pages, most common first: always candidates, and among those that read a
+# text the same, the earlier names it. Each ISO page comes before its Windows sibling: they
+# agree on the letters, and the Windows page wins where they differ (its 0x80–0x9F are letters
+# and quotes, the ISO page's control characters).
 COMMON = ("cp1252", "iso8859_2", "cp1250", "iso8859_9", "cp1254", "iso8859_15", "iso8859_13",
           "cp1257", "iso8859_4", "iso8859_10", "iso8859_16", "iso8859_3", "mac_roman",
           "cp1251", "koi8_r", "koi8_u", "iso8859_5", "cp866", "iso8859_7", "cp1253", "cp850",
@@ -63,8 +73,14 @@ COMMON = ("cp1252", "iso8859_2", "cp1250", "iso8859_9", "cp1254", "iso8859_15", 
 
 _NON_ASCII = re.compile("[^\x00-\x7f]")
 _HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+# Punctuation that stands inside words: an apostrophe, Hebrew geresh and gershayim, the
+# Catalan middle dot, hyphens.
+_JOINERS = frozenset("’׳״·‐‑")
 # The non-ASCII bytes scored: plenty for a verdict, and a bound on the work for a huge file.
 _SAMPLE = 2000
+_TIE = 1e-6  # equal but for float rounding
+# Where charset-normalizer sees no text, a reading must be this plainly one language's letters.
+_CLEAR = 0.95
 
 
 def _sample(data: bytes) -> bytes:
@@ -91,23 +107,32 @@ def detect_encoding(data: bytes) -> str:
     results = from_bytes(data)
     proposed = [match.encoding for match in results]
     best = results.best()
-    if best is None:
-        return ""
-    if not _single_byte(best.encoding):
+    if best is not None and not _single_byte(best.encoding):
         return _name(best.encoding) if _keeps_ascii(best.encoding) else ""
     candidates = [name for name in dict.fromkeys([*COMMON, *proposed])
                   if _single_byte(name) and _keeps_ascii(name)]
     sample = _sample(data)
-    scored = []
-    for rank, name in enumerate(candidates):
+    readings: dict[str, list[str]] = {}  # decoded sample → the candidates that give it
+    for name in candidates:
         try:
-            text = sample.decode(name)
+            readings.setdefault(sample.decode(name), []).append(name)
         except UnicodeDecodeError:
             continue
-        scored.append((-_plausibility(text), rank, name))
-    if not scored:
+    if not readings:
         return ""
-    return _name(min(scored)[2])
+    scores = {text: _plausibility(text) for text in readings}
+    top = max(scores.values())
+    if best is None and top < _CLEAR:
+        return ""  # neither charset-normalizer nor the letters recognise it
+    # Equally plausible readings (Hebrew read as cp1251 is all Cyrillic letters too):
+    # charset-normalizer's language models rank them. Among the code pages that give the
+    # same reading, the most common names it.
+    # cp1252, the most common legacy code page by far, wins a tie it is part of ("£" or "Ł"?).
+    order = {name: i for i, name in enumerate(proposed)}
+    best_reading = min((text for text, score in scores.items() if score >= top - _TIE),
+                       key=lambda text: ("cp1252" not in readings[text],
+                                         min(order.get(n, len(order)) for n in readings[text])))
+    return _name(readings[best_reading][0])
 
 
 def _plausibility(text: str) -> float:
@@ -118,14 +143,17 @@ def _plausibility(text: str) -> float:
     letter of another script than the letter before it (``Savaюзэsэ``) or a capital right
     after a small letter (KOI8-R read as cp1251 gives Russian letters in the wrong case).
     Punctuation and symbols between words (``¿Dónde``, ``“quoted”``, ``© 2024``) are neutral;
-    a control character (what an ISO page makes of cp1254's curly quotes) never is.
+    a control character (what an ISO page makes of cp1254's curly quotes) never is; a
+    combining mark belongs to its letter.
     """
     found = 0
-    counts = dict.fromkeys(ALPHABETS, 0)
+    letters: Counter[str] = Counter()
     for match in _NON_ASCII.finditer(text):
         i, ch = match.start(), match.group()
         before = text[i - 1] if i else " "
         if not ch.isalpha():
+            if ch in _JOINERS or _mark(ch):  # l’homme, צה״ל; Hebrew points, Thai vowels
+                continue
             after = text[i + 1] if i + 1 < len(text) else " "
             found += (before.isalpha() and after.isalpha()) or _control(ch)
             continue
@@ -133,17 +161,22 @@ def _plausibility(text: str) -> float:
         if before.isalpha() and (_script(before) != _script(ch)
                                  or (ch.isupper() and before.islower())):
             continue
-        low = ch.lower()
-        for language, alphabet in ALPHABETS.items():
-            if low in alphabet:
-                counts[language] += 1
+        letters[ch.lower()] += 1
     if not found:
         return 1.0
-    return max(counts.values()) / found
+    return max(sum(n for letter, n in letters.items() if letter in alphabet)
+               for alphabet in _SETS.values()) / found
 
 
 def _control(ch: str) -> bool:
     return 0x80 <= ord(ch) <= 0x9F  # the C1 controls: an ISO page's reading of 0x80–0x9F
+
+
+@lru_cache(maxsize=4096)
+def _mark(ch: str) -> bool:
+    import unicodedata
+
+    return unicodedata.category(ch).startswith("M")
 
 
 @lru_cache(maxsize=4096)

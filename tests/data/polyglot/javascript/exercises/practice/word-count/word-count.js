@@ -1,0 +1,3 @@
+export const countWords = () => {
+  throw new Error('Remove this statement and implement this function');
+};

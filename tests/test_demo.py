@@ -271,3 +271,38 @@ def test_recordings_are_generated_from_their_script():
     proc = subprocess.run([sys.executable, str(BUILD), "--check"], capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_stats_and_the_last_screen_agree_with_a_recomputation_from_the_ledger(demo):
+    """The direct floor and the spend, recomputed here from the ledger's rows and the price
+    table, are what `hybrid stats --json` says and what the demo's last screen printed."""
+    from hybridcode.config import DEFAULT_PRICES
+
+    proc = hybrid(["stats", "--json", "--plan", demo.plan_id], demo.root, demo.env)
+    stats = json.loads(proc.stdout)
+    spent = sum(r["cost_usd"] for r in demo.rows(
+        "SELECT cost_usd FROM calls WHERE outcome != 'budget'"))
+    planner = demo.rows("SELECT model, extra FROM calls WHERE tier = 'planner' ORDER BY id")[0]
+    reviews = demo.rows("SELECT extra, cost_usd FROM calls WHERE tier = 'reviewer'")
+    price = DEFAULT_PRICES[planner["model"]]
+    context = json.loads(planner["extra"])["context_tokens"]
+    diff = sum(json.loads(r["extra"])["diff_tokens"] for r in reviews)
+    floor = (context * price["input"] + diff * price["output"]) / 1e6 \
+        + sum(r["cost_usd"] for r in reviews)
+    direct = stats["direct"]
+    assert (direct["input_tokens"], direct["output_tokens"]) == (context, diff)
+    assert direct["direct_usd"] == pytest.approx(floor)
+    assert direct["actual_usd"] == pytest.approx(spent)
+    assert stats["totals"]["cost_usd"] == pytest.approx(spent)
+    shown = " ".join(demo.proc.stdout.split())
+    assert (f"against Claude implementing it directly ${floor:.4f}: spent ${spent:.4f}"
+            in shown)
+    assert f"hybrid spent ${spent:.4f} on Claude" in shown and f"at least ${floor:.4f}" in shown
+
+
+def test_recorded_usage_follows_the_texts():
+    """Usage in the recordings is derived from the texts: 2.8–4.5 characters a token."""
+    for line in RECORDINGS.read_text().splitlines():
+        entry = json.loads(line)
+        text, usage = entry["response"]["text"], entry["response"]["usage"]
+        assert 2.8 <= len(text) / usage["output_tokens"] <= 4.5, entry["match"]

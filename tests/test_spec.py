@@ -454,7 +454,8 @@ _OPTIONAL = {
     "$.spec.items[].requirements", "$.spec.items[].constraints", "$.spec.items[].examples",
     "$.spec.items[].example_setup", "$.spec.items[].tests", "$.spec.items[].tests.path",
     "$.spec.items[].code", "$.spec.items[].context", "$.spec.items[].depends_on",
-    "$.spec.items[].risk"}
+    "$.spec.items[].risk", "$.spec.items[].under_test", "$.spec.items[].document",
+    "$.spec.items[].like"}
 
 
 def _walk_schema(node: dict[str, Any], where: str = "$", optional: set | None = None) -> set:

@@ -202,7 +202,8 @@ class AnthropicSettings(_Strict):
     base_url: str | None = Field(default=None, description="API base URL (proxies, gateways).")
     timeout_s: float = Field(default=600.0, gt=0, description="Per-request timeout in seconds.")
     max_retries: int = Field(default=2, ge=0, le=10,
-                             description="SDK retries for 408/409/429/5xx/529.")
+                             description="SDK retries for 408/409/429/5xx/529; a stream "
+                             "broken mid-reply is retried as often.")
     cache_ttl: Literal["auto", "5m", "1h"] = Field(
         default="auto", description="Prompt-cache lifetime for the stable prefix: `auto` "
         "picks 1h when the usual gap between a plan's Claude calls exceeds 5 minutes "

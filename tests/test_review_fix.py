@@ -28,6 +28,7 @@ from implement_helpers import (
     write_plan,
 )
 from review_helpers import CHECKLIST_IDS
+from signals import default_sigint
 from typer.testing import CliRunner
 
 from hybridcode.cli.app import app
@@ -347,7 +348,8 @@ def test_ctrl_c_mid_rework_keeps_the_reviewed_code(project, ollama, claude):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen([sys.executable, "-m", "hybridcode", "review", "p1", "--fix",
                              "--json", "--repo", str(project)], cwd=project, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=default_sigint)
     try:
         assert asked.wait(60.0), "the rework never reached the local model"
         proc.send_signal(signal.SIGINT)

@@ -143,6 +143,7 @@ class Attempts:
                                run_id=self.state.run_id, error=None)
         text = f"```{_fence_tag(item.spec.file)}\n{code.strip()}\n```\n"
         label = f"plan:{self.planner_model}" if self.planner_model else "plan"
+        item.plan_label = label
         attempt_id = self.state.save_output(item.id, rung.index, 0, label, text, "", 0)
         return Generated(item.id, item.step, attempt_id, text)
 

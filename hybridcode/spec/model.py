@@ -322,7 +322,7 @@ class SpecItem(_Model):
         """Estimated tokens the planner wrote to specify the item, its own code excluded
         (routing fields are the tool's and not counted)."""
         # Fields at their defaults are not written (the tool fills them in), nor is the
-        # sizing, which is routing's.
+        # sizing, which is routing's; the kind fields count only on the items that use them.
         data = self.model_dump(mode="json", exclude_defaults=True,
                                exclude={"code", "route", "route_reason", "route_overridden",
                                         "sizing"})
@@ -353,6 +353,10 @@ def default_test_path(item_id: str, file: str) -> str | None:
 # The test file's extension per target extension (a .d.ts-free .mts target gets .mts tests).
 _JS_TEST_SUFFIXES = {".js": ".js", ".mjs": ".mjs", ".cjs": ".cjs", ".jsx": ".jsx",
                      ".ts": ".ts", ".mts": ".mts", ".cts": ".cts", ".tsx": ".tsx"}
+
+
+# Fields of test, doc and look-alike items: absent from other items' size.
+_KIND_FIELDS = ("under_test", "mutation_score", "document", "doc_style", "like")
 
 
 class Spec(_Model):

@@ -104,7 +104,7 @@ def test_display_labels_the_samples_and_shows_every_stage(demo):
         assert stage in out
     assert "APPROVED by claude-sonnet-5-5" in out
     assert "Hybrid-Review: approved" in out
-    assert "saved" in out
+    assert "spent $" in out  # against both counterfactuals, saved or not
     assert "against Claude implementing it directly" in out  # the last screen: both
     assert "against the same pipeline all on Claude" in out
     # one plain sentence a newcomer understands: spent, the floor, saved (or not)

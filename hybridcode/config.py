@@ -172,6 +172,17 @@ class ChecksSettings(_Strict):
     test_command: str | None = Field(
         default=None, description="Command that runs pytest instead of `<python> -m pytest`, "
         "e.g. `uv run --offline pytest`; hybrid appends its own arguments.")
+    mutation_score: float = Field(
+        default=0.7, ge=0.0, le=1.0, description="Share of mutants of the code under test a "
+        "test item's tests must kill (a spec item's mutation_score overrides it); 0.7 fails "
+        "tests that only check that calls do not raise.")
+    max_mutants: int = Field(
+        default=25, ge=1, description="Most mutants run per test item (an even spread over "
+        "the code); each is one test run.")
+    docstring_convention: Literal["google", "numpy", "pep257"] | None = Field(
+        default=None, description="Convention doc items are held to; default: the "
+        "project's ruff/pydocstyle setting, else the style of the file's docstrings, else "
+        "pep257.")
 
 
 class ApprovalSettings(_Strict):
@@ -191,7 +202,8 @@ class AnthropicSettings(_Strict):
     base_url: str | None = Field(default=None, description="API base URL (proxies, gateways).")
     timeout_s: float = Field(default=600.0, gt=0, description="Per-request timeout in seconds.")
     max_retries: int = Field(default=2, ge=0, le=10,
-                             description="SDK retries for 408/409/429/5xx/529.")
+                             description="SDK retries for 408/409/429/5xx/529; a stream "
+                             "broken mid-reply is retried as often.")
     cache_ttl: Literal["auto", "5m", "1h"] = Field(
         default="auto", description="Prompt-cache lifetime for the stable prefix: `auto` "
         "picks 1h when the usual gap between a plan's Claude calls exceeds 5 minutes "

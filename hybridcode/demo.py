@@ -77,7 +77,9 @@ class DemoError(HybridError):
 def demo_settings() -> Settings:
     """Settings for the demo: the bundled recordings for every tier, fixed attempts and order."""
     from hybridcode.config import DEFAULT_PRICES, Settings
-    from hybridcode.judge import detect
+    # the sandbox probe, by its module: the package attribute `detect` is rebound to the
+    # submodule judge.detect (runner detection) once that is imported, e.g. by a review
+    from hybridcode.judge.sandbox import detect
 
     # The demo's code is the bundled recordings, not a live model's: on a fresh machine without
     # bubblewrap it still runs (its run and review say the sandbox was off).

@@ -192,36 +192,21 @@ def _toolchains(root: Path | None, settings: Settings | None = None) -> list[Hea
         top = gitrepo.repo_root(root or Path.cwd())
     except GitError:
         return []
-    checks = toolchain_checks(top)
+    checks = toolchain_checks(top, settings)
     probe = worktree_import_check(top, settings)
     return checks + ([probe] if probe is not None else [])
 
 
 def check_approvals(root: Path, settings: Settings) -> HealthCheck:
     """Can approvals be signed here, and would the gate trust the signature? Not required to
-    plan or implement; `hybrid commit` needs it."""
-    from hybridcode.errors import HybridError
-    from hybridcode.review.attestation import (
-        AllowedSigners,
-        allowed_signers_line,
-        public_key,
-        signing_key,
-    )
+    plan or implement; `hybrid commit` needs it, so the fix is said before the first review."""
+    from hybridcode.review.approvals import signing_readiness
 
-    name = "approval signing"
-    try:
-        key = signing_key(root, settings.approvals.signing_key)
-        line = allowed_signers_line("you@example.com", key)
-        trust = AllowedSigners.from_file(root / settings.approvals.allowed_signers)
-        principals = trust.principals_for(public_key(key))
-    except HybridError as exc:
-        return HealthCheck(name, False, exc.message, exc.hint, required=False)
-    if not principals:
-        return HealthCheck(name, False, f"{key.path} is not in {trust.origin}",
-                           f"add the line '{line}' to {settings.approvals.allowed_signers} "
-                           "and commit it", required=False)
-    return HealthCheck(name, True, f"{key.path} (from {key.source}) signs as "
-                       f"{', '.join(principals)}", required=False)
+    ready = signing_readiness(root, settings)
+    if ready.ok:
+        return HealthCheck("approval signing", True, ready.detail, required=False)
+    return HealthCheck("approval signing", False, f"{ready.problem}: hybrid commit will refuse "
+                       "an approval until this is fixed", ready.fix, required=False)
 
 
 def checks_as_json(checks: list[HealthCheck]) -> dict:

@@ -2,7 +2,8 @@
 
     HybridError                      exit 1 unless stated
     ├── UsageError                   exit 2: bad arguments or configuration
-    │   └── ConfigError              a config value is invalid (names key and file)
+    │   ├── ConfigError              a config value is invalid (names key and file)
+    │   └── PlanNotFoundError        no plan by that id or prefix, or no plans at all
     │       └── MissingKeyError      no API key for a backend that needs one; raised before
     │                                anything is sent (also an AuthenticationError)
     ├── ModelError                   anything a model backend raised
@@ -55,6 +56,16 @@ class UsageError(HybridError):
 
 class ConfigError(UsageError):
     pass
+
+
+class PlanNotFoundError(UsageError):
+    """``ref`` names no plan (``none_yet``: the repository has no plans at all). Its hint names
+    the CLI command; the MCP server gives the tool instead."""
+
+    def __init__(self, message: str, hint: str, *, ref: str | None, none_yet: bool) -> None:
+        super().__init__(message, hint)
+        self.ref = ref
+        self.none_yet = none_yet
 
 
 class ModelError(HybridError):

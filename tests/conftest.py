@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# Projects the tests copy and run (exercises in tests/data/polyglot hold their own *_test.py
+# files): data, not hybridcode's tests.
+collect_ignore = ["data"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path_factory, monkeypatch):

@@ -58,7 +58,8 @@ def planner_answer(mutate=None) -> dict[str, Any]:
     items = []
     for it in spec["items"]:
         data = {k: v for k, v in it.items()
-                if k not in ("route", "route_reason", "route_overridden")}
+                if k not in ("route", "route_reason", "route_overridden", "mutation_score",
+                             "doc_style")}
         data["symbol"] = data.get("symbol") or ""
         # Spec version 2: examples are tests, so a planner writes only runnable ones.
         data["examples"] = [{"input": e["input"], "expected": e["expected"]}
@@ -66,6 +67,9 @@ def planner_answer(mutate=None) -> dict[str, Any]:
         data["example_setup"] = ""
         data["risk"] = [name for name, raised in data.get("risk", {}).items() if raised]
         data["code"] = ""
+        data["under_test"] = data.get("under_test") or ""
+        data["document"] = data.get("document") or []
+        data["like"] = data.get("like") or ""
         tests = data.get("tests")
         data["tests"] = ({"code": tests["code"], "path": tests.get("path") or ""}
                          if tests else {"code": "", "path": ""})

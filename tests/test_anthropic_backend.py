@@ -284,6 +284,28 @@ def test_a_cut_stream_in_the_repair_round_keeps_the_first_answers_usage(fake, ma
     assert info.value.usage.input_tokens >= 500 and info.value.usage.output_tokens >= 40
 
 
+@pytest.mark.parametrize("fault", ["truncated", "drop", "overloaded_midstream"])
+def test_a_stream_broken_mid_reply_is_retried_like_the_sdk_retries(fake, make_backend, fault):
+    # Past the SDK's own retry loop (it ends with the response headers), so retried here under
+    # the same max_retries; the broken stream's billed tokens stay on the call.
+    fake.enqueue_fault(fault)
+    fake.enqueue_text("ok", usage={"input_tokens": 100, "output_tokens": 5})
+    result = make_backend(max_retries=1).complete(ask(), on_progress=lambda p: None)
+    assert result.text == "ok" and len(fake.requests) == 2
+    assert result.usage.input_tokens > 100 and result.usage.output_tokens >= 5
+
+
+def test_a_stream_that_keeps_breaking_stops_after_max_retries(fake, make_backend):
+    fake.enqueue_fault("truncated", times=3)
+    with pytest.raises(BackendUnavailableError) as info:
+        make_backend(max_retries=2).complete(ask(), on_progress=lambda p: None)
+    assert len(fake.requests) == 3
+    assert "ended before the answer was complete (2 retries broke too)" in info.value.message
+    assert "anthropic.max_retries" in info.value.hint
+    one = fake.requests[0].json  # every broken stream was billed and is kept
+    assert info.value.usage.input_tokens >= 3 * len(one["messages"][0]["content"]) // 10
+
+
 def test_overload_in_the_middle_of_a_stream(fake, make_backend):
     fake.enqueue_fault("overloaded_midstream")
     with pytest.raises(OverloadedError):

@@ -209,3 +209,75 @@ def test_an_answer_without_code_gets_its_parse_error_and_a_second_try(suite, tmp
     assert (tally["passed_try1"], tally["passed_try2"]) == (0, 3)
     retries = [p for p in prompts if "See the testing errors above" in p]
     assert len(retries) == 3 and all("empty code block" in p for p in retries)
+
+
+# ------------------------------------------------------------------ --protocol pipeline
+
+LEAP_REFERENCE = (CHECKOUT / "python/exercises/practice/leap-years/.meta/example.py").read_text()
+# Passes the plan's examples, fails the exercise's hidden test for year 0.
+LEAP_BUGGY = ("def leap_year(year):\n"
+              "    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)\n")
+
+
+def _leap_plan() -> dict:
+    """The planner's answer: one local-sized item on the stub's function, shaped like every
+    planner answer the suite's helpers build (so a new planner field reaches it too)."""
+    from tests.plan_helpers import planner_answer
+
+    answer = planner_answer()
+    item = dict(answer["spec"]["items"][0])
+    item.update({
+        "id": "leap-year", "title": "Tell leap years from common years", "kind": "function",
+        "category": "validation", "file": "leap_years.py", "symbol": "leap_year",
+        "action": "modify", "signature": "def leap_year(year)",
+        "description": "Gregorian rule: divisible by 4, except centuries unless divisible "
+                       "by 400; ValueError('year must be positive') below 1.",
+        "requirements": ["centuries are common unless divisible by 400"], "constraints": [],
+        "examples": [{"input": "leap_year(1900)", "expected": "False"},
+                     {"input": "leap_year(2000)", "expected": "True"}],
+        "tests": {"code": "", "path": ""}, "risk": [],
+    })
+    answer["spec"]["items"] = [item]
+    answer["spec"]["title"] = "Leap years"
+    answer["architecture_note"] = "One function in leap_years.py."
+    return answer
+
+
+def test_pipeline_plans_implements_and_scores_and_the_second_try_gets_the_output(
+        suite, tmp_path):
+    from hybridcode.testing import FakeAnthropic
+
+    local_prompts: list[str] = []
+
+    def local(body: dict) -> str:
+        text = "\n".join(m["content"] for m in body["messages"])
+        local_prompts.append(text)
+        code = LEAP_REFERENCE if "The exercise's own tests failed" in text else LEAP_BUGGY
+        return f"```python\n{code}```\n"
+
+    def claude(body: dict) -> str:
+        assert "output_config" in body, "only the planner should reach Claude here"
+        return json.dumps(_leap_plan())
+
+    with FakeOllama() as ollama, FakeAnthropic() as anthropic:
+        ollama.responder = local
+        anthropic.responder = claude
+        env: dict[str, str | None] = {name: None for name in os.environ
+                                      if name.startswith(("HYBRID_", "ANTHROPIC_", "OLLAMA_"))}
+        env.update({"OLLAMA_HOST": ollama.host, "ANTHROPIC_API_KEY": "sk-ant-test",
+                    "ANTHROPIC_BASE_URL": anthropic.base_url,
+                    "HYBRID_USER_CONFIG": str(tmp_path / "u.toml"), "NO_COLOR": "1"})
+        result = _invoke(["bench", "--suite", str(suite), "--protocol", "pipeline", "--tasks",
+                          "python-leap-years", "--repo", str(tmp_path), "--json"], env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    exercise = report["modes"]["hybrid"]["results"][0]
+    assert exercise["tries"] == [False, True], exercise
+    assert exercise["claude_usd"] > 0  # planning is paid for, and counted
+    assert exercise["solved_locally"] is True and exercise["escalated"] is False
+    tally = report["modes"]["hybrid"]["tallies"]["all"]
+    assert (tally["passed_try1"], tally["passed_try2"], tally["solved_on_local_rung"]) == (1 - 1, 1, 1)
+    # The second try saw the hidden tests' failure, never the tests themselves.
+    retry = next(p for p in local_prompts if "The exercise's own tests failed" in p)
+    assert "year must be positive" in retry or "test_year_zero_is_refused" in retry
+    assert not any("class LeapYearsTest" in p for p in local_prompts)

@@ -9,6 +9,7 @@ import sys
 import time
 
 import typer
+from signals import default_sigint
 from typer.testing import CliRunner
 
 from hybridcode import __version__
@@ -98,7 +99,7 @@ def test_real_process_ctrl_c_exits_130(tmp_path):
         "def other(): pass\n"
         "app()\n")
     proc = subprocess.Popen([sys.executable, str(script), "wait"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     assert proc.stdout.readline().strip() == "ready"
     time.sleep(0.1)
     proc.send_signal(signal.SIGINT)

@@ -205,3 +205,64 @@ def test_a_test_importing_a_name_the_module_lacks_blames_the_module(tmp_path):
     run = run_tests(repo, ["tests/test_calc.py"], JudgeConfig())
     assert run.status == "could_not_run" and run.culprit == "pkg/calc.py"
     assert not run.blames_environment({"pkg/calc.py"})
+
+
+def test_ci_checkout_of_a_commit_gets_the_version_file_the_job_installed(repo, claude,
+                                                                        monkeypatch):
+    """A hatch-vcs-style package: the job installed it (its checkout has the ignored
+    _version.py); the commit's temporary checkout gets it too, so its tests run."""
+    import json
+
+    from conftest import git
+    from review_helpers import verdict
+
+    monkeypatch.chdir(repo)
+    (repo / "src/vpkg").mkdir(parents=True)
+    (repo / "src/vpkg/__init__.py").write_text("from ._version import version\n")
+    (repo / "src/vpkg/calc.py").write_text("def add(a, b):\n    return a + b\n")
+    (repo / ".gitignore").write_text("src/vpkg/_version.py\n")
+    (repo / "pyproject.toml").write_text(
+        '[tool.hatch.build.hooks.vcs]\nversion-file = "src/vpkg/_version.py"\n')
+    (repo / "tests").mkdir()
+    (repo / "tests/test_calc.py").write_text(
+        "import vpkg\nfrom vpkg.calc import add\n\n\ndef test_add():\n"
+        "    assert add(1, 2) == 3 and vpkg.version == '9.9.9'\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "vpkg")
+    (repo / "src/vpkg/_version.py").write_text("version = '9.9.9'\n")  # the job's install
+    (repo / "src/vpkg/calc.py").write_text("def add(a, b):\n    return b + a\n")
+    git(repo, "commit", "-q", "-am", "swap\n\nHybrid-Plan: 260101-swap")
+    claude.enqueue_json(verdict())
+    result = _cli("review", "--ci", "--base", "HEAD~1", "--format", "json", "--cache",
+                  str(repo.parent / "verdicts"))
+    data = json.loads(result.output)
+    tests = {c["name"]: c for c in data["commits"][0]["review"]["checks"]}["tests"]
+    assert tests["ok"] and not tests["could_not_run"], tests
+    assert result.exit_code == 0, result.output
+
+
+def test_mocha_and_ava_tests_are_named_as_not_run_by_hybrid(repo, claude, monkeypatch):
+    import json
+
+    from conftest import git
+    from review_helpers import verdict
+
+    monkeypatch.chdir(repo)
+    for folder, runner in (("api", "mocha"), ("cli", "ava")):
+        (repo / folder / "lib").mkdir(parents=True)
+        (repo / folder / "test").mkdir()
+        (repo / folder / "package.json").write_text(
+            json.dumps({"scripts": {"test": runner}, "devDependencies": {runner: "10"}}))
+        (repo / folder / "lib/sum.js").write_text("module.exports = (a, b) => a + b;\n")
+        (repo / folder / "test/sum.js").write_text("// the project's own tests\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "two packages")
+    for folder in ("api", "cli"):
+        (repo / folder / "lib/sum.js").write_text("module.exports = (a, b) => b + a;\n")
+    git(repo, "commit", "-q", "-am", "swap")
+    claude.enqueue_json(verdict())
+    result = _cli("review", "--base", "HEAD~1", "--format", "json")
+    tests = {c["name"]: c for c in json.loads(result.output)["checks"]}["tests"]
+    assert tests["skipped"] and not tests["could_not_run"]
+    assert tests["summary"].startswith("not run by hybrid: 2 ava/mocha test file(s)")
+    assert "api/test/sum.js" in tests["summary"] and "cli/test/sum.js" in tests["summary"]

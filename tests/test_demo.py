@@ -272,3 +272,37 @@ def test_recordings_are_generated_from_their_script():
     proc = subprocess.run([sys.executable, str(BUILD), "--check"], capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_at_100_by_30_the_live_table_keeps_names_and_notes_whole(tmp_path, closed_port,
+                                                                  monkeypatch):
+    """The implement board at 100 columns: one line per item (no model name broken inside a
+    word), each note whole on its own lines, and code written in the plan not credited to a
+    model that never ran."""
+    from typer.testing import CliRunner
+
+    from hybridcode.cli.app import app
+
+    env = {**offline_env(tmp_path, closed_port), "COLUMNS": "100", "LINES": "30"}
+    for name in [k for k in os.environ if k.startswith(("ANTHROPIC_", "OLLAMA_", "HYBRID_"))]:
+        monkeypatch.delenv(name)
+    root = tmp_path / "kept"
+    result = CliRunner().invoke(app, ["demo", "--keep", str(root)], env=env,
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    spec = json.loads(next((root / ".hybrid" / "plans").glob("*/spec.json")).read_text())
+    ids = [item["id"] for item in spec["items"]]
+    lines = result.stderr.splitlines()
+    header = next(n for n, line in enumerate(lines) if line.split()[:2] == ["item", "state"])
+    rows = lines[header + 1:header + 1 + len(ids)]
+    assert sorted(row.split()[0] for row in rows) == sorted(ids)  # one line an item
+    assert all(len(line) <= 100 for line in lines)
+    for item in spec["items"]:
+        row = next(r for r in rows if r.split()[0] == item["id"])
+        assert ("written in the plan" in row) == (item["route"] == "plan"), row
+    notes = " ".join(lines[header + 1 + len(ids):])
+    for line in lines[:header]:  # each run message (an escalation) is repeated whole below
+        if line.startswith("• ") and ": escalating from " in line:
+            escalated = line[2:].split(":")[0]
+            assert f"{escalated}: escalated: " in notes
+    assert not notes.rstrip().endswith(("…", "..."))

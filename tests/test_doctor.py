@@ -114,3 +114,59 @@ def test_a_key_too_short_to_be_real_is_flagged(repo, monkeypatch):
     assert key["ok"] is False and key["required"] is False
     assert "cannot be a real key" in key["detail"] and "sk-ant-" in key["hint"]
     assert result.exit_code == 0, result.output  # a warning: a gateway may take any key
+
+
+def _python_row(repo, monkeypatch):
+    with FakeOllama(models={"qwen2.5-coder:32b": 1}) as fake:
+        monkeypatch.setenv("OLLAMA_HOST", fake.host)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-doctor-test")
+        _, report = run_doctor(repo, monkeypatch)
+    return by_name(report)["Python tests"]
+
+
+def _commit(repo, files):
+    import subprocess
+
+    for path, text in files.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(text)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "code"], cwd=repo, check=True)
+
+
+def test_python_tests_row_names_the_judges_interpreter_and_imports_the_package(
+        repo, monkeypatch):
+    import sys
+
+    _commit(repo, {"calc/__init__.py": "", "tests/test_calc.py": "import calc\n"})
+    row = _python_row(repo, monkeypatch)
+    assert row["ok"] is True, row
+    assert sys.executable in row["detail"] and "no .venv" in row["detail"]
+    assert "imports calc" in row["detail"] and "pytest " in row["detail"]
+
+
+def test_python_tests_row_fails_when_the_src_package_is_not_installed(repo, monkeypatch):
+    _commit(repo, {"src/shoplib/__init__.py": "from shoplib._version import v\n"})
+    row = _python_row(repo, monkeypatch)
+    assert row["ok"] is False and row["required"] is False
+    assert "shoplib: ModuleNotFoundError" in row["detail"]
+    assert "pip install -e ." in row["hint"]
+
+
+def test_python_tests_row_checks_pytest_in_the_configured_interpreter(repo, monkeypatch):
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(repo / "env")],
+                   check=True)
+    (repo / ".hybrid").mkdir()
+    (repo / ".hybrid" / "config.toml").write_text('[checks]\npython = "env/bin/python"\n')
+    _commit(repo, {"app.py": "x = 1\n"})
+    row = _python_row(repo, monkeypatch)
+    assert row["ok"] is False
+    assert "pytest does not import" in row["detail"] and "env/bin/python" in row["detail"]
+    assert "[checks] python" in row["detail"]
+    monkeypatch.setenv("COLUMNS", "200")
+    table = runner.invoke(app, ["doctor"])
+    # config sections are text, not rich markup that swallows them
+    assert "([checks] python)" in " ".join(table.stdout.split())

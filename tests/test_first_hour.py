@@ -82,3 +82,70 @@ def test_docs_speak_to_users_not_to_the_team():
     for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"\bthe lead'?s?\b", text, re.IGNORECASE), path.name
+
+
+# ---------------------------------------------------------------------- signing, before review
+
+def test_signing_set_up_as_the_guide_says_gives_a_first_commit_in_one_pass(tmp_path, claude):
+    """getting-started: set the key, run doctor, run the line it prints; then the first review
+    is committable — one paid review, one commit."""
+    import json
+
+    from gate_helpers import make_key, use_key
+    from review_helpers import PLAN_ID
+
+    root, _worktree = make_planned_repo(tmp_path / "repo")
+    use_key(root, make_key(tmp_path / "keys"))  # git config user.signingkey …
+    before = json.loads(runner.invoke(app, ["doctor", "--json", str(root)]).stdout)
+    [row] = [c for c in before["checks"] if c["name"] == "approval signing"]
+    assert not row["ok"] and ".hybrid/allowed_signers" in row["detail"]
+    assert "hybrid commit will refuse" in row["detail"]
+    subprocess.run(["bash", "-c", row["hint"]], cwd=root, check=True, capture_output=True)
+    after = json.loads(runner.invoke(app, ["doctor", "--json", str(root)]).stdout)
+    assert [c["ok"] for c in after["checks"] if c["name"] == "approval signing"] == [True]
+
+    claude.enqueue_json(verdict())
+    reviewed = runner.invoke(app, ["review", PLAN_ID, "--repo", str(root)])
+    assert reviewed.exit_code == 0, reviewed.output
+    assert "warning" not in reviewed.stderr and "will refuse" not in reviewed.stdout
+    committed = runner.invoke(app, ["commit", PLAN_ID, "--repo", str(root)])
+    assert committed.exit_code == 0, committed.output
+    assert len([r for r in claude.requests if r.path.endswith("/v1/messages")]) == 1
+
+
+def test_review_says_up_front_when_its_approval_could_not_be_committed(tmp_path, claude):
+    import json
+
+    from review_helpers import PLAN_ID
+
+    root, _worktree = make_planned_repo(tmp_path / "repo")  # no key, no allowed signers
+    claude.enqueue_json(verdict())
+    reviewed = runner.invoke(app, ["review", PLAN_ID, "--json", "--repo", str(root)])
+    assert reviewed.exit_code == 0, reviewed.output
+    warning = reviewed.stderr.strip().splitlines()[0]
+    assert warning.startswith("warning: no signing key is configured for approvals, so "
+                              "hybrid commit will refuse an approval from this review")
+    assert "git config user.signingkey" in warning and "allowed_signers" in warning
+    notes = " ".join(json.loads(reviewed.stdout)["notes"])
+    assert "the approval is not signed" in notes
+
+
+def test_getting_started_sets_up_signing_before_the_first_review():
+    guide = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    own = guide.index("## 2. Set up your own project")
+    assert own < guide.index(".hybrid/allowed_signers", own) < guide.index("hybrid review", own)
+    assert guide.index("git config user.signingkey", own) < guide.index("hybrid review", own)
+    trailers = guide[guide.index("Hybrid-Plan:"):guide.index("```", guide.index("Hybrid-Plan:"))]
+    assert "Hybrid-Attestation:" in trailers and "Hybrid-Signature:" in trailers
+
+
+def test_the_readmes_demo_command_leaves_a_clone_clean():
+    import shutil
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    kept = re.search(r"hybrid demo --keep (\S+)", readme).group(1)
+    if not (ROOT / ".git").exists() or shutil.which("git") is None:
+        return  # not a clone: nothing to keep clean
+    for path in (kept, kept.rstrip("/") + "-2"):  # the demo suggests -2 when the first is taken
+        done = subprocess.run(["git", "check-ignore", "-q", f"{path}/"], cwd=ROOT, check=False)
+        assert done.returncode == 0, f"{path} would be left untracked in a clone"

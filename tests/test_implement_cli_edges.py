@@ -123,8 +123,11 @@ def test_a_cut_claude_stream_is_a_failed_call_not_broken_code(project, fakes):
     claude.enqueue_fault("truncated")
     cloud = Script({"add": [code("add", "a + b")]})
     claude.responder = cloud
-    result = implement_plan(project, "p1", settings=settings_for(project, ollama, claude),
-                            on_event=lambda e: None)
+    # No retries left for a broken stream (anthropic.max_retries = 0; with retries the backend
+    # sends the request again within the call): the call fails, and the item's next attempt
+    # is a fresh call.
+    settings = settings_for(project, ollama, claude, anthropic={"max_retries": 0})
+    result = implement_plan(project, "p1", settings=settings, on_event=lambda e: None)
     assert result.ok
     with Ledger.open(project) as ledger:
         outcomes = [r["outcome"] for r in ledger.query(

@@ -411,3 +411,15 @@ def test_a_context_overflow_reason_is_shown_whole_with_its_advice(project, fakes
     climb = next(e.message for e in events if e.item_id is None and "escalating" in e.message)
     assert "evidently smaller than the num_ctx=" in climb and "we sent)" in climb
     assert climb.rstrip().endswith("or shrink the item")
+
+
+def test_an_items_error_keeps_the_failure_message_pytest_cuts_to_its_width(project, fakes):
+    why = "the sum of one and two must be three, always and everywhere, on every machine"
+    tests = f"from calc.add import add\n\n\ndef test_add_0():\n    assert add(1, 2) == 3, {why!r}\n"
+    write_plan(project, [fn_item("add", "add", tests)])
+    cloud = Script({"add": [code("add", "a - b")]})
+    result, _ = run(project, fakes, Script({"add": [code("add", "a - b")]}), cloud,
+                    settings_kw={"attempts": 1})
+    [item] = result.items
+    assert item.state == "failed"
+    assert f"test_add_0 - AssertionError: {why}" in item.error and "..." not in item.error

@@ -293,6 +293,25 @@ def test_ts_test_that_never_runs_fails_the_item(ts_project, fakes):
     result, _ = run(ts_project, fakes, [exits], attempts=1)
     assert outcome(result) == "failed"
     feedback = attempts_of(ts_project, "slug")[0]["feedback"]
-    # vitest either writes no report or reports the file's worker as crashed: no test passed.
-    assert "slug::lowercases: did not run" in feedback
-    assert "slug::joins words with hyphens: did not run" in feedback
+    # Which of two things vitest does is a race: it writes no report (the tests did not run),
+    # or a report with the tests it never got a result for as "pending" (they did not finish).
+    # Either way no test passed, and neither is called a skip.
+    for test in ("slug::lowercases", "slug::joins words with hyphens"):
+        assert (f"{test}: did not run" in feedback
+                or f"{test}: errored: did not finish (vitest never got its result" in feedback)
+    assert "skipped" not in feedback
+
+
+def test_vitests_pending_is_a_test_that_did_not_finish_and_jests_a_skip():
+    """vitest's JSON says "pending" for a test whose worker was killed before its result (the
+    report the killed-worker test above gets about one run in three); jest says it for it.skip."""
+    from hybridcode.judge.reports import parse_jest_json
+
+    report = json.dumps({"testResults": [{"name": "/w/src/t.test.ts", "status": "passed",
+                                          "message": "", "assertionResults": [
+        {"ancestorTitles": ["slug"], "title": "lowercases", "status": "pending",
+         "failureMessages": []}]}]})
+    vitest = parse_jest_json(report, "vitest").outcomes[0]
+    jest = parse_jest_json(report, "jest").outcomes[0]
+    assert vitest.status == "error" and "did not finish" in vitest.message
+    assert jest.status == "skipped"

@@ -18,6 +18,9 @@ runner = CliRunner()
 def planner_answer(item) -> dict:
     data = item.model_dump(exclude={"route", "route_reason", "route_overridden", "tests"})
     data["symbol"] = data["symbol"] or ""
+    for key in ("mutation_score", "doc_style"):  # the project's settings, not the planner's
+        data.pop(key, None)
+    data["under_test"], data["like"] = data["under_test"] or "", data["like"] or ""
     data["tests"] = {"code": item.tests.code, "path": ""}
     # The planner answers in spec version 2: risk names, no examples to run, no code.
     data["risk"] = [name for name, raised in data.get("risk", {}).items() if raised]

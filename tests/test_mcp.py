@@ -12,7 +12,7 @@ import anyio
 import pytest
 from gate_helpers import allow
 from implement_helpers import (Script, add_item, arith_tests, code, fn_item, git, make_project,
-                               user_tree)
+                               user_tree, write_plan)
 from mcp_helpers import agent, approving_verdict, server_env, spec_data
 
 from hybridcode.testing import FakeOllama
@@ -186,9 +186,13 @@ def test_full_loop_plan_implement_review_and_the_commit_gate(project, env, ollam
     # The user's `hybrid stats` shows the same estimate, labelled as one.
     shown = hybrid(project, env, "stats")
     assert shown.returncode == 0, shown.stderr
-    assert "plans a coding agent wrote over MCP (2): estimated saving" in shown.stdout
     as_json = json.loads(hybrid(project, env, "stats", "--json").stdout)
     assert as_json["agent_estimate"] == {**estimate, "estimated": True}
+    saving = estimate["saving_usd"]  # a loss is worded as one, never as a negative saving
+    worded = (f"estimated to cost ${-saving:.4f} more than" if saving < 0
+              else f"estimated saving ${saving:.4f} against")
+    assert f"plans a coding agent wrote over MCP (2): {worded} Claude" in " ".join(
+        shown.stdout.split())
 
     committed = hybrid(project, env, "commit", plan2_id, "--json")
     assert committed.returncode == 0, committed.stderr
@@ -401,3 +405,29 @@ def test_answers_leave_through_the_door_diff_context_and_test_output(project, en
         assert password not in answer.text and context_secret not in answer.text
         assert password not in json.dumps(answer.data)
         assert context_secret not in json.dumps(answer.data)
+
+
+def test_tool_descriptions_arguments_and_advice_speak_to_the_agent(project, env):
+    async def main():
+        async with agent(project, env) as a:
+            tools = {t.name: t for t in (await a.session.list_tools()).tools}
+            missing = await a.call("submit_review")
+            unknown = await a.call("status", plan_id="p1", verbose=True)
+            no_plans = await a.call("implement")
+            write_plan(project, [add_item()])
+            no_such = await a.call("status", plan="nope")
+            return tools, missing, unknown, no_plans, no_such
+
+    tools, missing, unknown, no_plans, no_such = anyio.run(main)
+    for tool in tools.values():
+        lines = tool.description.splitlines()
+        assert not any(line.startswith(" ") for line in lines), tool.name  # dedented
+        assert tool.input_schema.get("additionalProperties") is False, tool.name
+    status_plan = tools["status"].input_schema["properties"]["plan"]["description"]
+    assert "omit to list every plan" in status_plan and "newest" not in status_plan
+    assert missing.error and "diff_sha256: Field required" in missing.text
+    assert "verdict: Field required" in missing.text and "more)" not in missing.text
+    assert unknown.error and "unknown arguments plan_id, verbose" in unknown.text
+    assert "\n" not in unknown.text and "(it takes: plan)" in unknown.text
+    assert no_plans.error and "create_plan tool" in no_plans.text and "hybrid " not in no_plans.text
+    assert no_such.error and "status tool" in no_such.text and "hybrid status" not in no_such.text

@@ -124,3 +124,19 @@ def test_a_cut_stream_is_a_transport_error_not_a_draft_to_repair(app_repo, claud
     with Ledger.open(app_repo) as ledger:
         [call] = ledger.calls()
     assert call.outcome == "error" and call.input_tokens > 0
+
+
+def test_a_cut_stream_is_retried_within_the_command(app_repo, claude, monkeypatch):
+    """As the SDK retries a 529 or a dropped connection, up to anthropic.max_retries."""
+    monkeypatch.setenv("HYBRID_ANTHROPIC__MAX_RETRIES", "1")
+    claude.enqueue_fault("truncated")
+    claude.enqueue_json(planner_answer())
+    result = plan(app_repo)  # the terminal display streams the answer
+    assert result.exit_code == 0, result.output
+    assert len(messages(claude)) == 2
+    assert (only_plan(app_repo) / "spec.json").is_file()
+    with Ledger.open(app_repo) as ledger:
+        [call] = ledger.calls()  # one call, billed for the cut stream and the answer
+    assert call.outcome == "ok"
+    first = claude.requests[0].json
+    assert call.input_tokens > len(json.dumps(first["messages"])) // 10

@@ -149,8 +149,10 @@ def test_plan_and_review_share_one_prefix_so_the_reviewer_reads_the_planners_cac
                                  [], prefix=prefix)
     settings = load_settings(root)
     claude.enqueue_text(json.dumps({"x": 1}))
-    reviewer = AnthropicBackend(ModelSpec(backend="anthropic", model="claude-opus-5-5"),
-                                settings)
+    # One Claude model per plan (the default): the reviewer's model is the planner's, so
+    # the planner's cache entry serves it.
+    assert settings.tiers.reviewer.model == settings.tiers.planner.model
+    reviewer = AnthropicBackend(settings.tiers.reviewer, settings)
     try:
         answer = reviewer.complete(ModelRequest(messages=requests[0].messages,
                                                 system=requests[0].system))

@@ -30,7 +30,7 @@ def test_approved_plan_prints_the_report_and_exits_0(planned, claude):
     assert result.exit_code == 0, result.output
     out = result.stdout
     for text in ("Checks", "Checklist", "meaningful-tests", "Findings", "app/text.py:5",
-                 "Grades", "slugify", "APPROVED by claude-opus-5-5"):
+                 "Grades", "slugify", "APPROVED by claude-sonnet-5-5"):
         assert text in out, text
 
 

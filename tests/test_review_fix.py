@@ -28,6 +28,7 @@ from implement_helpers import (
     write_plan,
 )
 from review_helpers import CHECKLIST_IDS
+from signals import default_sigint
 from typer.testing import CliRunner
 
 from hybridcode.cli.app import app
@@ -121,7 +122,7 @@ def test_findings_go_to_the_item_and_the_second_review_approves(project, ollama,
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "Fix round 1" in out and "add ← calc/add.py:4" in out
-    assert "reworked add: passed" in out and "APPROVED by claude-opus-5-5" in out
+    assert "reworked add: passed" in out and "APPROVED by claude-sonnet-5-5" in out
     # The local model saw the reviewer's finding and the code that was reviewed.
     assert local.count("add") == 2
     prompt = local.seen["add"][1]
@@ -347,7 +348,8 @@ def test_ctrl_c_mid_rework_keeps_the_reviewed_code(project, ollama, claude):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen([sys.executable, "-m", "hybridcode", "review", "p1", "--fix",
                              "--json", "--repo", str(project)], cwd=project, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=default_sigint)
     try:
         assert asked.wait(60.0), "the rework never reached the local model"
         proc.send_signal(signal.SIGINT)

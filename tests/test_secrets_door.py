@@ -150,6 +150,9 @@ def _planner_answer() -> dict:
                    file="calc/keys.py")
     data = item.model_dump(mode="json", exclude={"route", "route_reason", "route_overridden"})
     data["symbol"] = data.get("symbol") or ""
+    for key in ("mutation_score", "doc_style"):  # the project's settings, not the planner's
+        data.pop(key, None)
+    data["under_test"], data["like"] = data["under_test"] or "", data["like"] or ""
     data["examples"] = [{"input": e["input"], "expected": e["expected"]}
                         for e in data.get("examples", [])]
     data["tests"] = {"code": item.tests.code, "path": ""}

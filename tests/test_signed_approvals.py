@@ -334,7 +334,7 @@ def test_doctor_says_whether_approvals_can_be_signed_and_trusted(repo):
     from hybridcode.doctor import check_approvals
 
     missing = check_approvals(repo, load_settings(repo))
-    assert not missing.ok and not missing.required and "allowed-signers" in missing.detail
+    assert not missing.ok and not missing.required and "allowed_signers" in missing.detail
     allow_configured(repo)
     assert check_approvals(repo, load_settings(repo)).ok
     git(repo, "config", "--unset", "user.signingkey")

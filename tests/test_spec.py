@@ -338,6 +338,8 @@ def test_doc_and_test_items_need_no_acceptance_tests(app_repo: Path) -> None:
         d["items"].append({"id": "login-tests", "title": "Project tests", "kind": "test",
                            "category": "test", "file": "tests/test_login.py",
                            "action": "create", "description": "Regression tests.",
+                           "under_test": "app/auth.py::login",
+                           "requirements": ["a throttled login raises"],
                            "depends_on": ["login-ratelimit"]})
     assert validate_spec(spec_with(mutate), app_repo) == []
 
@@ -407,6 +409,9 @@ def planner_output_for(spec: Spec) -> PlannerOutput:
     for it in spec.items:
         data = it.model_dump(mode="json", exclude={"route", "route_reason", "route_overridden"})
         data["symbol"] = data["symbol"] or ""
+        for key in ("mutation_score", "doc_style"):  # the project's settings, not the planner's
+            data.pop(key, None)
+        data["under_test"], data["like"] = data["under_test"] or "", data["like"] or ""
         data["code"] = data["code"] or ""
         data["risk"] = [name for name, raised in data["risk"].items() if raised]
         data["examples"] = [{"input": e["input"], "expected": e["expected"]}

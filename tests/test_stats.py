@@ -128,7 +128,8 @@ def test_every_figure_from_scripted_rows(tmp_path):
                   "hit_rate": 9000 / 21600, "ttl_calls": {}, "not_cached": []},
         "counterfactual": {
             "model": "claude-sonnet-5-5", "counterfactual_usd": cf, "actual_usd": cost,
-            "saving_usd": 0.032, "saving_pct": 0.032 / 0.1718 * 100, "estimate": True,
+            "saving_usd": 0.032, "saving_pct": 0.032 / 0.1718 * 100, "outcome": "saved",
+            "estimate": True,
             "method": "each local call priced as if claude-sonnet-5-5 had read the same input "
                       "(uncached) and written the same output; Claude calls at their recorded "
                       "cost; saving = counterfactual − actual; Claude itself would have used "
@@ -337,3 +338,27 @@ def test_parse_since(text, expected):
 def test_parse_since_rejects_words():
     with pytest.raises(UsageError, match="neither a duration nor a date"):
         parse_since("yesterday")
+
+
+def test_a_loss_reads_as_a_cost_never_as_a_negative_saving(tmp_path):
+    """Claude directly would have cost less than the pipeline did: the terminal says so in
+    words and red, and the JSON says which side of zero the figure is on."""
+    with Ledger.open(tmp_path) as ledger:
+        run = ledger.start_run("implement", plan_id="p1")
+        common = {"run_id": run, "plan_id": "p1"}
+        call(ledger, step="plan", tier="planner", input_tokens=1000, output_tokens=4000,
+             cost_usd=0.063, counterfactual_usd=0.063, **common)
+        call(ledger, is_local=True, item_id="a", rung=0, input_tokens=3000, output_tokens=500,
+             cost_usd=0.0, counterfactual_usd=0.011, **common)
+        call(ledger, step="review", tier="reviewer", input_tokens=2000, output_tokens=500,
+             cost_usd=0.011, counterfactual_usd=0.011, extra={"diff_tokens": 120}, **common)
+    shown = runner.invoke(app, ["stats", "--repo", str(tmp_path)], catch_exceptions=False)
+    data = json.loads(runner.invoke(app, ["stats", "--json", "--repo", str(tmp_path)],
+                                    catch_exceptions=False).stdout)
+    direct, cf = data["direct"], data["counterfactual"]
+    assert direct["saving_usd"] < 0 and direct["outcome"] == "cost_more"
+    assert cf["saving_usd"] > 0 and cf["outcome"] == "saved"
+    out = " ".join(shown.stdout.split())
+    assert f"cost ${-direct['saving_usd']:.4f} more ({-direct['saving_pct']:.1f}% more)" in out
+    assert "saved $-" not in out and "(-" not in out
+    assert f"saved ${cf['saving_usd']:.4f}" in out

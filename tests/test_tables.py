@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -76,3 +77,61 @@ def test_stats_figures_are_never_cut_at_80_columns(tmp_path):
     out = _hybrid(root, 80, "stats", "--by", "kind")
     assert "…" not in out
     assert "$0.6051" in out and "35.4k" in out and "12.6k" in out, out
+
+
+def test_status_at_80_columns_shows_rungs_models_and_attempts_readably(tmp_path):
+    """After a real run: ids whole, model names never broken mid-word, attempts shown, and an
+    item written in the plan not credited to a model that never ran."""
+    from implement_helpers import Script, code, settings_for
+    from typer.testing import CliRunner
+
+    from hybridcode.cli.app import app
+    from hybridcode.implement.runner import implement_plan
+    from hybridcode.testing import FakeOllama
+
+    root = make_project(tmp_path / "repo")
+    store = add_item("ratelimit-sliding-window-store")
+    written = add_item("ratelimit-client-ip-from-headers", route="plan").model_copy(update={
+        "code": "def add(a: int, b: int) -> int:\n    return a + b\n"})
+    write_plan(root, [store, written], plan_id=PLAN)
+    with FakeOllama() as ollama, FakeAnthropic() as claude:
+        ollama.responder = Script({"ratelimit-sliding-window-store": [code("add", "a - b")]})
+        claude.responder = Script({"ratelimit-sliding-window-store": [code("add", "a + b")]})
+        result = implement_plan(root, PLAN, settings=settings_for(root, ollama, claude,
+                                                                  attempts=1))
+    assert result.ok
+    shown = CliRunner().invoke(app, ["status", PLAN, "--repo", str(root)],
+                               env={"COLUMNS": "80", "NO_COLOR": "1"}, catch_exceptions=False)
+    out = shown.stdout
+    assert max(len(line) for line in out.splitlines()) <= 80 and "…" not in out
+    words = out.split()
+    assert "ratelimit-sliding-window-store" in words
+    assert "ratelimit-client-ip-from-headers" in words
+    assert "claude-sonnet-5-5" in words and "(anthropic)" in words  # whole, wrapped at spaces
+    assert "escalated" in words and "tries" in words
+    row = next(line for line in out.splitlines() if "ratelimit-client-ip-from-headers" in line)
+    assert "written in the" in row  # no model ran for the code the plan carried
+    data = json.loads(CliRunner().invoke(app, ["status", PLAN, "--json", "--repo",
+                                               str(root)]).stdout)
+    items = {i["id"]: i for i in data["items"]}
+    assert items["ratelimit-sliding-window-store"]["rung"] == 1
+    assert items["ratelimit-sliding-window-store"]["model"] == "anthropic:claude-sonnet-5-5"
+    assert items["ratelimit-sliding-window-store"]["attempts"] == 2
+    assert items["ratelimit-client-ip-from-headers"]["model"] == "plan"
+
+
+def test_plans_overview_at_80_columns_keeps_every_column(tmp_path):
+    from typer.testing import CliRunner
+
+    from hybridcode.cli.app import app
+
+    root = make_project(tmp_path / "repo")
+    write_plan(root, [add_item()], plan_id=PLAN)
+    write_plan(root, [add_item()], plan_id="261202-add-a-longer-request-title-to-the-plan")
+    out = CliRunner().invoke(app, ["status", "--repo", str(root)],
+                             env={"COLUMNS": "80", "NO_COLOR": "1"}).stdout
+    assert max(len(line) for line in out.splitlines()) <= 80 and "…" not in out
+    header = next(line for line in out.splitlines() if "plan" in line and "status" in line)
+    assert header.split() == ["plan", "status", "items"]
+    assert PLAN in out.split() and "261202-add-a-longer-request-title-to-the-plan" in out.split()
+    assert "1 (" in out  # the items column has room for its figures

@@ -51,6 +51,8 @@ class ExerciseResult:
     error: str | None = None  # no answer could be had (the model failed, a parse error …)
     could_not_run: str | None = None  # the tests could not start here (not the model's fault)
     last_output: str | None = None  # the test output of the last failing try
+    escalated: bool = False  # an item climbed the ladder (pipeline)
+    solved_locally: bool = False  # passed with no paid model writing its code
 
     @property
     def passed_try1(self) -> bool:
@@ -67,7 +69,8 @@ class ExerciseResult:
                 "tests_total": self.tests_total, "claude_usd": round(self.claude_usd, 6),
                 "claude_tokens": self.claude_tokens, "local_tokens": self.local_tokens,
                 "wall_s": round(self.wall_s, 3), "error": self.error,
-                "could_not_run": self.could_not_run, "last_output": self.last_output}
+                "could_not_run": self.could_not_run, "escalated": self.escalated,
+                "solved_locally": self.solved_locally, "last_output": self.last_output}
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,7 @@ def _tries(task: ExerciseTask, spec: ModelSpec, caller: Any, settings: Settings,
                 return
         passed = run is not None and run.ok
         result.tries.append(passed)
+        result.solved_locally = passed and spec.is_local
         result.last_output = None if passed else feedback
         if passed:
             return

@@ -23,13 +23,13 @@ class Tally:
     local_solved: int = 0
     escalated: int = 0
 
-    def add(self, result: ExerciseResult, is_local: bool, escalated: bool) -> None:
+    def add(self, result: ExerciseResult) -> None:
         self.total += 1
         self.try1 += result.passed_try1
         self.try2 += result.passed
         self.claude_usd += result.claude_usd
-        self.local_solved += result.passed and is_local and not escalated
-        self.escalated += escalated
+        self.local_solved += result.passed and result.solved_locally
+        self.escalated += result.escalated
 
     def to_dict(self) -> dict[str, Any]:
         return {"total": self.total, "passed_try1": self.try1, "passed_try2": self.try2,
@@ -51,8 +51,7 @@ class ProtocolReport:
     suite: str
     source: dict[str, str]
     modes: dict[str, list[ExerciseResult]]
-    models: dict[str, str]  # mode → the model measured
-    local_modes: set[str] = field(default_factory=set)
+    models: dict[str, str]  # mode → the model(s) measured
     excluded: list[dict[str, str]] = field(default_factory=list)  # listed, not counted
 
     def tallies(self, mode: str) -> dict[str, Tally]:
@@ -61,9 +60,8 @@ class ProtocolReport:
         for result in self.modes[mode]:
             if result.could_not_run:
                 continue
-            escalated = False  # the aider protocol runs one model; pipeline fills this in
             for key in (result.language, "all"):
-                by.setdefault(key, Tally()).add(result, mode in self.local_modes, escalated)
+                by.setdefault(key, Tally()).add(result)
         return dict(sorted(by.items(), key=lambda kv: (kv[0] == "all", kv[0])))
 
     def not_run(self, mode: str) -> list[dict[str, str]]:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CHECK_FILE", "PROTOCOLS", "check_suite_file", "read_exclusions", "run_protocol"]
 
-PROTOCOLS = ("aider",)
+PROTOCOLS = ("aider", "pipeline")
 CHECK_FILE = "check.json"
 
 
@@ -76,9 +76,30 @@ def run_protocol(suite: Path, protocol: str, modes: list[str], settings: Setting
         raise UsageError("no exercise left to run (every chosen one is excluded by the "
                          "suite's self-check, see check.json)",
                          "choose other --tasks or --languages")
-    models = {mode: model_for(settings, mode).model for mode in modes}
-    results = run_aider_protocol(tasks, modes, settings, on_event)
-    local = {mode for mode in modes if mode == "all-local"}
+    if protocol == "pipeline":
+        if modes and modes != ["hybrid"]:
+            raise UsageError("--protocol pipeline measures hybrid mode only",
+                             "drop --mode, or use --protocol aider for all-local/all-claude")
+        ladder = ", ".join(s.model for s in settings.tiers.implementer)
+        models = {"hybrid": f"{settings.tiers.planner.model} plans; {ladder} implement"}
+        results = {"hybrid": _pipeline(tasks, settings, on_event)}
+    else:
+        models = {mode: model_for(settings, mode).model for mode in modes}
+        results = run_aider_protocol(tasks, modes, settings, on_event)
     source = dict(tasks[0].source)
     source.pop("exercise", None)
-    return ProtocolReport(protocol, str(suite), source, results, models, local, listed)
+    return ProtocolReport(protocol, str(suite), source, results, models, listed)
+
+
+def _pipeline(tasks, settings: Settings, on_event) -> list:
+    from hybridcode.bench.pipeline import run_pipeline_exercise
+
+    results = []
+    for index, task in enumerate(tasks, 1):
+        if on_event:
+            on_event(ProtocolEvent("hybrid", task.id, index, len(tasks), "start"))
+        result = run_pipeline_exercise(task, settings)
+        results.append(result)
+        if on_event:
+            on_event(ProtocolEvent("hybrid", task.id, index, len(tasks), "done", result))
+    return results

@@ -30,10 +30,11 @@ def bench(
     path: Path = typer.Option(Path("."), "--repo", help="Project whose configuration (models, "
                               "prices) is used."),
     protocol: Optional[str] = typer.Option(
-        None, "--protocol", metavar="aider",
-        help="Run an imported exercise suite (`bench import-polyglot`) the way a public "
-        "benchmark does: `aider` = instructions and stub, hidden tests, a second try with the "
-        "test output; modes all-local and all-claude."),
+        None, "--protocol", metavar="aider|pipeline",
+        help="Run an imported exercise suite (`bench import-polyglot`): `aider` = instructions "
+        "and stub, hidden tests, a second try with the test output (modes all-local, "
+        "all-claude), as Aider's leaderboard runs; `pipeline` = Claude plans, the ladder "
+        "implements, the tests score (hybrid mode)."),
     languages: list[str] = typer.Option([], "--languages", metavar="LANG",
                                         help="With --protocol: only these languages "
                                         "(python, go, javascript); repeat or comma-separate."),
@@ -218,7 +219,8 @@ def _run_protocol(suite: Path, protocol: str, modes: list[str], tasks: list[str]
                            f"({r.tests_passed}/{r.tests_total} tests; {r.wall_s:.1f}s)",
                            soft_wrap=True)
 
-    report = run_protocol(suite, protocol, modes or list(PROTOCOL_MODES), settings, on_event,
+    default = ["hybrid"] if protocol == "pipeline" else list(PROTOCOL_MODES)
+    report = run_protocol(suite, protocol, modes or default, settings, on_event,
                           only=tasks or None, languages=languages or None)
     if json_out:
         print_json(report.to_dict())
@@ -236,13 +238,15 @@ def _print_protocol(report: ProtocolReport) -> None:
     for mode in report.modes:
         table = Table(title=f"{mode} · {report.models.get(mode, '')}", box=box.SIMPLE_HEAD,
                       pad_edge=False)
-        for column in ("language", "try 1", "try 2", "Claude $", "$/solved"):
+        for column in ("language", "try 1", "try 2", "Claude $", "$/solved", "local",
+                       "escalated"):
             table.add_column(column, justify="left" if column == "language" else "right")
         for lang, t in report.tallies(mode).items():
             per = f"{t.claude_usd / t.try2:.4f}" if t.try2 else "-"
             table.add_row(lang, f"{t.try1}/{t.total} ({100 * t.try1 / t.total:.1f}%)",
                           f"{t.try2}/{t.total} ({100 * t.try2 / t.total:.1f}%)",
-                          f"{t.claude_usd:.4f}", per)
+                          f"{t.claude_usd:.4f}", per, f"{t.local_solved}/{t.try2}",
+                          str(t.escalated))
         out.print(table)
         for entry in report.not_run(mode):
             out.print(f"  could not run here (not counted): {entry['task_id']} — {entry['why']}",

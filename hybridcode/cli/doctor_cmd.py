@@ -18,6 +18,7 @@ def doctor(
                             "the Go module cache, the JavaScript runners). Exit 1 when "
                             "something is missing."),
 ) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from hybridcode.cli.ui import add_text_column, console, print_json, status_mark
@@ -33,7 +34,9 @@ def doctor(
             add_text_column(table, col)
         for c in checks:
             mark = status_mark(True if c.ok else (None if not c.required else False))
-            table.add_row(c.name, mark, c.detail, c.hint or "" if not c.ok else "")
+            # Text, not markup: a detail names config sections ([approvals], [checks]).
+            table.add_row(escape(c.name), mark, escape(c.detail),
+                          escape(c.hint or "") if not c.ok else "")
         console().print(table)
     if not report["ok"]:
         raise typer.Exit(1)

@@ -110,26 +110,43 @@ class Board:
             self.rows[event.item_id] = (event, time.monotonic())
 
     def render(self) -> Any:
+        """One row per item, its columns never broken mid-word (a model name, an id), then each
+        item's note whole on lines of their own: a note in a column was squeezed to a few
+        characters, or cut, on a terminal of 100 columns."""
+        from rich.console import Group
+        from rich.markup import escape
         from rich.table import Table
 
-        from hybridcode.cli.ui import add_text_column, add_whole_column
+        from hybridcode.cli.ui import add_whole_column
 
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        add_whole_column(table, "item", list(self.rows))
-        for column in ("state", "rung / model", "attempt", "tokens", "elapsed", ""):
-            add_text_column(table, column, justify="right" if column in ("attempt", "tokens",
-                                                                         "elapsed") else "left")
         now = time.monotonic()
+        rows, notes = [], []
         for item_id, (event, seen) in list(self.rows.items()):
             elapsed = event.elapsed_s + (now - seen if event.state in _ACTIVE else 0.0)
             style = _STYLE.get(event.state, "")
             state = f"[{style}]{event.state}[/]" if style else event.state
-            rung = f"{event.rung + 1} · {event.model}" if event.rung is not None else "-"
-            note = event.message.splitlines()[0][:60] if event.message else ""
-            table.add_row(item_id, state, rung, str(event.attempt or "-"),
-                          f"{event.tokens:,}" if event.tokens else "-", f"{elapsed:.1f}s",
-                          f"[dim]{note}[/]" if note else "")
-        return table
+            if event.written_in_plan:
+                rung = "written in the plan"
+            else:
+                rung = f"{event.rung + 1} · {event.model}" if event.rung is not None else "-"
+            rows.append((item_id, state, rung, str(event.attempt or "-"),
+                         f"{event.tokens:,}" if event.tokens else "-", f"{elapsed:.1f}s"))
+            if event.message:
+                notes.append(f"[dim]{escape(item_id)}: {escape(event.message.splitlines()[0])}[/]")
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        for n, column in enumerate(("item", "state", "rung / model", "attempt", "tokens",
+                                    "elapsed")):
+            add_whole_column(table, column, [_plain(r[n]) for r in rows],
+                             justify="right" if n >= 3 else "left")
+        for row in rows:
+            table.add_row(*row)
+        return Group(table, *notes) if notes else table
+
+
+def _plain(markup: str) -> str:
+    from rich.text import Text
+
+    return Text.from_markup(markup).plain
 
 
 def print_summary(result: ImplementResult) -> None:

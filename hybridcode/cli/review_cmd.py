@@ -84,6 +84,8 @@ def review(
     if (policy or cache) and not ci:
         raise UsageError("--policy and --cache apply to CI mode", "add --ci (with --base)")
     _check_usage(plan, staged, base, head)
+    if base is None:  # a plan's or the staged diff: its approval is signed here
+        _warn_if_unsigned(path, staged)
     quiet = fmt != "text" or output is not None
     with model_progress("reviewing", quiet=quiet) as (on_stage, _progress):
         if staged:
@@ -101,6 +103,35 @@ def review(
 
 
 FORMATS = ("text", "json", "markdown", "sarif", "github", "junit")
+
+
+def _warn_if_unsigned(path: Path, staged: bool) -> None:
+    """Before the review is paid for: say when its approval could not be committed (no key to
+    sign it, or an allowed-signers file that would not trust it), with the commands to fix it —
+    found out after the review, it costs a second one."""
+    from rich.markup import escape
+
+    from hybridcode.cli.ui import err_console
+    from hybridcode.config import load_settings
+    from hybridcode.errors import HybridError
+    from hybridcode.review.approvals import signing_readiness
+
+    try:
+        if staged:
+            from hybridcode.review.hook import project_roots
+
+            root = project_roots(path)[1]
+        else:
+            from hybridcode.vcs import repo as gitrepo
+
+            root = gitrepo.repo_root(path)
+        ready = signing_readiness(root, load_settings(root))
+    except HybridError:
+        return  # the review itself reports what is wrong
+    if not ready.ok:  # soft-wrapped: the command stays one line, to copy
+        err_console().print(f"[yellow]warning:[/] {escape(ready.problem)}, so hybrid commit "
+                            f"will refuse an approval from this review — first: "
+                            f"{escape(ready.fix)}", soft_wrap=True)
 
 
 def _check_fix_usage(fix: bool, rounds: int | None, staged: bool, base: str | None,

@@ -169,8 +169,14 @@ def render_stats(data: dict[str, Any]) -> None:
         con.print(line)
     agent = data.get("agent_estimate")
     if agent:
-        con.print(f"plans a coding agent wrote over MCP ({agent['plans']}): estimated saving "
-                  f"{usd(agent['saving_usd'])} against Claude writing the code directly")
+        from hybridcode.ledger.stats import saving_outcome
+
+        if saving_outcome(agent["saving_usd"]) == "cost_more":
+            figure = f"estimated to cost [red]{usd(-agent['saving_usd'])} more[/] than"
+        else:
+            figure = f"estimated saving {usd(agent['saving_usd'])} against"
+        con.print(f"plans a coding agent wrote over MCP ({agent['plans']}): {figure} Claude "
+                  "writing the code directly")
         con.print(f"[dim]{escape(agent['basis'])} ({escape(agent['model'])}); the agent's own "
                   "Claude tokens are invisible to hybrid.[/]")
     if t["unpriced_calls"]:
@@ -200,24 +206,37 @@ def render_stats(data: dict[str, Any]) -> None:
     _render_quality(data)
 
 
+def saving_phrase(saving_usd: float, saving_pct: float | None) -> str:
+    """A saving as rich markup that cannot be misread: "saved $X (Y%)" in green, a loss as
+    "cost $X more (Y% more)" in red — never "saved $-X" — and a wash as "no difference"."""
+    from hybridcode.ledger.stats import saving_outcome
+
+    outcome = saving_outcome(saving_usd)
+    if outcome == "even":
+        return "no difference"
+    if outcome == "saved":
+        pct = "" if saving_pct is None else f" ({saving_pct:.1f}%)"
+        return f"saved [bold green]{usd(saving_usd)}{pct}[/]"
+    pct = "" if saving_pct is None else f" ({-saving_pct:.1f}% more)"
+    return f"cost [red]{usd(-saving_usd)} more{pct}[/]"
+
+
 def savings_lines(data: dict[str, Any]) -> list[str]:
     """Spent and saved against both counterfactuals (also the demo's last screen)."""
     cf = data["counterfactual"]
     lines = []
     direct = data.get("direct") or {}
     if direct.get("direct_usd") is not None:
-        pct = "" if direct["saving_pct"] is None else f" ({direct['saving_pct']:.1f}%)"
         lines.append(f"against Claude implementing it directly {usd(direct['direct_usd'])}: "
-                     f"spent {usd(direct['actual_usd'])}, saved "
-                     f"[bold green]{usd(direct['saving_usd'])}{pct}[/]")
+                     f"spent {usd(direct['actual_usd'])}, "
+                     f"{saving_phrase(direct['saving_usd'], direct['saving_pct'])}")
         if direct.get("escalation_usd"):
             lines.append(f"  of the spend, {usd(direct['escalation_usd'])} went to Claude "
                          "rescuing items routed local (escalations)")
         lines.append(f"[dim]estimate (direct): {direct['method']}.[/]")
-    pct = "" if cf["saving_pct"] is None else f" ({cf['saving_pct']:.1f}%)"
     lines.append(f"against the same pipeline all on Claude {usd(cf['counterfactual_usd'])}: "
-                 f"spent {usd(cf['actual_usd'])}, saved "
-                 f"[bold green]{usd(cf['saving_usd'])}{pct}[/]")
+                 f"spent {usd(cf['actual_usd'])}, "
+                 f"{saving_phrase(cf['saving_usd'], cf['saving_pct'])}")
     lines.append(f"[dim]estimate (all-Claude): {cf['method']}.[/]")
     return lines
 

@@ -143,6 +143,7 @@ class Attempts:
                                run_id=self.state.run_id, error=None)
         text = f"```{_fence_tag(item.spec.file)}\n{code.strip()}\n```\n"
         label = f"plan:{self.planner_model}" if self.planner_model else "plan"
+        item.plan_label = label
         attempt_id = self.state.save_output(item.id, rung.index, 0, label, text, "", 0)
         return Generated(item.id, item.step, attempt_id, text)
 
@@ -236,6 +237,8 @@ class Attempts:
         self.state.save_snapshot(wt, item.id, gen.attempt_id, [item.spec.file])
         # The whole worktree as it was: an attempt may change only its item's file.
         before = Snapshot.take(wt)
+        target = wt / item.spec.file
+        original = target.read_bytes() if target.is_file() else None  # doc items compare
         allowed = {item.spec.file}
         change = None
         settled = False
@@ -264,7 +267,8 @@ class Attempts:
             placed = (wt / item.spec.file).read_bytes()
             passed = [i.id for i in sorted(self.items.values(), key=lambda i: i.pos)
                       if i.state == "passed"]
-            result = verify_item(wt, item.spec, self.spec, passed, self.judge)
+            result = verify_item(wt, item.spec, self.spec, passed, self.judge,
+                                 before=original)
             if result.run is not None and not result.run.could_not_run:
                 self.started.add(runner_of(item) or "")
             target = wt / item.spec.file

@@ -34,6 +34,8 @@ class Item:
     state: str = "pending"  # pending / generating / queued / verifying / passed / failed /
     #                         skipped / held (rework runs: not part of this run)
     step: Step | None = None
+    # ``plan:<planner>`` while ``step`` (attempt 0) judges the code written in the plan
+    plan_label: str | None = None
     feedback: str | None = None
     review: str | None = None  # the reviewer's findings, in a rework run
     previous_output: str | None = None
@@ -52,10 +54,25 @@ class Item:
     def id(self) -> str:
         return self.spec.id
 
+    @property
+    def written_in_plan(self) -> bool:
+        return self.plan_label is not None and self.step is not None and self.step.attempt == 0
+
+    @property
+    def author(self) -> str:
+        """Who wrote the item's current code: its rung's model, or — for the code written in
+        the plan, attempt 0 of its first rung — the planner (no implementer model ran)."""
+        if self.step is None:
+            return ""
+        if self.plan_label is not None and self.step.attempt == 0:
+            return self.plan_label
+        return self.step.rung.label
+
 
 def models(items: Iterable[Item]) -> dict[str, str]:
-    """The rung each item is on (or passed on): the plan summary's "model" column."""
-    return {i.id: i.step.rung.label for i in items if i.step is not None}
+    """Who wrote each item's current code (its rung's model, or the plan): the plan summary's
+    "model" column."""
+    return {i.id: i.author for i in items if i.step is not None}
 
 
 class Events:
@@ -79,7 +96,8 @@ class Events:
             elapsed = item.elapsed + (time.monotonic() - item.clock if item.clock else 0.0)
         self._deliver(ItemEvent(
             item.id, state, rung=rung if rung is not None else (step.rung.index if step else None),
-            model=step.rung.label if step else "", attempt=step.attempt if step else 0,
+            model=item.author, attempt=step.attempt if step else 0,
+            written_in_plan=item.written_in_plan,
             tokens=tokens, elapsed_s=elapsed,
             message=message or (f"escalated: {item.escalation.split(': ', 1)[-1]}"
                                 if item.escalation else "")))

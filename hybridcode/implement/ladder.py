@@ -177,7 +177,9 @@ def refused_feedback(message: str) -> str:
 
 
 _STAGES = {"syntax": "The syntax check failed", "tests": "The acceptance tests failed",
-           "related": "Tests of items accepted earlier failed"}
+           "related": "Tests of items accepted earlier failed",
+           "mutation": "The tests pass but are too weak: mutants of the code under test "
+                       "survived", "docs": "The doc check failed"}
 
 
 def test_feedback(stage: str, output: str) -> str:
@@ -196,6 +198,12 @@ def headline(text: str) -> str:
     is cut, and the cut is marked."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     chosen = next((line for line in lines if line.startswith(("FAILED ", "ERROR "))), None)
+    if chosen is not None and chosen.endswith("...") and " - " in chosen:
+        # pytest cuts the summary line's message to its terminal width ("- AssertionErr...");
+        # the first failure's own "E" line has it whole.
+        detail = next((line[1:].strip() for line in lines if line.startswith("E ")), "")
+        if detail:
+            chosen = f"{chosen.split(' - ', 1)[0]} - {detail}"
     if chosen is None:
         chosen = next((line for line in lines if line.startswith("E ")
                        or not line.endswith(":")), lines[0] if lines else "")

@@ -136,6 +136,7 @@ _RUNNER_NAMES = {"pytest": "pytest", "go": "go vet and go test", "vitest": "vite
                  "jest": "jest", "node": "node --test"}
 
 _LABELS = {"example": "the style example", "architecture": "the architecture excerpt",
+           "under_test": "the code under test", "like": "the pattern to follow",
            "context": "the related code", "skeleton": "the file skeleton",
            "tests": "the acceptance tests"}
 
@@ -167,6 +168,14 @@ def _sections(item: SpecItem, spec: Spec, architecture: str, worktree: Path,
         _refuse_secret(item, current)
         out.append(_Section("current", f"## Current code of {item.target} (to be changed)\n\n"
                             f"{_fence(current, tag)}"))
+    if item.kind == "test" and item.under_test:
+        out.append(_Section("under_test", _source_section(
+            worktree, item.under_test, "Code under test (import it as the project does; "
+            "your tests must catch any change to it)")))
+    if item.like:
+        out.append(_Section("like", _source_section(
+            worktree, item.like, "The pattern to follow (write the new code the same way, "
+            "with only the differences the item describes)")))
     if item.tests is not None:
         runner = f", run with {_RUNNER_NAMES[item.tests.runner]}" if item.tests.runner in \
             _RUNNER_NAMES else ""
@@ -213,12 +222,26 @@ def _render_item(item: SpecItem, spec: Spec, tag: str) -> str:
     doing = ("create " + ("the new " + item.kind if item.symbol else "this new file")
              if item.action == "create" else "change the existing " +
              (item.kind if item.symbol else "file") + "; return its whole new version")
-    lines = [f"# Item `{item.id}`: {item.title}", "",
-             f"Implement {where}: {doing}. (Part of: {spec.title}.)"]
+    task = f"Implement {where}: {doing}."
+    if item.kind == "test" and item.under_test:
+        task = (f"Write the test file `{item.file}` for `{item.under_test}`: one test per "
+                "behaviour below, asserting exact results, boundaries and error messages. "
+                "The tests must pass against the code as it is, and each must fail when that "
+                "code is changed (a comparison, a constant, an operator, a return value, a "
+                "branch): tests that only call it are refused.")
+    elif item.kind == "doc" and item.doc_symbols:
+        style = f" in the {item.doc_style} convention" if item.doc_style else \
+            " in the style the file already uses"
+        task = (f"Add docstrings to {', '.join(f'`{d}`' for d in item.doc_symbols)} in "
+                f"`{item.file}`{style}. Change nothing else: the code must stay identical "
+                "(only docstrings and comments may change)" +
+                ("." if item.symbol else "; return the whole file."))
+    lines = [f"# Item `{item.id}`: {item.title}", "", f"{task} (Part of: {spec.title}.)"]
     if item.signature.strip():
         lines += ["", "## Signature (keep it exactly)", "", _fence(item.signature, tag)]
     lines += ["", "## What it does", "", item.description.strip()]
-    for title, entries in (("Requirements", item.requirements),
+    for title, entries in (("Behaviours to cover" if item.kind == "test" else "Requirements",
+                            item.requirements),
                            ("Constraints", item.constraints)):
         if entries:
             lines += ["", f"## {title}", ""] + [f"- {e}" for e in entries]
@@ -236,10 +259,42 @@ def _render_item(item: SpecItem, spec: Spec, tag: str) -> str:
 
 def _closing(item: SpecItem) -> str:
     tag = language_for_path(item.file) or PurePosixPath(item.file).suffix.lstrip(".") or "text"
+    if item.kind == "test" and item.under_test:
+        return (f"Return the complete test file `{item.file}` with its imports, in one "
+                f"```{tag} block, and nothing else.")
     what = f"the complete {item.kind} `{item.symbol}`" if item.symbol else \
         f"the complete content of `{item.file}`"
     imports = " with the imports it needs at the top" if language_for_path(item.file) else ""
     return f"Return {what}{imports}, in one ```{tag} block, and nothing else."
+
+
+def _source_section(worktree: Path, entry: str, title: str) -> str:
+    """The whole source of ``file::symbol`` (or of the file) for a test item's code under test
+    or a look-alike item's pattern: the model must read the code itself, not a skeleton."""
+    path, _, symbol = entry.partition("::")
+    held = name_reason(path)
+    target = worktree / path
+    text = None if held or ".." in PurePosixPath(path).parts else _read(target)
+    language = language_for_path(path)
+    if text is None:
+        return f"## {title}: {entry}\n\n({held or 'not found in the worktree'})"
+    if symbol and language:
+        try:
+            text = source_of(target, symbol).text
+        except ContextError:
+            return f"## {title}: {entry}\n\n(not found in {path})"
+    if len(text) > FEEDBACK_CHARS:
+        text = text[:FEEDBACK_CHARS] + "\n… (cut)"
+    secret = _secret_in(path, text)
+    if secret is not None:
+        return f"## {title}: {entry}\n\n(left out: it holds a secret ({secret}))"
+    module = ""
+    if path.endswith(".py"):
+        from hybridcode.spec.examples import module_of
+
+        module = f" — module `{module_of(path)}`"
+    tag = language or PurePosixPath(path).suffix.lstrip(".") or "text"
+    return f"## {title}: {entry}{module}\n\n{_fence(text, tag)}"
 
 
 def _context_section(worktree: Path, entry: str) -> str:

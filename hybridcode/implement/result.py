@@ -24,6 +24,9 @@ class ItemEvent:
     tokens: int = 0
     elapsed_s: float = 0.0
     message: str = ""
+    # The code being judged is the one the planner wrote into the spec (attempt 0 of the item's
+    # first rung): no implementer model ran; ``model`` names the planner (``plan:<model>``).
+    written_in_plan: bool = False
 
 
 @dataclass

@@ -408,7 +408,7 @@ class Scheduler:
         tokens = {bool(row[0]): int(row[1]) for row in rows}
         outcomes = [ItemOutcome(
             i.id, i.state if i.state in DONE_STATES else "pending",
-            i.step.rung.index if i.step else None, i.step.rung.label if i.step else "",
+            i.step.rung.index if i.step else None, i.author,
             i.attempts, i.tokens, round(i.elapsed, 3), i.error, i.escalation)
             for i in sorted(self.items.values(), key=lambda i: i.pos)]
         return ImplementResult(

@@ -13,6 +13,16 @@ Stages (``Verification.stage`` names the one that failed, or ``ok``):
 - ``related``: the acceptance tests of ``passed_items``, in one run, so an item that breaks
   earlier work is caught where it happens.
 
+Items whose output is itself judged differently get a stage of their own before ``related``:
+
+- ``docs`` (a Python ``doc`` item): the code identical to ``before`` (the file as it was before
+  the change) with docstrings aside, every ``document`` symbol documented, the convention kept
+  (:mod:`hybridcode.judge.docstrings`);
+- ``tests`` then ``mutation`` (a ``test`` item): the test file the model wrote runs and every
+  test it declares passes against the code under test; then the tests must kill mutants of that
+  code at the item's or the project's mutation score (:mod:`hybridcode.judge.mutation`), and
+  the surviving mutants are the feedback.
+
 Test files run when a judge adapter handles their language (pytest is built in); others are
 left to the review stage, and the output says so. The timeout applies to each run.
 """
@@ -27,6 +37,8 @@ from hybridcode.context.languages import language_for_path
 from hybridcode.context.placement import check_syntax
 from hybridcode.errors import PlacementError
 from hybridcode.judge import JudgeConfig, TestRun, adapter_for, run_tests
+from hybridcode.judge.docstrings import check_doc_change
+from hybridcode.judge.mutation import peeks_at_source, run_mutation
 from hybridcode.judge.pytest_output import trim_output
 from hybridcode.spec import Spec, SpecItem
 
@@ -43,7 +55,8 @@ class Verification:
 
 
 def verify_item(worktree: Path, item: SpecItem, spec: Spec, passed_items: list[str],
-                config: JudgeConfig) -> Verification:
+                config: JudgeConfig, *, before: bytes | None = None) -> Verification:
+    """``before``: the item's file as it was before the change (doc items compare with it)."""
     started = time.monotonic()
 
     def result(ok: bool, stage: str, output: str, run: TestRun | None = None) -> Verification:
@@ -56,6 +69,21 @@ def verify_item(worktree: Path, item: SpecItem, spec: Spec, passed_items: list[s
     outputs: list[str] = []
     own = item.test_path
     last: TestRun | None = None
+    if item.kind == "doc" and item.file.endswith(".py") and before is not None:
+        verdict = check_doc_change(before.decode("utf-8", "replace"),
+                                   (worktree / item.file).read_text(encoding="utf-8",
+                                                                    errors="replace"),
+                                   item.doc_symbols, root=worktree,
+                                   style=item.doc_style or config.docstring_convention,
+                                   filename=item.file)
+        if not verdict.ok:
+            return result(False, "docs", verdict.feedback())
+        outputs.append(verdict.feedback())
+    if item.kind == "test" and adapter_for(item.file) is not None:
+        stage, text, last = _judge_test_item(worktree, item, config)
+        if stage is not None:
+            return result(False, stage, text, last)
+        outputs.append(text)
     if own is not None and adapter_for(own) is not None:
         if not (worktree / own).is_file():
             return result(False, "tests", f"acceptance tests {own} are missing from the "
@@ -84,6 +112,31 @@ def verify_item(worktree: Path, item: SpecItem, spec: Spec, passed_items: list[s
                           + _failure_text(last), last)
         outputs.append(last.summary)
     return result(True, "ok", "\n".join(outputs) or "syntax ok; the item has no tests", last)
+
+
+def _judge_test_item(worktree: Path, item: SpecItem, config: JudgeConfig
+                     ) -> tuple[str | None, str, TestRun]:
+    """(failed stage or None, text, the tests' run) for a test item's own test file."""
+    run = run_tests(worktree, [item.file], config)
+    if not run.ok:
+        return "tests", _failure_text(run), run
+    code_file, _, symbol = (item.under_test or "").partition("::")
+    if not (code_file.endswith(".py") and item.file.endswith(".py")
+            and (worktree / code_file).is_file()):
+        return None, run.summary, run
+    peek = peeks_at_source((worktree / item.file).read_text(encoding="utf-8", errors="replace"),
+                           code_file)
+    if peek:
+        return "mutation", (f"the tests read the code under test instead of calling it "
+                            f"({peek}); test its behaviour through calls and results"), run
+    threshold = item.mutation_score if item.mutation_score is not None else config.mutation_score
+    mutation = run_mutation(worktree, code_file, symbol or None, [item.file], config,
+                            threshold=threshold, max_mutants=config.max_mutants, baseline=run)
+    if mutation.could_not_run:
+        return "mutation", f"tests could not run against a mutant: {mutation.could_not_run}", run
+    if not mutation.ok:
+        return "mutation", mutation.feedback(), run
+    return None, f"{run.summary}; {mutation.summary()}", run
 
 
 def _failure_text(run: TestRun) -> str:

@@ -33,6 +33,10 @@ class JudgeConfig:
     test_command: tuple[str, ...] = ()  # empty: ``python -m pytest``
     # The bench scores with no project configuration or third-party plugins.
     isolated: bool = False
+    # Test items (hybridcode.judge.mutation) and doc items (hybridcode.judge.docstrings).
+    mutation_score: float = 0.7
+    max_mutants: int = 25
+    docstring_convention: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None, root: Path | None = None, *,
@@ -47,9 +51,12 @@ class JudgeConfig:
             except ValueError as exc:
                 raise ConfigError(f"checks.test_command does not parse: {exc}",
                                   "quote it as a shell would, e.g. \"uv run pytest\"") from exc
+        checks = settings.checks
         return cls(timeout_s=timeout_s or settings.test_timeout_s,
                    sandbox_mode=settings.sandbox.mode,
-                   python=project_python(root, settings.checks.python), test_command=command)
+                   python=project_python(root, checks.python), test_command=command,
+                   mutation_score=checks.mutation_score, max_mutants=checks.max_mutants,
+                   docstring_convention=checks.docstring_convention)
 
     def pytest_prefix(self) -> list[str]:
         return list(self.test_command) if self.test_command else [self.python, "-m", "pytest"]

@@ -23,11 +23,14 @@ import re
 from pathlib import Path, PurePosixPath
 
 __all__ = ["RUNNERS", "JS_SUFFIXES", "detect_runner", "is_test_file", "module_dir",
-           "package_dir", "runner_for_language", "tests_for_changes", "tool_bin"]
+           "package_dir", "runner_for_language", "tests_for_changes", "tests_not_run",
+           "tool_bin", "unsupported_runner"]
 
 RUNNERS = ("pytest", "go", "vitest", "jest", "node")
 JS_SUFFIXES = (".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx")
 _JS_RUNNERS = ("vitest", "jest")
+# JavaScript runners hybrid recognises but does not run: their tests are named, not skipped.
+UNSUPPORTED_JS_RUNNERS = ("mocha", "ava")
 
 
 def detect_runner(root: Path, test_path: str) -> str | None:
@@ -52,15 +55,70 @@ def runner_for_language(root: Path, language: str) -> str | None:
 
 
 def _js_runner(root: Path, test_path: str) -> str:
-    found = package_dir(root, test_path)
+    names, test_script = _package_runners(root, test_path)
+    for runner in _JS_RUNNERS:
+        if runner in names or runner in test_script.split():
+            return runner
+    return "node"
+
+
+def unsupported_runner(root: Path, path: str) -> str | None:
+    """``mocha`` or ``ava`` when the package holding ``path`` tests with one of them (and with
+    neither vitest nor jest): its tests are not run by hybrid, and reports say so."""
+    if PurePosixPath(path).suffix.lower() not in JS_SUFFIXES:
+        return None
+    names, test_script = _package_runners(Path(root), path)
+    words = test_script.replace("/", " ").split()
+    if any(r in names or r in words for r in _JS_RUNNERS):
+        return None
+    return next((r for r in UNSUPPORTED_JS_RUNNERS if r in names or r in words), None)
+
+
+_CONVENTIONAL = re.compile(r"(^|/)(test|tests|__tests__|spec)/|(^|/)test(-[^/]*)?\.[cm]?[jt]sx?$")
+
+
+def tests_not_run(root: Path, changed: list[str], chosen: list[str],
+                  visible: list[str]) -> dict[str, str]:
+    """Test file → runner, for the project tests a change concerns that hybrid does not run:
+    the chosen test files of mocha/ava packages, and the conventional test files (``test/``,
+    ``tests/``, ``__tests__/``, ``test.js``, ``*.test.*``/``*.spec.*``) of a mocha/ava package a
+    changed JavaScript/TypeScript file belongs to."""
+    root = Path(root)
+    found: dict[str, str] = {}
+    for path in chosen:
+        runner = unsupported_runner(root, path)
+        if runner:
+            found[path] = runner
+    packages: dict[Path, str] = {}
+    for path in changed:
+        runner = unsupported_runner(root, path)
+        base = package_dir(root, path) if runner else None
+        if runner and base is not None:
+            packages[base.resolve()] = runner
+    for path in visible if packages else []:
+        if PurePosixPath(path).suffix.lower() not in JS_SUFFIXES or "node_modules/" in path:
+            continue
+        base = package_dir(root, path)
+        runner = packages.get(base.resolve()) if base is not None else None
+        if runner is None:
+            continue
+        rel = (root / path).resolve().relative_to(base.resolve()).as_posix()
+        if _CONVENTIONAL.search(rel) or _JS_TEST.search(PurePosixPath(path).name):
+            found.setdefault(path, runner)
+    return found
+
+
+def _package_runners(root: Path, path: str) -> tuple[set[str], str]:
+    """The dependency names and the ``test`` script of the nearest package.json."""
+    found = package_dir(root, path)
     if found is None:
-        return "node"
+        return set(), ""
     try:
         data = json.loads((found / "package.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return "node"
+        return set(), ""
     if not isinstance(data, dict):
-        return "node"
+        return set(), ""
     names: set[str] = set()
     for key in ("dependencies", "devDependencies", "peerDependencies", "optionalDependencies"):
         deps = data.get(key)
@@ -68,10 +126,7 @@ def _js_runner(root: Path, test_path: str) -> str:
             names.update(str(k) for k in deps)
     scripts = data.get("scripts")
     test_script = str(scripts.get("test", "")) if isinstance(scripts, dict) else ""
-    for runner in _JS_RUNNERS:
-        if runner in names or runner in test_script.split():
-            return runner
-    return "node"
+    return names, test_script
 
 
 def package_dir(root: Path, test_path: str) -> Path | None:

@@ -83,7 +83,7 @@ class JsAdapter:
             if runner == "node":
                 report = parse_node_junit(raw, files[0])
             else:
-                report = parse_jest_json(raw)
+                report = parse_jest_json(raw, runner)
             outcomes = [_relative(o, job.worktree) for o in report.outcomes]
             parsed.outcomes += outcomes
             where = ", ".join(files)

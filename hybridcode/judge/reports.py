@@ -125,7 +125,16 @@ _JEST_STATUS: dict[str, TestStatus] = {"passed": "passed", "failed": "failed", "
                                    "disabled": "skipped", "focused": "passed"}
 
 
-def parse_jest_json(text: str | None) -> TestReport:
+# vitest's JSON reporter borrows jest's shape but not its words: a test it never got a result
+# for (queued or running when its worker was killed) is "pending", where jest's "pending" is a
+# skipped test; vitest says "skipped" for that (its StatusMap: run/queued → pending, skip →
+# skipped).
+_UNFINISHED = ("did not finish (vitest never got its result: the test process was killed or "
+               "crashed while it ran)")
+
+
+def parse_jest_json(text: str | None, runner: str = "jest") -> TestReport:
+    """jest's ``--json`` report, or vitest's ``--reporter=json`` (``runner="vitest"``)."""
     if not text:
         return TestReport(found=False)
     try:
@@ -147,6 +156,8 @@ def parse_jest_json(text: str | None) -> TestReport:
             titles = [str(t) for t in a.get("ancestorTitles") or []] + [str(a.get("title", ""))]
             status = _JEST_STATUS.get(str(a.get("status")), "error")
             message = "\n".join(str(m) for m in a.get("failureMessages") or [])
+            if runner == "vitest" and a.get("status") == "pending":
+                status, message = "error", _UNFINISHED
             report.outcomes.append(TestOutcome(file, titles[-1], status,
                                                NAME_SEP.join(titles[:-1]),
                                                _clip(_drop_runner_frames(message))))

@@ -11,11 +11,15 @@ import re
 import shutil
 import subprocess
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from hybridcode.judge.detect import JS_SUFFIXES, detect_runner, tool_bin
 from hybridcode.models.base import HealthCheck
 
-__all__ = ["plan_warnings", "record_runners", "repo_languages", "runner_notes",
+if TYPE_CHECKING:
+    from hybridcode.config import Settings
+
+__all__ = ["plan_warnings", "python_packages", "record_runners", "repo_languages", "runner_notes",
            "toolchain_checks"]
 
 _SKIP_PARTS = frozenset({"node_modules", "vendor", ".hybrid", ".git"})
@@ -69,17 +73,15 @@ def _packages(root: Path, markers: list[str]) -> list[Path]:
     return [(root / m).parent for m in markers if PurePosixPath(m).name == "package.json"]
 
 
-def toolchain_checks(root: Path) -> list[HealthCheck]:
+def toolchain_checks(root: Path, settings: Settings | None = None, *,
+                     names: set[str] | None = None) -> list[HealthCheck]:
     """One check per language the repository holds: the runner that judges it and whether it
     is installed. Not required: a repository may hold a language hybrid never implements."""
     root = Path(root)
     languages = repo_languages(root)
     checks: list[HealthCheck] = []
-    if "python" in languages:
-        import sys
-
-        checks.append(HealthCheck("Python tests", True, f"pytest with {sys.executable} (or "
-                                  "[checks] python / the repository's .venv)", required=False))
+    if "python" in languages and (names is None or "Python tests" in names):
+        checks.append(_python_check(root, settings))  # runs the interpreter: only if asked
     if "go" in languages:
         go = shutil.which("go")
         version = _version([go, "version"]) if go else None
@@ -95,6 +97,95 @@ def toolchain_checks(root: Path) -> list[HealthCheck]:
         if language in languages:
             checks += _js_checks(root, language, languages[language])
     return checks
+
+
+# Top-level folders that hold a project's tooling, not the package its tests import.
+_NOT_PACKAGES = frozenset({"tests", "test", "testing", "docs", "doc", "examples", "example",
+                           "scripts", "benchmarks", "bench", "tools", "build", "dist"})
+_IMPORT_PROBE = """\
+import importlib, json, sys
+failed = {}
+for name in sys.argv[1:]:
+    try:
+        module = importlib.import_module(name)
+    except BaseException as exc:
+        failed[name] = (f"{type(exc).__name__}: {exc}".splitlines() or [""])[0][:200]
+print(json.dumps({"failed": failed, "pytest": getattr(sys.modules.get("pytest"), "__version__", None)}))
+"""
+
+
+def python_packages(root: Path, files: list[str] | None = None) -> list[str]:
+    """The import names of the repository's own top-level packages (``src/<name>/`` or
+    ``<name>/`` with an ``__init__.py``), which its tests import."""
+    files = _files(Path(root)) if files is None else files
+    names: list[str] = []
+    for path in files:
+        parts = PurePosixPath(path).parts
+        if parts[-1] != "__init__.py":
+            continue
+        if len(parts) == 3 and parts[0] == "src":
+            name = parts[1]
+        elif len(parts) == 2:
+            name = parts[0]
+        else:
+            continue
+        if name.isidentifier() and name not in _NOT_PACKAGES and name not in names:
+            names.append(name)
+    return sorted(names)[:5]
+
+
+def _python_check(root: Path, settings: Settings | None) -> HealthCheck:
+    """The interpreter the judge will run the repository's tests with (the same choice:
+    :meth:`JudgeConfig.from_settings`), and whether pytest and the project's own packages
+    import there — a test run that cannot import them fails every item, whatever the model
+    wrote."""
+    import json
+    import sys
+
+    from hybridcode.errors import ConfigError
+    from hybridcode.judge.config import JudgeConfig
+
+    name = "Python tests"
+    try:
+        config = JudgeConfig.from_settings(settings, root)
+    except ConfigError as exc:
+        return HealthCheck(name, False, exc.message, exc.hint, required=False)
+    if config.test_command:
+        return HealthCheck(name, True, "[checks] test_command: "
+                           + " ".join(config.test_command), required=False)
+    python = config.python
+    if settings is not None and settings.checks.python:
+        source = "[checks] python"
+    elif python != sys.executable:
+        source = "the repository's .venv"
+    else:
+        source = "hybrid's own interpreter: the repository has no .venv"
+    packages = python_packages(root)
+    try:
+        out = subprocess.run([python, "-c", _IMPORT_PROBE, "pytest", *packages], cwd=root,
+                             capture_output=True, text=True, timeout=60, check=False)
+        probe = json.loads(out.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return HealthCheck(name, False, f"{python} ({source}) does not run",
+                           "set [checks] python to the interpreter of the project's virtual "
+                           "environment", required=False)
+    failed: dict[str, str] = probe["failed"]
+    where = f"{python} ({source})"
+    if "pytest" in failed:
+        return HealthCheck(name, False, f"pytest does not import with {where}",
+                           f"install it there: {python} -m pip install pytest"
+                           + ("" if settings is None or settings.checks.python else
+                              ", or set [checks] python to the project's interpreter"),
+                           required=False)
+    if failed:
+        what = "; ".join(f"{pkg}: {why}" for pkg, why in failed.items())
+        return HealthCheck(name, False, f"the project's package does not import with {where} "
+                           f"— {what}", f"install the project there ({python} -m pip install "
+                           "-e .), or set [checks] python to the interpreter that has it",
+                           required=False)
+    imports = f"; imports {', '.join(packages)}" if packages else ""
+    return HealthCheck(name, True, f"pytest {probe['pytest']} with {where}{imports}",
+                       required=False)
 
 
 def _js_checks(root: Path, language: str, markers: list[str]) -> list[HealthCheck]:
@@ -282,7 +373,8 @@ def plan_warnings(root: Path, spec) -> list[str]:
     if not wanted:
         return []
     return [f"{c.name}: {c.detail}" + (f" — {c.hint}" if c.hint else "")
-            for c in toolchain_checks(Path(root)) if not c.ok and c.name in wanted]
+            for c in toolchain_checks(Path(root), names=wanted)
+            if not c.ok and c.name in wanted]
 
 
 def record_runners(spec, root: Path):

@@ -48,6 +48,20 @@ DIRECT_METHOD = ("the direct floor — Claude implementing the request itself: t
                  "both at 3.3 characters a token, uncached at {model}'s price, plus the same "
                  "review (the last review's recorded cost); saving = direct − actual")
 
+# Below half a hundredth of a cent, a difference is no difference (usd() shows 4 decimals).
+EVEN_USD = 0.00005
+
+
+def saving_outcome(saving_usd: float | None) -> str | None:
+    """What a saving figure means, so no reader has to interpret its sign: ``saved``,
+    ``cost_more`` (hybrid spent more than the counterfactual) or ``even``."""
+    if saving_usd is None:
+        return None
+    if abs(saving_usd) < EVEN_USD:
+        return "even"
+    return "saved" if saving_usd > 0 else "cost_more"
+
+
 _GROUP_SQL = {
     "tier": "c.tier",
     "step": "c.step",
@@ -172,7 +186,8 @@ def _counterfactual(settings: Settings, totals: Spend) -> dict[str, Any]:
     cf = totals.counterfactual_usd
     return {"model": settings.counterfactual, "counterfactual_usd": cf,
             "actual_usd": totals.cost_usd, "saving_usd": saving,
-            "saving_pct": saving / cf * 100 if cf else None, "estimate": True,
+            "saving_pct": saving / cf * 100 if cf else None,
+            "outcome": saving_outcome(saving), "estimate": True,
             "method": METHOD.format(model=settings.counterfactual),
             "unpriced_calls_excluded": totals.unpriced_calls}
 
@@ -229,7 +244,7 @@ def _direct(ledger: Ledger, settings: Settings, since: str | None, plan_id: str 
             "method": DIRECT_METHOD.format(model=model)}
     if not covered:
         return {**base, "direct_usd": None, "actual_usd": actual_usd, "saving_usd": None,
-                "saving_pct": None, "ratio": None, "escalation_usd": None}
+                "saving_pct": None, "outcome": None, "ratio": None, "escalation_usd": None}
     direct = writing + review_usd
     actual = _plans_cost(ledger, covered)
     escalation = _escalation_cost(ledger, covered)
@@ -238,6 +253,7 @@ def _direct(ledger: Ledger, settings: Settings, since: str | None, plan_id: str 
             "writing_usd": writing, "review_usd": review_usd, "direct_usd": direct,
             "actual_usd": actual, "saving_usd": direct - actual,
             "saving_pct": (direct - actual) / direct * 100 if direct else None,
+            "outcome": saving_outcome(direct - actual),
             "ratio": actual / direct if direct else None,
             "escalation_usd": escalation,
             "ratio_without_escalations": (actual - escalation) / direct if direct else None}

@@ -22,7 +22,7 @@ import anyio
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
-from hybridcode.errors import HybridError
+from hybridcode.errors import HybridError, PlanNotFoundError
 from hybridcode.secrets.door import Door
 
 log = logging.getLogger("hybridcode.mcp")
@@ -36,7 +36,13 @@ def _debug() -> bool:
 
 
 def error_line(exc: BaseException) -> str:
-    """The line the CLI prints for the same failure (hybridcode.cli.app.HybridGroup)."""
+    """The line the CLI prints for the same failure (hybridcode.cli.app.HybridGroup), with the
+    advice an agent can follow where the CLI's names a command: an unknown plan points to the
+    tools, not to ``hybrid status``."""
+    if isinstance(exc, PlanNotFoundError):
+        advice = ("create one with the create_plan tool" if exc.none_yet
+                  else "list plans with the status tool (no arguments)")
+        return f"Error: {exc.message} — {advice}"
     if isinstance(exc, HybridError):
         return f"Error: {exc}"
     return (f"Error: unexpected {type(exc).__name__}: {exc} — re-run with HYBRID_DEBUG=1 for "

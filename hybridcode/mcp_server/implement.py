@@ -100,6 +100,9 @@ def outcome(root: Path, result: ImplementResult, *, selected: set[str] | None,
         nxt = f"prepare_review for plan {result.plan_id}"
     elif result.status in ("budget", "interrupted"):
         nxt = f"call implement for plan {result.plan_id} again with resume=true"
+    elif result.status == "could_not_run":
+        nxt = (f"fix what the items' error says (the tests could not start here), then call "
+               f"implement for plan {result.plan_id} again with resume=true")
     else:
         nxt = ("fix the failing items' spec (read test_output) in a new plan, or write them "
                "yourself; passed items are kept — prepare_review reviews what is there")

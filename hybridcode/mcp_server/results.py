@@ -82,9 +82,13 @@ class PlanCreated(_Result):
 
 class ItemResult(_Result):
     id: str
-    state: Literal["passed", "failed", "skipped", "pending", "not_selected"] = Field(
+    state: Literal["passed", "failed", "skipped", "could_not_run", "pending",
+                   "not_selected"] = Field(
         description="`passed`: its acceptance tests pass; `failed`: every rung failed "
-        "(see test_output); `skipped`: a dependency did not pass; `pending`: not finished "
+        "(see test_output); `skipped`: a dependency did not pass; `could_not_run`: its tests "
+        "could not start here (error gives the cause and the fix: the environment's problem, "
+        "not the model's; call implement again with resume=true once fixed); `pending`: not "
+        "finished "
         "(budget or cancelled: call implement again with resume=true); `not_selected`: not "
         "among the requested items.")
     model: str = Field(description="The rung that produced the current code, e.g. "
@@ -109,9 +113,11 @@ class DiffResult(_Result):
 
 class ImplementOutcome(_Result):
     plan_id: str
-    status: Literal["implemented", "failed", "budget", "interrupted"] = Field(
+    status: Literal["implemented", "failed", "could_not_run", "budget", "interrupted"] = Field(
         description="`implemented`: every item passed; `failed`: some item did not pass or "
-        "was not run; `budget`: stopped before crossing the Claude budget.")
+        "was not run; `could_not_run`: nothing failed, but the tests could not start here "
+        "(see the items' error for the fix); `budget`: stopped before crossing the Claude "
+        "budget.")
     items: list[ItemResult]
     diff: DiffResult | None = Field(description="The worktree's diff against the plan's base, "
                                     "or null when nothing changed.")

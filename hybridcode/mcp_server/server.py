@@ -9,6 +9,7 @@ accepts only an approval of the exact diff.
 
 from __future__ import annotations
 
+import inspect
 import re
 import threading
 import time
@@ -44,6 +45,8 @@ SPEC_SCHEMA, VERDICT_SCHEMA = _schemas()
 
 PlanRef = Annotated[str | None, Field(description="Plan id or unique prefix; omit for the "
                                       "newest plan.")]
+StatusPlanRef = Annotated[str | None, Field(description="Plan id or unique prefix: that plan's "
+                                            "items; omit to list every plan.")]
 SpecArg = Annotated[dict[str, Any], WithJsonSchema(SPEC_SCHEMA)]
 VerdictArg = Annotated[dict[str, Any], WithJsonSchema(VERDICT_SCHEMA)]
 
@@ -87,7 +90,9 @@ class _Progress:
                     continue
                 self.last_tokens[event.item_id] = now
                 what = f"{event.item_id}: {event.state}"
-                if event.model:
+                if event.written_in_plan:
+                    what += " (written in the plan)"
+                elif event.model:
                     what += f" ({event.model}, attempt {event.attempt})"
                 if event.tokens:
                     what += f", {event.tokens} tokens"
@@ -99,26 +104,48 @@ class _Progress:
             await self.ctx.report_progress(done, len(self.states) or None, what)
 
 
+_FIX_ARGUMENTS = "fix them to match the tool's input schema and call again"
+
+
 class _Server(MCPServer):
-    """Arguments that do not match a tool's schema get one line naming the field, like every
-    other error, instead of pydantic's multi-line report."""
+    """Tools as an agent should see them: a description without the docstring's indentation,
+    an input schema that admits no argument it does not name, and arguments that do not match
+    it refused in one line naming every field at fault, like every other error, instead of
+    pydantic's multi-line report (or, for an unknown argument, silence)."""
+
+    def add_tool(self, fn: Any, *args: Any, description: str | None = None,
+                 **kw: Any) -> None:
+        super().add_tool(fn, *args, description=description or inspect.cleandoc(fn.__doc__ or ""),
+                         **kw)
+        tool = self._tool_manager.get_tool(kw.get("name") or fn.__name__)
+        if tool is not None:
+            tool.parameters["additionalProperties"] = False
 
     async def call_tool(self, name: str, arguments: dict[str, Any],
                         context: Any = None) -> Any:
         from mcp.server.mcpserver.exceptions import ToolError
         from pydantic import ValidationError
 
+        tool = self._tool_manager.get_tool(name)
+        if tool is not None:
+            known = tool.parameters.get("properties", {})
+            unknown = sorted(set(arguments or {}) - set(known))
+            if unknown:
+                raise ToolError(f"Error: invalid arguments for {name}: unknown "
+                                f"{'argument' if len(unknown) == 1 else 'arguments'} "
+                                f"{', '.join(unknown)} (it takes: {', '.join(known) or 'none'}) "
+                                f"— {_FIX_ARGUMENTS}")
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
             cause = exc.__cause__
             if not isinstance(cause, ValidationError):
                 raise
-            err = cause.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "(arguments)"
-            more = f" (and {cause.error_count() - 1} more)" if cause.error_count() > 1 else ""
-            raise ToolError(f"Error: invalid arguments for {name}: {where}: {err['msg']}{more} "
-                            "— fix them to match the tool's input schema and call again") from cause
+            faults = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '(arguments)'}: {err['msg']}"
+                for err in cause.errors())
+            raise ToolError(f"Error: invalid arguments for {name}: {faults} "
+                            f"— {_FIX_ARGUMENTS}") from cause
 
 
 def build_server(root: Path) -> MCPServer:
@@ -341,7 +368,7 @@ def build_server(root: Path) -> MCPServer:
         return await answer(work)
 
     @server.tool(annotations=read_only)
-    async def status(plan: PlanRef = None) -> Annotated[CallToolResult, r.StatusResult]:
+    async def status(plan: StatusPlanRef = None) -> Annotated[CallToolResult, r.StatusResult]:
         """Plans and their state (planned, implementing, implemented, failed, approved,
         committed, ...); with `plan`, each item's state."""
 

@@ -13,7 +13,11 @@ What this module adds to a plain ``messages.create``:
 - streaming with progress callbacks;
 - one place (:func:`map_error`) that turns SDK and transport exceptions into project errors.
 
-Retries are the SDK's own (408/409/429/5xx/529, honouring ``retry-after``); none are added here.
+Retries are the SDK's own (408/409/429/5xx/529, honouring ``retry-after``), with one addition:
+a stream that breaks after it started — cut short, its connection lost, or an overloaded/server
+error event mid-reply — is past the SDK's retry loop (which ends when the response headers
+arrive), so it is retried here under the same policy: at most ``anthropic.max_retries`` more
+times, with the SDK's backoff. What each broken stream was billed stays on the call's usage.
 The registry imports this module lazily, so ``hybrid --help`` never loads the SDK.
 """
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import random
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -86,12 +91,23 @@ class _NotAMessage(Exception):
     """A stream that carried no message events; turned into a ModelError by ``_send``."""
 
 
-class _StreamCut(Exception):
-    """A stream that ended before the message was complete (no stop reason)."""
+class _StreamBroke(Exception):
+    """A stream that broke after it started: it ended before the message was complete (no
+    stop reason; ``error`` is None), or its connection or the API failed mid-reply (``error``).
+    ``usage``: what the partial message says was billed."""
 
-    def __init__(self, message: Any) -> None:
+    def __init__(self, usage: Usage, error: BaseException | None = None) -> None:
         super().__init__("stream ended early")
-        self.message = message
+        self.usage = usage
+        self.error = error
+
+
+# The SDK's backoff between retries (anthropic._constants: 0.5 s doubling, at most 8 s, with up
+# to 25% jitter off), for the streams it cannot retry itself.
+RETRY_DELAY_S = 0.5
+MAX_RETRY_DELAY_S = 8.0
+# Error events that the SDK retries when they come as a status: overloaded (529), server error.
+_TRANSIENT_ERROR_TYPES = frozenset({"overloaded_error", "api_error"})
 
 
 class AnthropicBackend(Backend):
@@ -150,9 +166,8 @@ class AnthropicBackend(Backend):
         messages = [_message_param(m.role, m.content, ttl) for m in request.messages]
         _cap_breakpoints(params, messages)
         cache_facts = self._cache_facts(params, messages, ttl)
-        response = self._send(client, {**params, "messages": messages}, on_progress)
+        response, usage = self._send(client, {**params, "messages": messages}, on_progress)
         text = response_text(response)
-        usage = usage_of(response)
         if cache_facts.get("cache_breakpoints"):
             cache_facts["cache_uncached"] = not (usage.cache_write_tokens
                                                  or usage.cache_read_tokens)
@@ -170,8 +185,8 @@ class AnthropicBackend(Backend):
                     {"role": "user", "content": _repair_prompt(request.schema, errors)},
                 ]
                 try:
-                    response = self._send(client, {**params, "messages": messages},
-                                          on_progress)
+                    response, more = self._send(client, {**params, "messages": messages},
+                                                on_progress)
                 except ModelError as exc:
                     # The first answer was paid for too.
                     spent = exc.usage if isinstance(exc.usage, Usage) else Usage()
@@ -179,7 +194,7 @@ class AnthropicBackend(Backend):
                     exc.usage = spent
                     raise
                 text = response_text(response)
-                _add_usage(usage, usage_of(response))
+                _add_usage(usage, more)
                 parsed, errors = _validate(request.schema, text)
                 if errors is not None:
                     raise OutputFormatError(
@@ -241,28 +256,59 @@ class AnthropicBackend(Backend):
         return params
 
     def _send(self, client: anthropic.Anthropic, params: dict[str, Any],
-              on_progress: ProgressCallback | None) -> Any:
-        try:
-            if on_progress is None:
-                response = client.messages.create(**params)
-            else:
-                response = _stream(client, params, on_progress)
-        except (anthropic.AnthropicError, json.JSONDecodeError, *_TRANSPORT_ERRORS) as exc:
-            raise map_error(exc, self) from exc
-        except _NotAMessage:
-            response = None
-        except _StreamCut as cut:
-            # What streamed so far was billed: keep its usage for the ledger.
-            raise BackendUnavailableError(
-                f"the stream from the Anthropic API at {self.base_url} ended before the answer "
-                "was complete", "re-run; completed work is kept (check your network, "
-                "ANTHROPIC_BASE_URL or a proxy that cuts long responses)",
-                usage=usage_of(cut.message)) from None
+              on_progress: ProgressCallback | None) -> tuple[Any, Usage]:
+        """The response and the usage to record for it: its own, plus what every broken
+        stream retried before it was billed."""
+        retries = self.settings.anthropic.max_retries
+        lost = Usage()
+        for attempt in range(retries + 1):
+            try:
+                if on_progress is None:
+                    response = client.messages.create(**params)
+                else:
+                    response = _stream(client, params, on_progress)
+            except (anthropic.AnthropicError, json.JSONDecodeError, *_TRANSPORT_ERRORS) as exc:
+                error = map_error(exc, self)
+                error.usage = _billed(lost)
+                raise error from exc
+            except _NotAMessage:
+                response = None
+            except _StreamBroke as broke:
+                _add_usage(lost, broke.usage)  # what streamed was billed: keep it for the ledger
+                if attempt < retries:
+                    time.sleep(_retry_delay(attempt))
+                    continue
+                raise self._broken_stream_error(broke, lost, retries) from broke.error
+            break
         if not isinstance(response, anthropic.types.Message):
             # The SDK hands back raw text when the server's reply is not JSON (a proxy page).
             raise ModelError(f"the Anthropic API at {self.base_url} did not return a message",
-                             "check ANTHROPIC_BASE_URL points at the Messages API")
-        return response
+                             "check ANTHROPIC_BASE_URL points at the Messages API",
+                             usage=_billed(lost))
+        usage = usage_of(response)
+        _add_usage(usage, lost)
+        return response, usage
+
+    def _broken_stream_error(self, broke: _StreamBroke, lost: Usage,
+                             retries: int) -> ModelError:
+        after = f" ({retries} {'retry' if retries == 1 else 'retries'} broke too)" \
+            if retries else ""
+        if isinstance(broke.error, (anthropic.APIConnectionError, *_TRANSPORT_ERRORS)):
+            return BackendUnavailableError(
+                f"the connection to the Anthropic API at {self.base_url} broke mid-reply{after}",
+                "re-run; completed work is kept (check your network or ANTHROPIC_BASE_URL; "
+                "anthropic.max_retries sets how often a broken stream is retried)", usage=lost)
+        if broke.error is not None:
+            error = map_error(broke.error, self)
+            error.message += after
+            error.args = (error.message,)
+            error.usage = lost
+            return error
+        return BackendUnavailableError(
+            f"the stream from the Anthropic API at {self.base_url} ended before the answer "
+            f"was complete{after}", "re-run; completed work is kept (check your network, "
+            "ANTHROPIC_BASE_URL or a proxy that cuts long responses; anthropic.max_retries "
+            "sets how often a broken stream is retried)", usage=lost)
 
     # ------------------------------------------------------------------ doctor
     def health(self) -> list[HealthCheck]:
@@ -274,7 +320,7 @@ class AnthropicBackend(Backend):
         started = time.monotonic()
         one_off = self._client is None  # doctor makes a backend per check and drops it
         try:
-            response = self._send(self._get_client(), {
+            response, _ = self._send(self._get_client(), {
                 "model": self.model, "max_tokens": 1,
                 "messages": [{"role": "user", "content": "ping"}]}, None)
         except ModelError as exc:
@@ -340,12 +386,23 @@ def _stream(client: anthropic.Anthropic, params: dict[str, Any],
     chars = 0
     started = False
     with client.messages.stream(**params) as stream:
-        for event in stream:
-            started = started or event.type == "message_start"
-            if event.type == "text" and event.text:  # thinking deltas are not the answer
-                chars += len(event.text)
-                on_progress(Progress(output_tokens=int(chars / CHARS_PER_TOKEN) + 1,
-                                     delta=event.text))
+        try:
+            for event in stream:
+                started = started or event.type == "message_start"
+                if event.type == "text" and event.text:  # thinking deltas are not the answer
+                    chars += len(event.text)
+                    on_progress(Progress(output_tokens=int(chars / CHARS_PER_TOKEN) + 1,
+                                         delta=event.text))
+        except (anthropic.APIStatusError, anthropic.APIConnectionError,
+                *_TRANSPORT_ERRORS) as exc:
+            # The SDK wraps a connection lost mid-stream as APIConnectionError (2.x) or lets
+            # the HTTP stack's error through (older); a timeout is not retried again.
+            if not started or isinstance(exc, (anthropic.APITimeoutError,
+                                               *_TRANSPORT_TIMEOUTS)) or (
+                    isinstance(exc, anthropic.APIStatusError)
+                    and _api_error_type(exc) not in _TRANSIENT_ERROR_TYPES):
+                raise
+            raise _StreamBroke(usage_of(stream.current_message_snapshot), exc) from exc
         if not started:
             # Not an event stream at all (e.g. a proxy's page); the SDK would only assert.
             raise _NotAMessage()
@@ -353,8 +410,20 @@ def _stream(client: anthropic.Anthropic, params: dict[str, Any],
     if message.stop_reason is None:
         # The stream ended without an error but before message_delta/message_stop: the SDK
         # hands back the partial message. It is a broken transport, not the model's answer.
-        raise _StreamCut(message)
+        raise _StreamBroke(usage_of(message))
     return message
+
+
+def _billed(usage: Usage) -> Usage | None:
+    """``usage`` when it counts any token, else None (nothing was billed)."""
+    return usage if (usage.input_tokens or usage.output_tokens or usage.cache_write_tokens
+                     or usage.cache_read_tokens) else None
+
+
+def _retry_delay(attempt: int) -> float:
+    """The SDK's backoff before retry ``attempt + 1`` (it honours no retry-after here: a
+    broken stream carries none)."""
+    return min(RETRY_DELAY_S * 2 ** attempt, MAX_RETRY_DELAY_S) * (1 - 0.25 * random.random())
 
 
 # ---------------------------------------------------------------------- response reading

@@ -89,6 +89,10 @@ class PlannerItem(_Planner):
     tests: PlannerTests = Field(description=_doc(SpecItem, "tests"))
     code: str = Field(description=_doc(SpecItem, "code"))
     context: list[str] = Field(description=_doc(SpecItem, "context"))
+    under_test: str = Field(description=_doc(SpecItem, "under_test", "Empty string unless "
+                                             "the item is a test item."))
+    document: list[str] = Field(description=_doc(SpecItem, "document"))
+    like: str = Field(description=_doc(SpecItem, "like", "Empty string when there is none."))
     depends_on: list[str] = Field(description=_doc(SpecItem, "depends_on"))
     risk: list[RiskName] = Field(description=_RISK_HELP)
 
@@ -113,12 +117,15 @@ class PlannerOutput(_Planner):
         """The strict spec's JSON shape: empty strings become absent values."""
         items = []
         for item in self.spec.items:
-            data = item.model_dump(exclude={"examples", "tests", "symbol", "code", "risk"})
+            data = item.model_dump(exclude={"examples", "tests", "symbol", "code", "risk",
+                                            "under_test", "like"})
             data["risk"] = {name: name in item.risk for name in get_args(RiskName)}
             data["symbol"] = item.symbol.strip() or None
             data["examples"] = [{"input": e.input, "expected": e.expected}
                                 for e in item.examples]
             data["code"] = item.code if item.code.strip() else None
+            data["under_test"] = item.under_test.strip() or None
+            data["like"] = item.like.strip() or None
             data["tests"] = ({"code": item.tests.code, "path": item.tests.path.strip() or None}
                              if item.tests.code.strip() else None)
             items.append(data)

@@ -33,8 +33,12 @@ def plan_status(root: Path, ref: str) -> dict[str, Any]:
         spec = None
     for item in spec.items if spec else []:
         state = states.get(item.id, {})
+        run = state if isinstance(state, dict) else {"state": str(state)}
+        # Where implement got to (state.json): the rung (0-based, as implement --json gives it)
+        # and model of the latest attempt, how many attempts, whether it climbed, its error.
         items.append({"id": item.id, "kind": item.kind, "target": item.target,
                       "route": item.route, "depends_on": item.depends_on,
-                      "state": state.get("state", "planned") if isinstance(state, dict)
-                      else str(state)})
+                      "state": run.get("state", "planned"), "rung": run.get("rung"),
+                      "model": run.get("model") or None, "attempts": run.get("attempts", 0),
+                      "escalated": bool(run.get("escalated")), "error": run.get("error")})
     return {**asdict(meta), "items": items, "spec_valid": spec is not None}

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from hybridcode.errors import UsageError
+from hybridcode.errors import PlanNotFoundError, UsageError
 from hybridcode.fsutil import atomic_write_json, atomic_write_text, read_json
 
 PLANS = Path(".hybrid") / "plans"
@@ -85,8 +85,9 @@ class PlanStore:
         """A plan id from an exact id, a unique prefix, or ``None``/``latest`` for the newest."""
         ids = self.plan_ids()
         if not ids:
-            raise UsageError("no plans in this repository yet",
-                             'create one with: hybrid plan "what you want built"')
+            raise PlanNotFoundError("no plans in this repository yet",
+                                    'create one with: hybrid plan "what you want built"',
+                                    ref=ref, none_yet=True)
         if ref in (None, "", "latest"):
             return max(ids, key=lambda i: self.meta(i).created_at)
         if ref in ids:
@@ -97,7 +98,8 @@ class PlanStore:
         if matches:
             raise UsageError(f"plan {ref!r} is ambiguous: {', '.join(matches[:5])}",
                              "give more of the id")
-        raise UsageError(f"no plan {ref!r}", "list plans with: hybrid status")
+        raise PlanNotFoundError(f"no plan {ref!r}", "list plans with: hybrid status", ref=ref,
+                                none_yet=False)
 
     def meta(self, plan_id: str) -> PlanMeta:
         return PlanMeta.from_dict(read_json(self.dir(plan_id) / META))

@@ -23,6 +23,7 @@ have been fixed since).
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,6 +233,57 @@ def record_approval(root: Path, *, diff: Diff, checklist_version: str, reviewer_
     attestation = Attestation(statement, sign(statement, key))
     store_attestation(root, attestation)
     return attestation
+
+
+@dataclass(frozen=True)
+class SigningReadiness:
+    """Whether an approval recorded here now would let ``hybrid commit`` through: a key to sign
+    it with, and an allowed-signers file that trusts that key. ``problem`` and ``fix`` (the
+    commands to run) when not."""
+
+    ok: bool
+    detail: str
+    problem: str = ""
+    fix: str = ""
+
+
+def signing_readiness(root: Path, settings: Settings) -> SigningReadiness:
+    """Asked before a review is paid for (and by ``hybrid doctor``): an approval that cannot
+    be signed, or that the gate would not trust, has to be reviewed again after the fix."""
+    from hybridcode.errors import HybridError
+    from hybridcode.review.attestation import (
+        AllowedSigners,
+        allowed_signers_line,
+        public_key,
+        signing_key,
+    )
+
+    root = Path(root)
+    rel = settings.approvals.allowed_signers
+    try:
+        key = signing_key(root, settings.approvals.signing_key)
+    except HybridError as exc:
+        return SigningReadiness(False, exc.message, exc.message,
+                                f"{exc.hint}; then add it to {rel} (hybrid doctor prints the "
+                                "line)")
+    try:
+        email = subprocess.run(["git", "config", "--get", "user.email"], cwd=root,
+                               capture_output=True, text=True, check=False).stdout.strip()
+        add = (f"echo '{allowed_signers_line(email, key)}' >> {rel} && git add -f {rel} && "
+               "git commit -m 'Allow my key to sign hybrid approvals'")
+        path = root / rel
+        if not path.is_file():
+            return SigningReadiness(False, f"no {rel}", f"no {rel}: the gate trusts no "
+                                    "signature yet", add)
+        with AllowedSigners.from_file(path) as trust:
+            principals = trust.principals_for(public_key(key))
+    except HybridError as exc:
+        return SigningReadiness(False, exc.message, exc.message, exc.hint or "")
+    if not principals:
+        return SigningReadiness(False, f"{key.path} is not in {rel}",
+                                f"{key.path} is not in {rel}", add)
+    return SigningReadiness(True, f"{key.path} (from {key.source}) signs as "
+                            f"{', '.join(principals)}")
 
 
 def withdraw_approval(root: Path, diff_sha256: str) -> None:

@@ -38,7 +38,7 @@ import re
 import shlex
 import shutil
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -329,11 +329,39 @@ def run_checks(directory: Path, diff: Diff, spec: Spec | None = None,
         results.append(check_acceptance_tests(directory, spec))
         results.append(check_scope(diff, spec))
     acceptance = [i.test_path for i in spec.items if i.test_path] if spec is not None else []
-    results.append(run_tests(directory, select_tests(directory, diff, spec), config,
-                             strict=acceptance))
+    chosen = select_tests(directory, diff, spec)
+    not_run = _tests_not_run(directory, diff, chosen)
+    results.append(_with_not_run(run_tests(directory, [p for p in chosen if p not in not_run],
+                                           config, strict=acceptance), not_run))
     results.append(run_lint(directory, diff, settings.lint if settings else None, config))
     results.append(scan_added_lines(diff, directory))
     return results
+
+
+def _tests_not_run(directory: Path, diff: Diff, chosen: list[str]) -> dict[str, str]:
+    from hybridcode.judge.detect import JS_SUFFIXES, tests_not_run
+    from hybridcode.vcs import repo as gitrepo
+
+    changed = [f.path for f in _present(diff.files)]
+    if not any(PurePosixPath(p).suffix.lower() in JS_SUFFIXES for p in changed + chosen):
+        return {}
+    return tests_not_run(directory, changed, chosen, gitrepo.visible_files(directory))
+
+
+def _with_not_run(result: CheckResult, not_run: dict[str, str]) -> CheckResult:
+    """The tests check, naming the project tests hybrid does not run (mocha, ava) — never
+    skipped in silence."""
+    if not not_run:
+        return result
+    runners = sorted(set(not_run.values()))
+    shown = ", ".join(list(not_run)[:3]) + (f" and {len(not_run) - 3} more"
+                                            if len(not_run) > 3 else "")
+    note = (f"not run by hybrid: {len(not_run)} {'/'.join(runners)} test file(s) ({shown}) — "
+            "hybrid runs pytest, go test, vitest, jest and node's runner; run them in your "
+            "own CI step")
+    if result.skipped:
+        return replace(result, summary=note)
+    return replace(result, summary=f"{result.summary}; {note}")
 
 
 def blocking_failures(results: list[CheckResult]) -> list[CheckResult]:

@@ -365,19 +365,25 @@ def review_commit(root: Path, sha: str, settings: Settings | None = None) -> Rev
     """Review one commit's own diff, with the checks run on that commit's files.
 
     The commit is checked out in a temporary detached worktree: CI checks out only the head
-    of the range, and a commit in the middle must be tested as it was, not as HEAD is. The
+    of the range, and a commit in the middle must be tested as it was, not as HEAD is. Files
+    the build generates and git ignores are carried over from the job's checkout
+    (:mod:`hybridcode.vcs.generated`). The
     ledger the checkout brings is never asked (``fresh``): it came with the code under review.
     """
     import tempfile
 
     from hybridcode.review.service import review_changes
     from hybridcode.vcs.diff import commit_diff
+    from hybridcode.vcs.generated import provide_generated_files
 
     diff = commit_diff(root, sha)
     with tempfile.TemporaryDirectory(prefix="hybrid-ci-") as tmp:
         checkout = Path(tmp) / sha[:12]
         commits.git(root, "worktree", "add", "--detach", "--quiet", str(checkout), sha)
         try:
+            # What the build generates and git ignores (a hatch-vcs _version.py), as the
+            # job's own install made it: the checkout's tests import it.
+            provide_generated_files(root, checkout)
             return review_changes(root, checkout, diff, source="range", settings=settings,
                                   fresh=True, sign=False)
         finally:

@@ -208,10 +208,15 @@ def sign_outcome(root: Path, outcome: ReviewOutcome, spec: Spec | None, base_com
         outcome.notes.append(f"the approval is not signed, so hybrid commit and the hook will "
                              f"refuse it: {exc}; then run the review again with --fresh")
         return
+    from hybridcode.review.approvals import signing_readiness
     from hybridcode.review.attestation import key_fingerprint, signer_key
 
     outcome.notes.append("the approval is signed with key "
                          f"{key_fingerprint(signer_key(signed.signature))}")
+    ready = signing_readiness(root, settings)
+    if not ready.ok:
+        outcome.notes.append(f"hybrid commit will refuse this approval until it is trusted: "
+                             f"{ready.problem} — {ready.fix}")
 
 
 def _review(ledger: Ledger, run_id: str, root: Path, directory: Path, diff: Diff, source: str,

@@ -27,6 +27,7 @@ Action = Literal["create", "modify"]
 Route = Literal["local", "claude", "plan"]
 Severity = Literal["error", "warning"]
 TestRunner = Literal["pytest", "go", "vitest", "jest", "node"]
+DocStyle = Literal["google", "numpy", "pep257"]
 
 CODE_KINDS = frozenset({"function", "method", "class", "module"})
 SYMBOL_KINDS = frozenset({"function", "method", "class"})
@@ -137,8 +138,10 @@ class SpecItem(_Model):
     title: str = Field(min_length=1, description="One line saying what the item delivers.")
     kind: ItemKind = Field(
         description="What is produced: `function` (module-level), `method` (inside a class), "
-        "`class`, `module` (a whole new file), `test` (a test file for the project), `doc` "
-        "(documentation or docstrings), `config` (a configuration file).",
+        "`class`, `module` (a whole new file), `test` (a test file for the code named in "
+        "`under_test`, judged by the mutants its tests kill), `doc` (docstrings for the "
+        "symbols named in `document`, judged by the code staying identical), `config` (a "
+        "configuration file).",
     )
     category: Category = Field(
         default="other",
@@ -215,6 +218,39 @@ class SpecItem(_Model):
         description="What the implementer must see besides the target file: repository-relative "
         "files (`app/auth.py`) or symbols (`app/auth.py::login`). Keep it to what is needed.",
     )
+    under_test: str | None = Field(
+        default=None,
+        description="For a `test` item: the code the test file exercises, `file::symbol` "
+        "(e.g. `scheduling/durations.py::parse_duration`) or a file; it exists or is created "
+        "by an item in depends_on. `file` is then the test file to write (e.g. "
+        "`tests/test_durations.py`) and `requirements` the behaviours to cover, one line "
+        "each; no examples or tests.code are needed: the tests must pass and kill mutants of "
+        "this code.",
+    )
+    mutation_score: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description="For a `test` item: the share of mutants of `under_test` its tests must "
+        "kill (0 to 1). Empty: the project's [checks] mutation_score (default 0.7).",
+    )
+    document: list[str] = Field(
+        default_factory=list,
+        description="For a `doc` item: the qualified names in `file` that must carry a "
+        "docstring after the change (`parse_duration`, `RateLimiter.check`). The code itself "
+        "must stay identical.",
+    )
+    doc_style: DocStyle | None = Field(
+        default=None,
+        description="For a `doc` item: the docstring convention, google, numpy or pep257. "
+        "Empty: the project's (from [checks] docstring_convention or its ruff/pydocstyle "
+        "settings), else pep257.",
+    )
+    like: str | None = Field(
+        default=None,
+        description="A pattern in the repository this item follows, `file::symbol` (e.g. "
+        "`app/customers.py::CustomerRepo`): the implementer sees its source, so `description` "
+        "says only what differs (\"for invoices; `number` is unique; no delete\"). Judged by "
+        "its examples and tests like any code item.",
+    )
     depends_on: list[str] = Field(
         default_factory=list,
         description="Ids of items that must be implemented first (their code is used or modified "
@@ -237,6 +273,11 @@ class SpecItem(_Model):
     @property
     def is_code(self) -> bool:
         return self.kind in CODE_KINDS
+
+    @property
+    def doc_symbols(self) -> list[str]:
+        """What a doc item must document: ``document``, else its ``symbol``."""
+        return list(self.document) or ([self.symbol] if self.symbol else [])
 
     @property
     def target(self) -> str:

@@ -226,20 +226,61 @@ class _Checker:
                     "test(...) or it(...) call")
             self.add(item, "tests.code", f"contains no test ({what})")
 
+    def check_reference(self, item: SpecItem, field: str, entry: str) -> None:
+        """``file`` or ``file::symbol`` names something that exists, on disk or made by a
+        dependency."""
+        path, _, symbol = entry.partition("::")
+        problem = _path_problem(path, self.root)
+        if problem:
+            self.add(item, field, problem)
+        elif not self.on_disk(path):
+            if not self.provided_by_spec(item, field, path, self.creators(path, symbol)):
+                self.add(item, field, f"{path} does not exist")
+        elif symbol and self.lookup(item, field, path, symbol) is False:
+            creators = self.symbol_creators.get((path, symbol), [])
+            if not self.provided_by_spec(item, field, symbol, creators):
+                self.add(item, field, f'"{symbol}" not found in {path}')
+
     def check_context(self, item: SpecItem) -> None:
         for n, entry in enumerate(item.context):
-            path, _, symbol = entry.partition("::")
-            field = f"context[{n}]"
-            problem = _path_problem(path, self.root)
-            if problem:
-                self.add(item, field, problem)
-            elif not self.on_disk(path):
-                if not self.provided_by_spec(item, field, path, self.creators(path, symbol)):
-                    self.add(item, field, f"{path} does not exist")
-            elif symbol and self.lookup(item, field, path, symbol) is False:
-                creators = self.symbol_creators.get((path, symbol), [])
-                if not self.provided_by_spec(item, field, symbol, creators):
-                    self.add(item, field, f'"{symbol}" not found in {path}')
+            self.check_reference(item, f"context[{n}]", entry)
+
+    def check_kind_fields(self, item: SpecItem) -> None:
+        """The fields of test, doc and look-alike items, and only on those items."""
+        if item.kind == "test":
+            if not item.under_test:
+                self.add(item, "under_test", "empty: the tests are judged only by passing; "
+                         "name the code they exercise (e.g. app/durations.py::parse_duration) "
+                         "so that mutants of it judge them too", "warning")
+            else:
+                self.check_reference(item, "under_test", item.under_test)
+                code_file = item.under_test.partition("::")[0]
+                if code_file == item.file:
+                    self.add(item, "file", "is the code under test; a test item writes a test "
+                             "file of its own, e.g. tests/test_<module>.py")
+                elif not (code_file.endswith(".py") and item.file.endswith(".py")):
+                    self.add(item, "under_test", "mutation testing runs for Python code; for "
+                             "other languages the tests are judged only by passing", "warning")
+            if not item.requirements:
+                self.add(item, "requirements", "empty; list the behaviours the tests must "
+                         "cover, one line each", "warning")
+        else:
+            if item.under_test:
+                self.add(item, "under_test", "only a test item names code under test")
+            if item.mutation_score is not None:
+                self.add(item, "mutation_score", "only a test item has a mutation score")
+        if item.kind == "doc" and item.file.endswith(".py"):
+            if not item.doc_symbols:
+                self.add(item, "document", "required for a Python doc item: name the symbols "
+                         "that must carry a docstring, e.g. parse_duration")
+            for n, symbol in enumerate(item.document):
+                self.check_reference(item, f"document[{n}]", f"{item.file}::{symbol}")
+        elif item.document or item.doc_style:
+            if item.kind != "doc":
+                self.add(item, "document" if item.document else "doc_style",
+                         "only a doc item names symbols to document")
+        if item.like:
+            self.check_reference(item, "like", item.like)
 
     def check_spec(self, max_items: int) -> None:
         count = len(self.spec.items)
@@ -295,4 +336,5 @@ def validate_spec(spec: Spec, repo_root: Path, symbol_exists: SymbolExists | Non
         checker.check_target(item)
         checker.check_tests(item)
         checker.check_context(item)
+        checker.check_kind_fields(item)
     return checker.issues

@@ -108,6 +108,9 @@ def planner_answer() -> dict:
                    file="calc/creds.py")
     data = item.model_dump(mode="json", exclude={"route", "route_reason", "route_overridden"})
     data["symbol"] = data.get("symbol") or ""
+    for key in ("mutation_score", "doc_style"):  # the project's settings, not the planner's
+        data.pop(key, None)
+    data["under_test"], data["like"] = data["under_test"] or "", data["like"] or ""
     data["examples"] = [{**e, "note": e.get("note") or ""} for e in data.get("examples", [])]
     data["tests"] = {"code": item.tests.code if item.tests else "", "path": ""}
     data["context"] = ["calc/creds.py", "calc/leak.txt", "docs/ops.md", ".env"]

@@ -64,7 +64,7 @@ def _prompt(body: dict) -> str:
 def _task_of(body: dict) -> str:
     text = _prompt(body)
     for task_id, task in SUITE.items():
-        if task.signature in text:
+        if task.signature and task.signature in text:
             return task_id
     raise AssertionError("the prompt names no bench task's signature")
 

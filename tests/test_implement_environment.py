@@ -188,3 +188,32 @@ def test_ollama_going_down_mid_run_says_cannot_reach_not_switched_off(tmp_path, 
         assert "cannot reach Ollama at" in (sub_row["escalation"] or "") or any(
             "not ready" in m and "cannot reach Ollama" in m for m in data["messages"])
         assert not any("failed 3 times" in m for m in data["messages"])
+
+
+def test_go_with_an_empty_module_cache_stops_with_go_mod_download_in_the_repository(
+        tmp_path, fakes, monkeypatch):
+    from judge_projects import GO_RIGHT, go_item, make_go_project
+    from toolchains import need_go
+
+    need_go()
+    cache = tmp_path / "empty-module-cache"
+    cache.mkdir()
+    monkeypatch.setenv("GOMODCACHE", str(cache))
+    root = make_go_project(tmp_path / "shop")
+    (root / "go.mod").write_text("module example.com/shop\n\ngo 1.19\n\n"
+                                 "require example.invalid/dep v1.0.0\n")
+    (root / "textutil" / "dep.go").write_text(
+        'package textutil\n\nimport dep "example.invalid/dep"\n\nvar version = dep.V\n')
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "use a module nobody downloaded here")
+    write_plan(root, [go_item()])
+    local = Script({"slug": [GO_RIGHT]})
+    fakes[0].responder = local
+    result = _implement(root, monkeypatch, "--json")
+    data = json.loads(result.stdout)
+    assert result.exit_code == 1 and data["status"] == "could_not_run", result.output
+    error = data["items"][0]["error"]
+    assert error.startswith("could not run: go vet ./textutil needs modules that are not in "
+                            "the Go module cache")
+    assert error.endswith("run `go mod download` in the repository")
+    assert ".hybrid" not in error and local.count("slug") == 1 and _claude_calls(root) == 0

@@ -32,9 +32,12 @@ class TestRun:
     total: int
     output: str
     timed_out: bool = False
+    verdict: bool | None = None  # a judge's own verdict (test and doc tasks), else all passed
 
     @property
     def ok(self) -> bool:
+        if self.verdict is not None:
+            return self.verdict
         return self.total > 0 and self.passed == self.total and not self.timed_out
 
 
@@ -92,6 +95,10 @@ def link_node_modules(task: BenchTask, tree: Path, node_modules: Path | None) ->
 def score_tree(task: BenchTask, tree: Path, timeout_s: float = 120.0,
                node_modules: Path | None = None) -> TestRun:
     """Copy the implemented ``tree`` to a scratch folder and run the hidden tests there."""
+    if task.judged:
+        from hybridcode.bench.judged import score_judged
+
+        return score_judged(task, tree, timeout_s)
     with tempfile.TemporaryDirectory(prefix=f"hybrid-bench-score-{task.id}-") as tmp:
         scratch = Path(tmp)
         copy_tree(tree, scratch)
@@ -203,7 +210,7 @@ def check_examples(tasks: list[BenchTask], timeout_s: float = 600.0) -> list[Tas
         jobs: list[tuple[Path, list[str]]] = []
         plan: list[tuple[int, str]] = []
         for index, task in enumerate(tasks):
-            if task.language != "python":  # examples become tests for Python targets only
+            if task.language != "python" or task.judged:  # examples: Python code tasks only
                 continue
             generated = example_tests(task_spec(task).items[0])
             if generated is None or task.reference_path is None:
@@ -234,6 +241,18 @@ def check_suite(tasks: list[BenchTask], timeout_s: float = 600.0,
     be stricter than what the model could see). One subprocess runs all the Python sessions;
     Go and TypeScript sessions run one by one with their runners (TypeScript ones with
     ``node_modules``, default :func:`find_node_modules`)."""
+    from hybridcode.bench.judged import check_judged
+
+    judged = {c.task_id: c for c in check_judged([t for t in tasks if t.judged],
+                                                 min(timeout_s, 120.0))}
+    coded = [t for t in tasks if not t.judged]
+    checks_of_code = _check_code(coded, timeout_s, node_modules)
+    by_id = {c.task_id: c for c in checks_of_code} | judged
+    return [by_id[t.id] for t in tasks]
+
+
+def _check_code(tasks: list[BenchTask], timeout_s: float,
+                node_modules: Path | None) -> list[TaskCheck]:
     node_modules = node_modules or find_node_modules()
     checks = [TaskCheck(task.id) for task in tasks]
     with tempfile.TemporaryDirectory(prefix="hybrid-bench-check-") as tmp:

@@ -17,6 +17,13 @@ its package, and import it as a neighbour (``import { slugify } from "./slug"``)
 task's ``files/`` has a ``package.json`` naming vitest; the runners come from a
 ``node_modules`` found where the bench runs (see :func:`hybridcode.bench.runner.node_modules_for`).
 
+A task may declare its ``kind`` (default ``function``): ``test`` tasks name ``under_test`` and
+have the model write the test file ``file`` (``reference.py`` is a good test file; the score is
+the mutation judge's: mutants of the code under test killed, at the task's ``mutation_score``);
+``doc`` tasks name the symbols to ``document`` (``reference.py`` is the documented file; the
+score is the doc judge's); look-alike tasks are code tasks with a ``like`` pattern. Test and doc
+tasks have no acceptance or hidden tests: their judges are the scoring.
+
 ``docs/bench.md`` describes the format for people adding tasks.
 """
 
@@ -41,6 +48,11 @@ ACCEPTANCE = "acceptance_test.py"
 HIDDEN = "hidden_test.py"
 REFERENCE = "reference.py"
 _REQUIRED = ("id", "category", "title", "file", "symbol", "signature", "request")
+_REQUIRED_BY_KIND = {"test": ("id", "category", "title", "file", "under_test", "request"),
+                     "doc": ("id", "category", "title", "file", "document", "request")}
+KINDS = ("function", "method", "class", "module", "test", "doc")
+# Kinds judged by their own judge (mutation, docstrings), not by acceptance and hidden tests.
+JUDGED_KINDS = ("test", "doc")
 _EXTS = (".py", ".go", ".ts", ".js", ".mjs", ".mts", ".tsx")
 
 
@@ -61,6 +73,17 @@ class BenchTask:
     requirements: tuple[str, ...] = ()
     examples: tuple[dict[str, str], ...] = ()
     constraints: tuple[str, ...] = ()
+    kind: str = "function"
+    under_test: str = ""
+    mutation_score: float | None = None
+    document: tuple[str, ...] = ()
+    doc_style: str | None = None
+    like: str = ""
+
+    @property
+    def judged(self) -> bool:
+        """A test or doc task: scored by its kind's judge, with no hidden tests."""
+        return self.kind in JUDGED_KINDS
 
     @property
     def files_dir(self) -> Path:
@@ -138,7 +161,12 @@ def load_task(directory: Path) -> BenchTask:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"cannot read bench task {where}: {exc}",
                          "fix the file (see docs/bench.md for the format)") from exc
-    missing = [k for k in _REQUIRED if not str(data.get(k, "")).strip()]
+    kind = str(data.get("kind", "function"))
+    if kind not in KINDS:
+        raise UsageError(f"bench task {where}: kind {kind!r} is not one of {', '.join(KINDS)}",
+                         "set kind to the spec item kind the task exercises")
+    missing = [k for k in _REQUIRED_BY_KIND.get(kind, _REQUIRED)
+               if not str(data.get(k, "")).strip()]
     if missing:
         raise UsageError(f"bench task {where} lacks {', '.join(missing)}",
                          "add the field(s); docs/bench.md lists them")
@@ -149,7 +177,8 @@ def load_task(directory: Path) -> BenchTask:
     if ext not in _EXTS:
         raise UsageError(f"bench task {where}: file {data['file']!r} is not a Python, Go or "
                          "TypeScript/JavaScript file", "the bench runs those languages only")
-    for name in (f"acceptance_test{ext}", f"hidden_test{ext}"):
+    for name in (() if kind in JUDGED_KINDS else (f"acceptance_test{ext}",
+                                                   f"hidden_test{ext}")):
         if not (directory / name).is_file():
             raise UsageError(f"bench task {directory.name} has no {name}",
                              "every task needs acceptance and hidden tests")
@@ -157,18 +186,23 @@ def load_task(directory: Path) -> BenchTask:
         raise UsageError(f"bench task {directory.name} has no {FILES_DIR}/ folder",
                          "put the starting package there")
     try:
-        if ext == ".py":
+        if ext == ".py" and kind in ("function", "method"):
             ast.parse(f"{data['signature']}:\n    pass\n")
     except SyntaxError as exc:
         raise UsageError(f"bench task {directory.name}: signature is not valid Python: {exc.msg}",
                          "write it as it appears in code, e.g. `def f(x: int) -> str`") from exc
     return BenchTask(
         id=data["id"], category=data["category"], title=data["title"], file=data["file"],
-        symbol=data["symbol"], signature=data["signature"], request=data["request"].strip(),
+        symbol=data.get("symbol", ""), signature=data.get("signature", ""),
+        request=data["request"].strip(),
         directory=directory,
         requirements=tuple(data.get("requirements", ())),
         examples=tuple(data.get("examples", ())),
         constraints=tuple(data.get("constraints", ())),
+        kind=kind, under_test=str(data.get("under_test", "")),
+        mutation_score=data.get("mutation_score"),
+        document=tuple(data.get("document", ())), doc_style=data.get("doc_style"),
+        like=str(data.get("like", "")),
     )
 
 
@@ -177,13 +211,28 @@ def task_spec(task: BenchTask, route: str | None = None) -> Any:
     signature and the acceptance tests — never the hidden tests or the reference."""
     from hybridcode.spec import AcceptanceTests, Example, Spec, SpecItem
 
+    routing = {"route": route, "route_reason": "bench mode" if route else "",
+               "route_overridden": route is not None}
+    if task.kind == "test":
+        item = SpecItem(id=task.id, title=task.title, kind="test", category=task.category,  # type: ignore[arg-type]
+                        file=task.file, action="create", description=task.request,
+                        requirements=list(task.requirements), under_test=task.under_test,
+                        mutation_score=task.mutation_score, **routing)  # type: ignore[arg-type]
+    elif task.kind == "doc":
+        item = SpecItem(id=task.id, title=task.title, kind="doc", category=task.category,  # type: ignore[arg-type]
+                        file=task.file, action="modify", description=task.request,
+                        requirements=list(task.requirements), document=list(task.document),
+                        doc_style=task.doc_style, **routing)  # type: ignore[arg-type]
+    if task.judged:
+        return Spec(title=f"bench: {task.title}", summary=task.request.splitlines()[0],
+                    items=[item])
     item = SpecItem(
-        id=task.id, title=task.title, kind="function", category=task.category,  # type: ignore[arg-type]
+        id=task.id, title=task.title, kind=task.kind, category=task.category,  # type: ignore[arg-type]
         file=task.file, symbol=task.symbol, action="create", signature=task.signature,
         description=task.request, requirements=list(task.requirements),
         constraints=list(task.constraints),
         examples=[Example(**e) for e in task.examples],
-        tests=AcceptanceTests(code=task.acceptance_code()),
+        tests=AcceptanceTests(code=task.acceptance_code()), like=task.like or None,
         route=route,  # type: ignore[arg-type]
         route_reason="bench mode" if route else "",
         route_overridden=route is not None,

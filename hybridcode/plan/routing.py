@@ -11,7 +11,8 @@ counts behind it), so the ledger can log it and ``hybrid stats --routing`` can e
     2. security-sensitive flag or security category                     → claude (always)
     3. Claude signals: multi-step reasoning, broad knowledge, cross-file,
        more than N constraints, algorithm/integration/architecture      → claude
-    4. routine category (extraction, crud, parsing, …)                  → local
+    4. look-alike of a pattern in the repository (``like``)             → local
+    4b. routine category (extraction, crud, parsing, …)                 → local
     5. doc, test or config kind                                         → local
     6. function or method with a fixed signature                        → local
     7. anything else                                                    → claude (safe default)
@@ -78,6 +79,8 @@ def _tree(item: SpecItem, t: RoutingThresholds) -> tuple[Route, str, str]:
         signals.append(f"{item.category} work")
     if signals:
         return "claude", "claude-signal", "; ".join(signals)
+    if item.like:
+        return "local", "look-alike", f"follows the pattern of {item.like}"
     if item.category in LOCAL_CATEGORIES:
         return "local", "local-category", f"routine {item.category.replace('_', ' ')} work"
     if item.kind in LOCAL_KINDS:

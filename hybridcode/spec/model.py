@@ -310,6 +310,9 @@ class SpecItem(_Model):
         (routing fields are the tool's and not counted)."""
         data = self.model_dump(mode="json", exclude={"code", "route", "route_reason",
                                                      "route_overridden"})
+        for name in _KIND_FIELDS:  # only on the items that use them
+            if data.get(name) in (None, []):
+                data.pop(name, None)
         return tokens(json.dumps(data, ensure_ascii=False))
 
     def code_size(self) -> int:
@@ -337,6 +340,10 @@ def default_test_path(item_id: str, file: str) -> str | None:
 # The test file's extension per target extension (a .d.ts-free .mts target gets .mts tests).
 _JS_TEST_SUFFIXES = {".js": ".js", ".mjs": ".mjs", ".cjs": ".cjs", ".jsx": ".jsx",
                      ".ts": ".ts", ".mts": ".mts", ".cts": ".cts", ".tsx": ".tsx"}
+
+
+# Fields of test, doc and look-alike items: absent from other items' size.
+_KIND_FIELDS = ("under_test", "mutation_score", "document", "doc_style", "like")
 
 
 class Spec(_Model):

@@ -281,3 +281,15 @@ def test_pipeline_plans_implements_and_scores_and_the_second_try_gets_the_output
     retry = next(p for p in local_prompts if "The exercise's own tests failed" in p)
     assert "year must be positive" in retry or "test_year_zero_is_refused" in retry
     assert not any("class LeapYearsTest" in p for p in local_prompts)
+
+
+def test_an_exercise_with_no_tests_to_run_is_listed_as_such(suite, tmp_path):
+    from hybridcode.bench.protocols import check_suite_file
+
+    copy = tmp_path / "suite"
+    shutil.copytree(suite / "go-run-length", copy / "go-run-length")
+    # go-counter's shape: the student writes the tests, the file holds none.
+    (copy / "go-run-length" / "hidden" / "run_length_test.go").write_text(
+        "package runlength\n\n// Define your tests here\n")
+    record = check_suite_file(copy)
+    assert record["excluded"][0]["why"].startswith("its tests declare no test to run")

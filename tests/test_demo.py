@@ -210,6 +210,11 @@ def test_stats_figures_are_present_and_consistent(demo):
     claude_input = stats["cache"]["input_tokens"]
     assert stats["cache"]["cache_read_tokens"] >= 0.3 * claude_input
     assert stats["direct"]["escalation_usd"] == 0
+    [planner] = demo.rows("SELECT cache_write_tokens FROM calls WHERE tier = 'planner'")
+    [reviewer] = demo.rows("SELECT cache_read_tokens FROM calls WHERE tier = 'reviewer'")
+    assert reviewer[0] >= 0.9 * planner[0] > 0
+    assert demo.rows("SELECT COUNT(*) FROM calls WHERE tier = 'implementer' AND NOT is_local "
+                     "AND cache_write_tokens + cache_read_tokens > 0")[0][0] == 0
     assert stats["cache"]["not_cached"] == []
     direct = stats["direct"]
     assert direct["plans"] == 1 and direct["output_tokens"] > 0

@@ -200,3 +200,24 @@ def test_the_spec_checks_the_new_fields(project):
     assert "required for a Python doc item" in found[("clamp-doc", "document")]
     assert found[("triple", "like")] == "calc/nope.py does not exist"
     assert found[("triple", "mutation_score")] == "only a test item has a mutation score"
+
+
+def test_the_three_kinds_route_local_until_their_history_fails():
+    from hybridcode.ledger.history import KindStats
+    from hybridcode.plan.routing import route_item
+
+    for item in (unit_tests_item(), doc_item(), like_item()):
+        fresh = item.model_copy(update={"route": None, "route_reason": ""})
+        assert route_item(fresh).route == "local"
+        failing = KindStats(local_uses=10, escalated=8)
+        decision = route_item(fresh, failing)
+        assert decision.route == "claude" and decision.rule == "history-demote"
+    assert route_item(like_item().model_copy(update={"category": "other"})).rule == "look-alike"
+
+
+def test_a_test_item_is_sized_by_what_it_says():
+    item = unit_tests_item()
+    plain = item.model_copy(update={"under_test": None})
+    # The kind fields count only where used, and a test item's spec is its behaviours.
+    assert 0 < item.spec_size() - plain.spec_size() < 20
+    assert item.spec_size() < 300

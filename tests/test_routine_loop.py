@@ -98,3 +98,9 @@ def test_a_plan_of_test_doc_look_alike_and_ordinary_items_reaches_a_commit(proje
     stats = json.loads(hybrid(project, env, "stats", "--by", "kind", "--json").stdout)
     kinds = {k["kind"]: k for k in stats["kinds"]}
     assert kinds["test/test"]["items"] == 1 and kinds["docstring/doc"]["items"] == 1
+    # Acceptance and saving per kind: reviewed good, paid nothing, Claude would have cost.
+    assert kinds["test/test"]["acceptance_rate"] == kinds["docstring/doc"]["acceptance_rate"] == 1
+    spend = {g["key"]: g for g in stats["groups"]}
+    for key in ("test/test", "docstring/doc"):
+        assert spend[key]["cost_usd"] == 0 and spend[key]["counterfactual_usd"] > 0
+        assert spend[key]["local_calls"] == spend[key]["calls"]

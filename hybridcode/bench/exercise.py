@@ -276,6 +276,9 @@ def check_exercises(tasks: list[ExerciseTask], timeout_s: float = 120.0,
 def _exception(task: ExerciseTask, reference: ExerciseRun, stub: ExerciseRun) -> str | None:
     if reference.could_not_run:
         return f"tests could not run here: {reference.could_not_run}"
+    if not reference.ok and reference.total == 0:
+        return ("its tests declare no test to run (an exercise where the student writes the "
+                "tests): nothing to score")
     if not reference.ok:
         text = reference.output
         if task.language == "go" and any(marker in text for marker in _NEWER_GO):

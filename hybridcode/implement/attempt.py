@@ -2,15 +2,11 @@
 
 :class:`Attempts` knows nothing of the DAG, the thread pool or the budget — that is the
 scheduler's (:mod:`.schedule`). It builds an item's prompt for its current rung, makes the call
-(on a worker thread), places the answer in the worktree and judges it (on the run's main
+(on a worker thread), has the answer placed and judged (:mod:`.judging`, on the run's main
 thread, one item at a time), and settles the outcome: passed, or a failure whose feedback goes
 into the next attempt while the ladder (:mod:`.ladder`) says whether that attempt is on the same
-rung, the next one up, or none (the item has failed).
-
-Model-written code is hostile: an attempt may change only its item's file. Anything else it
-creates, changes or deletes — while being placed or while its tests run — refuses the attempt
-and restores the whole worktree; the acceptance tests' checksums are checked before and after
-every test run.
+rung, the next one up, or none (the item has failed). A Claude rung taking over a failing
+attempt answers with edits to it (:mod:`.escalation`), applied here before the answer is judged.
 """
 
 from __future__ import annotations
@@ -20,15 +16,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hybridcode.errors import (
-    ContextOverflowError,
-    HybridError,
-    ModelError,
-    PlacementError,
-    UsageError,
-)
+from hybridcode.errors import ContextOverflowError, HybridError, ModelError, UsageError
 from hybridcode.implement import ladder as feedback
 from hybridcode.implement.events import Events, Item, models, now
+from hybridcode.implement.judging import Judging
 from hybridcode.implement.ladder import Ladder, Rung, Step
 from hybridcode.implement.state import COULD_NOT_RUN, ItemRow, RunState, sha256_text
 from hybridcode.models.base import Usage
@@ -67,7 +58,8 @@ class Generated:
     item_id: str
     step: Step
     attempt_id: str
-    text: str
+    text: str  # the answer; for an edit answer, once applied: the whole item it made
+    edit: str | None = None  # "applied" once an edit answer made ``text`` (see .escalation)
 
 
 class Attempts:
@@ -87,7 +79,7 @@ class Attempts:
         self.items = items
         self.step_name = step_name  # the calls' ledger step: "implement", or "fix" in a rework
         self.cancel = cancel
-        self.checksums: dict[str, str] = {}  # acceptance test file → sha256, as written
+        self.judging = Judging(worktree, state, spec, judge)
         # Ledger rows of reworked items that had passed: put back when the rework does not pass.
         self.reviewed: dict[str, ItemRow] = {}
         self.unavailable: dict[int, str] = {}  # rung index → why it is off (missing model)
@@ -96,7 +88,6 @@ class Attempts:
         self.stuck: dict[str, tuple[str, str]] = {}
         self.started: set[str] = set()  # test runners whose tests started in this run
         self.planner_model = ""  # names the code an item's plan carried (attempt "model")
-        self._shared_prefix: tuple | None = None
 
     def switch_off(self, missing: list[MissingRung]) -> None:
         """Rungs found not ready before the run (allowed by --allow-missing-local): off for
@@ -151,9 +142,22 @@ class Attempts:
 
     def request(self, item: Item, step: Step) -> ModelRequest | None:
         """Build the prompt on the main thread, so it reads a worktree no one is writing.
-        None when the item failed or climbs instead (already settled here)."""
+        None when the item failed or climbs instead (already settled here).
+
+        A Claude rung taking over a failing attempt gets the short escalation prompt and
+        answers with edits to it (:mod:`.escalation`); any other Claude call gets the
+        implementer's prompt without cache breakpoints (it is single-shot too)."""
+        from hybridcode.implement.escalation import attempt_code, build_escalation_request
         from hybridcode.implement.prompt import build_item_request
 
+        output_tokens = min(OUTPUT_TOKENS, step.rung.spec.max_output_tokens)
+        claude = step.rung.is_claude
+        if claude and item.feedback is not None:
+            code = attempt_code(item.previous_output, item.spec)
+            if code is not None:
+                return build_escalation_request(
+                    item.spec, self.spec, code, item.feedback, review=item.review,
+                    problem=item.edit_problem, whole=item.whole, output_tokens=output_tokens)
         window = self.settings.ollama.num_ctx_max if step.rung.spec.backend == "ollama" else None
         try:
             return build_item_request(item.spec, self.spec, self.architecture,
@@ -162,9 +166,7 @@ class Attempts:
                                       previous_output=item.previous_output,
                                       review=item.review,
                                       window_tokens=window,
-                                      output_tokens=min(OUTPUT_TOKENS,
-                                                        step.rung.spec.max_output_tokens),
-                                      prefix=self._prefix() if step.rung.is_claude else ())
+                                      output_tokens=output_tokens, cache=not claude)
         except UsageError:
             raise
         except ContextOverflowError as exc:  # too big for this rung's window: climb
@@ -173,14 +175,6 @@ class Attempts:
         except HybridError as exc:  # no model can work without its context
             self.fail(item, f"cannot build the prompt: {exc}")
         return None
-
-    def _prefix(self):
-        """The plan's shared prompt prefix (built once), for Claude rungs."""
-        if self._shared_prefix is None:
-            from hybridcode.plan.prefix import plan_prefix
-
-            self._shared_prefix = plan_prefix(self.state.dir, self.architecture)
-        return self._shared_prefix
 
     def generate(self, item: Item, step: Step, request: ModelRequest) -> Generated:
         """The call, on a worker thread; its answer is saved before it is judged, so a resume
@@ -219,134 +213,99 @@ class Attempts:
     # ------------------------------------------------------------------ place and judge
 
     def verify(self, gen: Generated) -> None:
-        from hybridcode.implement.apply import RefusedOutputError, apply_item, revert
+        """Judge a saved answer (:mod:`.judging`) and settle the attempt."""
+        from hybridcode.implement.edits import has_edits
         from hybridcode.implement.parse import OutputParseError, parse_code
-        from hybridcode.implement.verify import verify_item
-        from hybridcode.judge import Snapshot
 
         item = self.items[gen.item_id]
         item.state = "verifying"
         self.events.emit(item, "verifying", rung=gen.step.rung.index)
+        if gen.step.rung.is_claude and has_edits(gen.text):  # only Claude rungs are asked
+            whole = self._apply_edits(item, gen)
+            if whole is None:
+                return  # settled: malformed, refused, or the whole item is asked for next
+            gen = Generated(gen.item_id, gen.step, gen.attempt_id, whole, "applied")
         try:
             parsed = parse_code(gen.text, item.spec)
         except OutputParseError as exc:
             self.attempt_failed(item, gen.step, gen.attempt_id, "syntax_error",
-                                feedback.parse_feedback(exc.message), output=gen.text)
+                                feedback.parse_feedback(exc.message), output=gen.text,
+                                edit=gen.edit)
             return
-        wt = self.worktree.path
-        self.state.save_snapshot(wt, item.id, gen.attempt_id, [item.spec.file])
-        # The whole worktree as it was: an attempt may change only its item's file.
-        before = Snapshot.take(wt)
-        target = wt / item.spec.file
-        original = target.read_bytes() if target.is_file() else None  # doc items compare
-        allowed = {item.spec.file}
-        change = None
-        settled = False
-        try:
-            try:
-                change = apply_item(wt, item.spec, parsed, set(self.checksums))
-            except RefusedOutputError as exc:
-                self.state.restore_snapshot(wt)
-                settled = True
-                self.attempt_failed(item, gen.step, gen.attempt_id, "refused",
-                                    feedback.refused_feedback(str(exc)), output=gen.text)
-                return
-            except PlacementError as exc:
-                self.state.restore_snapshot(wt)
-                settled = True
-                self.attempt_failed(item, gen.step, gen.attempt_id, "placement_error",
-                                    feedback.placement_feedback(exc), output=gen.text)
-                return
-            if self._stray_changes(item, gen, before, allowed, "placing it"):
-                settled = True
-                return
-            if not self._tests_intact("before"):
-                settled = True
-                self._refuse_tampered(item, gen, change, "placing it")
-                return
-            placed = (wt / item.spec.file).read_bytes()
-            passed = [i.id for i in sorted(self.items.values(), key=lambda i: i.pos)
-                      if i.state == "passed"]
-            result = verify_item(wt, item.spec, self.spec, passed, self.judge,
-                                 before=original)
-            if result.run is not None and not result.run.could_not_run:
-                self.started.add(runner_of(item) or "")
-            target = wt / item.spec.file
-            if not target.is_file() or target.read_bytes() != placed:
-                allowed = set()  # the tests rewrote the item's own file: that is stray too
-            if self._stray_changes(item, gen, before, allowed, "running its tests"):
-                settled = True
-                return
-            if not self._tests_intact("after"):
-                settled = True
-                self._refuse_tampered(item, gen, change, "running it")
-                return
-            if result.ok:
-                self._pass(item, gen, sha256_text(parsed.code))
-                self.state.clear_snapshot()
-                settled = True
-                return
-            revert(wt, change)
-            self.state.clear_snapshot()
-            settled = True
-            run = result.run
-            if run is not None and run.blames_environment({item.spec.file}):
-                self._could_not_run(item, gen, run)
-                return
-            outcome = "syntax_error" if result.stage == "syntax" else "test_failed"
-            self.attempt_failed(item, gen.step, gen.attempt_id, outcome,
-                                feedback.test_feedback(result.stage, result.output),
-                                output=gen.text)
-        finally:
-            if not settled and self.state.snapshot_path.is_file():
-                # Ctrl-C or an error mid-way: put the files back; the saved output stays
-                # "generated", so a resume verifies it again without paying for it.
-                self.state.restore_snapshot(wt)
-                before.restore(wt)
+        passed = [i.id for i in sorted(self.items.values(), key=lambda i: i.pos)
+                  if i.state == "passed"]
+        judged = self.judging.judge_answer(
+            item.spec, parsed, gen.attempt_id, passed,
+            on_pass=lambda: self._pass(item, gen, sha256_text(parsed.code)))
+        if judged.run is not None and not judged.run.could_not_run:
+            self.started.add(runner_of(item) or "")
+        if judged.note:
+            self.events.note(judged.note)
+        if judged.outcome == COULD_NOT_RUN:
+            self._could_not_run(item, gen, judged.run)
+        elif not judged.ok:
+            self.attempt_failed(item, gen.step, gen.attempt_id, judged.outcome,
+                                judged.feedback, output=gen.text, edit=gen.edit)
 
-    def _stray_changes(self, item: Item, gen: Generated, before, allowed: set[str],
-                       when: str) -> bool:
-        """Refuse the attempt when anything besides ``allowed`` was created, changed or
-        deleted since ``before``; the whole worktree is then restored from it."""
-        stray = before.changes(self.worktree.path, allowed)
-        if not stray:
-            return False
-        before.restore(self.worktree.path)
-        self.state.clear_snapshot()
-        shown = ", ".join(stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
-        self.events.note(f"{item.id}: {when} {shown}; refused the attempt and restored the "
-                         "worktree")
-        self.attempt_failed(item, gen.step, gen.attempt_id, "refused",
-                            feedback.refused_feedback(
-                                f"{when} {shown} — an attempt may change only "
-                                f"{item.spec.file}; the whole worktree was restored"),
-                            output=gen.text)
-        return True
-
-    def _refuse_tampered(self, item: Item, gen: Generated, change, what: str) -> None:
-        """The acceptance tests changed while ``what`` happened: undo the item's change and
-        refuse this output (the tests were already restored by :meth:`_tests_intact`)."""
-        from hybridcode.implement.apply import revert
-
-        revert(self.worktree.path, change)
-        self.state.clear_snapshot()
-        self.attempt_failed(item, gen.step, gen.attempt_id, "refused",
-                            feedback.refused_feedback(f"{what} changed the acceptance tests"),
-                            output=gen.text)
-
-    def _tests_intact(self, when: str) -> bool:
-        from hybridcode.implement.acceptance import (
-            check_acceptance_tests,
-            write_acceptance_tests,
+    def _apply_edits(self, item: Item, gen: Generated) -> str | None:
+        """The whole item an edit answer makes of the failing code, as an answer the parser
+        reads; None when the attempt was settled instead (see :mod:`.edits`)."""
+        from hybridcode.implement.edits import (
+            EditMismatch,
+            EditParseError,
+            EditRefused,
+            apply_edits,
+            parse_edits,
         )
+        from hybridcode.implement.escalation import attempt_code, fenced
 
-        changed = check_acceptance_tests(self.worktree.path, self.checksums)
-        if not changed:
-            return True
-        self.checksums = write_acceptance_tests(self.worktree.path, self.spec)
-        self.events.note(f"acceptance tests changed {when} a test run "
-                         f"({', '.join(sorted(changed))}); restored them and refused that output")
-        return False
+        base = attempt_code(item.previous_output, item.spec) if item.feedback else None
+        if base is None:
+            self.attempt_failed(item, gen.step, gen.attempt_id, "syntax_error",
+                                feedback.parse_feedback(
+                                    "the answer holds edit blocks, but there is no earlier "
+                                    "code to edit: return the whole item in one fenced code "
+                                    "block"), output=gen.text)
+            return None
+        try:
+            code = apply_edits(base, parse_edits(gen.text), item.spec.file,
+                               self._elsewhere(item))
+        except EditParseError as exc:
+            self.attempt_failed(item, gen.step, gen.attempt_id, "syntax_error",
+                                feedback.parse_feedback(exc.message), edit="malformed")
+        except EditRefused as exc:
+            self.events.note(f"{item.id}: refused its edits ({exc})")
+            self.attempt_failed(item, gen.step, gen.attempt_id, "refused",
+                                feedback.refused_feedback(str(exc)), edit="refused")
+        except EditMismatch as exc:
+            self.attempt_failed(item, gen.step, gen.attempt_id, "placement_error",
+                                feedback.trim(f"Your edits could not be applied: {exc}"),
+                                edit="fell back")
+        else:
+            return fenced(code, item.spec)
+        return None
+
+    def _elsewhere(self, item: Item) -> dict[str, str]:
+        """What an edit must not aim at, by name: the item's file around the item, and the
+        acceptance tests."""
+        from hybridcode.context.extract import source_of
+        from hybridcode.errors import ContextError
+
+        wt = self.worktree.path
+        out: dict[str, str] = {}
+        target = wt / item.spec.file
+        if target.is_file() and item.spec.symbol:
+            text = target.read_text(encoding="utf-8", errors="replace")
+            try:
+                text = text.replace(source_of(target, item.spec.symbol).text, "")
+            except ContextError:
+                pass  # not there yet (a created item): all of the file is around it
+            out[item.spec.file] = text
+        for path in self.judging.test_files():
+            test = wt / path
+            if test.is_file():
+                out[path] = test.read_text(encoding="utf-8", errors="replace")
+        return out
 
     # ------------------------------------------------------------------ outcomes
 
@@ -356,23 +315,34 @@ class Attempts:
         item.step = gen.step
         item.error = None
         self.events.stop_clock(item)
-        self.state.settle_attempt(gen.attempt_id, "passed", item_id=item.id, item_fields={
-            "state": "passed", "rung": gen.step.rung.index, "escalated": item.escalated,
-            "finished_at": now(), "error": None, "code_sha256": code_sha})
+        self.state.settle_attempt(gen.attempt_id, "passed", item_id=item.id, edit=gen.edit,
+                                  item_fields={"state": "passed", "rung": gen.step.rung.index,
+                                               "escalated": item.escalated,
+                                               "finished_at": now(), "error": None,
+                                               "code_sha256": code_sha})
         self.events.emit(item, "passed")
         self.state.write_summary("implementing", models(self.items.values()))
 
     def attempt_failed(self, item: Item, step: Step, attempt_id: str | None, outcome: str,
-                       text: str, *, climb: bool = False, output: str | None = None) -> None:
-        """Settle a failed attempt; the ladder says where the next one runs, if anywhere."""
+                       text: str, *, climb: bool = False, output: str | None = None,
+                       edit: str | None = None) -> None:
+        """Settle a failed attempt; the ladder says where the next one runs, if anywhere.
+        ``edit``: what became of an edit answer. Edits that were not used leave the failing
+        code and its feedback as they were: the next attempt works on them again, told why
+        (and, when they did not apply, asked for the whole item)."""
         if attempt_id is not None:
-            self.state.settle_attempt(attempt_id, outcome, text)
+            self.state.settle_attempt(attempt_id, outcome, text, edit=edit)
         if self.ladder.breaker.record(step.rung.index, ok=False):
             self.events.note(f"{step.rung.label} failed {self.ladder.breaker.threshold} times "
                              "in a row; switched off for the rest of this run")
-        item.feedback = text
-        if output is not None:
-            item.previous_output = output
+        if edit in ("fell back", "refused", "malformed"):
+            item.edit_problem = text
+            item.whole = item.whole or edit == "fell back"
+        else:
+            item.feedback = text
+            if output is not None:
+                item.previous_output = output
+            item.edit_problem, item.whole = None, False
         item.error = feedback.headline(text) or outcome
         nxt = self.ladder.after_failure(step, climb=climb)
         if nxt is None:

@@ -39,6 +39,10 @@ class Item:
     feedback: str | None = None
     review: str | None = None  # the reviewer's findings, in a rework run
     previous_output: str | None = None
+    # A Claude rung's edits to the failing code that were not used (why), and whether the next
+    # attempt asks for the whole item because they did not apply (see .escalation).
+    edit_problem: str | None = None
+    whole: bool = False
     saved: tuple[str, str] | None = None  # (attempt id, output) to verify without a call
     started_at: str | None = None
     attempts: int = 0

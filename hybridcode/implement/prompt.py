@@ -17,13 +17,12 @@ Fix rounds (``review``): the reviewer's findings for the item, rendered into
 item and the current code they are never dropped, and being in the first message they stay in
 view on every retry and rung of the round (a retry's feedback is about the tests, not the review).
 
-Caching: the system prompt is the same for every item and the first user message is the same
-for every attempt of an item; both end a cache breakpoint, so Claude rungs pay full price for
-them once. Claude rungs get the plan's shared prefix (``prefix``, hybridcode.plan.prefix) as
-their system prompt — the same bytes the planner and the reviewer send — with the role after
-it; the architecture note is then in the prefix, so the user message leaves out its excerpt.
-Local rungs keep the short implementer prompt: their window is small and their tokens free. Retries continue the conversation: the previous answer as the assistant's turn, then
-the feedback (``prompts/implement_feedback.md``).
+Caching (``cache``): the system prompt is the same for every item and the first user message is
+the same for every attempt of an item; both end a cache breakpoint for a backend that caches.
+Claude rungs ask with ``cache=False``: their calls are single-shot (a Claude rung taking over a
+failing attempt gets the short prompt of :mod:`.escalation` instead), so a breakpoint would only
+write a cache that is never read. Retries continue the conversation: the previous answer as the
+assistant's turn, then the feedback (``prompts/implement_feedback.md``).
 """
 
 from __future__ import annotations
@@ -65,26 +64,19 @@ class _Section:
 def build_item_request(item: SpecItem, spec: Spec, architecture: str, worktree: Path, *,
                        feedback: str | None = None, previous_output: str | None = None,
                        review: str | None = None, window_tokens: int | None = None,
-                       output_tokens: int = 4096,
-                       prefix: tuple[Block, ...] = ()) -> ModelRequest:
+                       output_tokens: int = 4096, cache: bool = True) -> ModelRequest:
     """``review``: the reviewer's findings for this item in a fix round (see the docstring).
-    ``prefix``: the plan's shared prompt prefix, for Claude rungs."""
+    ``cache``: whether the stable parts end a cache breakpoint."""
     worktree = Path(worktree)
-    if prefix:
-        from hybridcode.plan.prefix import role_block
-
-        system: tuple[Block, ...] = (*prefix, role_block("implementer"))
-    else:
-        system = (Block(load_prompt("implementer.md").strip(), cache=True),)
+    system = (Block(load_prompt("implementer.md").strip(), cache=cache),)
     sections = _sections(item, spec, architecture, worktree, review)
-    if prefix and any("# Architecture note of this plan" in b.text for b in prefix):
-        sections = [s for s in sections if s.key != "architecture"]
     drop_order = ["example", "architecture"] + [
         s.key for s in reversed(sections) if s.key.startswith("context:")] + ["skeleton", "tests"]
     dropped: list[str] = []
     previous = previous_output
     while True:
-        request = _request(system, sections, dropped, item, feedback, previous, output_tokens)
+        request = _request(system, sections, dropped, item, feedback, previous, output_tokens,
+                           cache)
         if window_tokens is None or _fits(request, window_tokens, output_tokens):
             return request
         present = {s.key for s in sections}
@@ -111,7 +103,7 @@ def _fits(request: ModelRequest, window_tokens: int, output_tokens: int) -> bool
 
 def _request(system: tuple[Block, ...], sections: list[_Section], dropped: list[str],
              item: SpecItem, feedback: str | None, previous: str | None,
-             output_tokens: int) -> ModelRequest:
+             output_tokens: int, cache: bool) -> ModelRequest:
     parts = [s.text for s in sections if s.key not in dropped]
     if dropped:
         names = ", ".join(_LABELS.get(k.split(":")[0], k) + (f" {k.split(':', 1)[1]}"
@@ -120,14 +112,14 @@ def _request(system: tuple[Block, ...], sections: list[_Section], dropped: list[
         parts.append(f"(Left out to fit the context window: {names}.)")
     parts.append(_closing(item))
     first = "\n\n".join(parts)
-    messages = [Message("user", (Block(first, cache=True),))]
+    messages = [Message("user", (Block(first, cache=cache),))]
     if feedback is not None:
         retry = render_prompt("implement_feedback.md", feedback=_trim(feedback)).strip()
         if previous is not None:
             messages += [Message("assistant", previous or "(empty answer)"),
                          Message("user", retry)]
         else:
-            messages = [Message("user", (Block(first, cache=True), Block("\n\n" + retry)))]
+            messages = [Message("user", (Block(first, cache=cache), Block("\n\n" + retry)))]
     return ModelRequest(messages=tuple(messages), system=system, max_tokens=output_tokens)
 
 

@@ -3,6 +3,10 @@
     result = implement_plan(root, "251123-rate-limit", parallel=4, budget_usd=2.0,
                             on_event=show)          # → ImplementResult
 
+This module checks the request and sets the run up; :mod:`.schedule` decides which item runs
+when, :mod:`.attempt` runs one item's attempts (prompt → answer → place → judge → feedback →
+escalate), :mod:`.events` tells the UI.
+
 How a run goes:
 
 - The plan's worktree is created (or reused) from the plan's base commit; the spec's acceptance
@@ -14,7 +18,8 @@ How a run goes:
   *applied and verified one at a time* on the run's main thread, earliest in dependency order
   first — so every prompt sees a settled worktree and tests never race each other.
 - A failed attempt goes back to the model with the feedback; the ladder (:mod:`.ladder`) decides
-  the next rung. A failed item's dependents are skipped; independent items go on.
+  the next rung. A Claude rung taking over a failing attempt answers with edits to it
+  (:mod:`.escalation`). A failed item's dependents are skipped; independent items go on.
 - The budget is the :class:`Caller`'s: a call that could cross it is not made, the run stops
   cleanly with status ``budget`` and can be resumed. Ctrl-C stops it the same way (exit 130).
 

@@ -29,6 +29,7 @@ from hybridcode.implement.attempt import (
     RunCancelled,
     runner_of,
 )
+from hybridcode.implement.escalation import replay
 from hybridcode.implement.events import HELD, Events, Item, models, now
 from hybridcode.implement.ladder import NO_RETRY_ERRORS, CircuitBreaker, Ladder, Step
 from hybridcode.implement.result import ImplementResult, ItemEvent, ItemOutcome
@@ -90,8 +91,6 @@ class Scheduler:
     # ------------------------------------------------------------------ the run
 
     def execute(self, had_worktree: bool) -> str:
-        from hybridcode.implement.acceptance import write_acceptance_tests
-
         self.state.sync_items(self.spec, self.kinds)
         rows = self.state.items()
         if self.rework is not None:
@@ -112,7 +111,7 @@ class Scheduler:
             if recovered:
                 self.note(f"rolled back the half-applied code of {recovered} from the "
                           "interrupted run")
-        self.attempts.checksums = write_acceptance_tests(self.worktree.path, self.spec)
+        self.attempts.judging.write_tests()
         self._load(rows)
         self.state.write_summary("implementing", self.models())
 
@@ -198,11 +197,13 @@ class Scheduler:
                 item.step = Step(self.ladder.rungs[last.rung], last.attempt)
             else:
                 item.step = self.ladder.resume_step(item.spec, last.rung, last.attempt)
-                item.feedback = last.feedback
-                item.previous_output = next((a.output for a in reversed(history)
-                                             if a.output), None)
                 if item.step is None:
                     item.started_at = None
+            # The failing code and why, as the last run left them (an edit answer's code is
+            # rebuilt from the code it edited).
+            settled = history[:-1] if item.saved is not None else history
+            item.previous_output, item.feedback, item.edit_problem, item.whole = replay(
+                settled, item.spec)
 
     # ------------------------------------------------------------------ scheduling
 

@@ -54,6 +54,8 @@ DONE_STATES = frozenset({"passed", "failed", "skipped", COULD_NOT_RUN})
 GENERATED = "generated"
 ATTEMPT_OUTCOMES = frozenset({GENERATED, "passed", "test_failed", "syntax_error",
                               "placement_error", "refused", "model_error", COULD_NOT_RUN})
+# What became of an answer made of edits to the failing code (None: a whole-item answer).
+EDIT_FATES = frozenset({None, "applied", "fell back", "refused", "malformed"})
 
 
 def _now() -> str:
@@ -141,6 +143,7 @@ class AttemptRow:
     feedback: str | None
     output: str | None
     duration_ms: int
+    edit: str | None = None  # an edit answer's fate: applied / fell back / refused / malformed
 
 
 def _item_row(row: Any) -> ItemRow:
@@ -156,7 +159,7 @@ def _attempt_row(row: Any) -> AttemptRow:
     return AttemptRow(id=row["id"], ts=row["ts"], item_id=row["item_id"], rung=row["rung"],
                       attempt=row["attempt"], model=row["model"], outcome=row["outcome"],
                       feedback=row["feedback"], output=row["output"],
-                      duration_ms=row["duration_ms"])
+                      duration_ms=row["duration_ms"], edit=row["edit"])
 
 
 _ITEM_FIELDS = frozenset({"state", "rung", "attempts", "escalated", "run_id", "started_at",
@@ -271,14 +274,16 @@ class RunState:
 
     def settle_attempt(self, attempt_id: str, outcome: str, feedback: str | None = None,
                        item_fields: dict[str, Any] | None = None,
-                       item_id: str | None = None) -> None:
-        """Record an attempt's verdict — and, in the same transaction, the item's new state,
-        so that a pass is never half-recorded."""
+                       item_id: str | None = None, edit: str | None = None) -> None:
+        """Record an attempt's verdict (and ``edit``, what became of an edit answer) — and, in
+        the same transaction, the item's new state, so that a pass is never half-recorded."""
         if outcome not in ATTEMPT_OUTCOMES:
             raise ValueError(f"unknown attempt outcome {outcome!r}")
+        if edit not in EDIT_FATES:
+            raise ValueError(f"unknown edit fate {edit!r}")
         with self.ledger.transaction("save an attempt result in") as conn:
-            conn.execute("UPDATE attempts SET outcome = ?, feedback = ? WHERE id = ?",
-                         (outcome, feedback, attempt_id))
+            conn.execute("UPDATE attempts SET outcome = ?, feedback = ?, edit = ? WHERE id = ?",
+                         (outcome, feedback, edit, attempt_id))
             if item_fields and item_id:
                 fields = dict(item_fields)
                 if "escalated" in fields:

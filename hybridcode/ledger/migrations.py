@@ -193,6 +193,14 @@ def m005_review_figures(conn: sqlite3.Connection) -> None:
     _run(conn, "ALTER TABLE reviews ADD COLUMN figures TEXT NOT NULL DEFAULT '{}'")
 
 
+@migration
+def m006_attempt_edits(conn: sqlite3.Connection) -> None:
+    """What became of an attempt answered with edits to the failing code (a Claude rung's
+    escalation): applied, fell back (did not match: the whole item was asked for next),
+    refused (aimed outside the item) or malformed; NULL for an answer that was the whole item."""
+    _run(conn, "ALTER TABLE attempts ADD COLUMN edit TEXT")
+
+
 def migrate(conn: sqlite3.Connection, path: Path) -> list[str]:
     """Apply pending migrations; return the names applied now (empty when up to date)."""
     known = [fn.__name__ for fn in MIGRATIONS]

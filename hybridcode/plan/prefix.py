@@ -1,7 +1,8 @@
 """The stable prompt prefix every Claude call of a plan shares, so each call after the first
 reads it from the prompt cache.
 
-Order, identical for the planner, the Claude implementer rungs, the reviewer and fix rounds:
+Order, identical for the planner, the reviewer and fix rounds (Claude implementer rungs send a
+short single-shot prompt instead: hybridcode.implement.escalation):
 
     1. instructions   prompts/shared.md + planner.md + implementer.md + reviewer.md
     2. schema         the spec's JSON schema (what the planner fills; what the others read)
@@ -20,7 +21,7 @@ clears the largest minimum among the plan's Claude models, and the Anthropic bac
 any breakpoint that still falls short (``hybrid stats`` reports it).
 
 Prompt caches are per model: the reviewer reads what the planner wrote when both are the same
-model; Claude implementer rungs share theirs among themselves.
+model.
 """
 
 from __future__ import annotations

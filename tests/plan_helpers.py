@@ -67,6 +67,8 @@ def planner_answer(mutate=None) -> dict[str, Any]:
         data["example_setup"] = ""
         data["risk"] = [name for name, raised in data.get("risk", {}).items() if raised]
         data["code"] = ""
+        # the planner's sizing: long routine code behind a short spec (delegating pays)
+        data["code_tokens"], data["spec_tokens"] = 900, 150
         data["under_test"] = data.get("under_test") or ""
         data["document"] = data.get("document") or []
         data["like"] = data.get("like") or ""

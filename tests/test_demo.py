@@ -104,12 +104,13 @@ def test_display_labels_the_samples_and_shows_every_stage(demo):
         assert stage in out
     assert "APPROVED by claude-sonnet-5-5" in out
     assert "Hybrid-Review: approved" in out
-    assert "saved" in out
+    assert "spent $" in out  # against both counterfactuals, saved or not
     assert "against Claude implementing it directly" in out  # the last screen: both
     assert "against the same pipeline all on Claude" in out
-    # the implement stage's live table and run messages go to stderr
-    assert ("login-throttled-error: escalating from ollama:qwen2.5-coder:32b to "
-            "anthropic:claude-sonnet-5-5") in demo.proc.stderr
+    # one plain sentence a newcomer understands: spent, the floor, saved (or not)
+    assert "In plain words: hybrid spent $" in out and "at least $" in out
+    # the implement stage's live table goes to stderr: every item placed from the plan
+    assert "login-ratelimit" in demo.proc.stderr
 
 
 def test_counts_are_worded_for_one_and_many(demo):
@@ -118,7 +119,8 @@ def test_counts_are_worded_for_one_and_many(demo):
     misroutes = demo.rows("SELECT COUNT(DISTINCT item_id) AS n FROM items WHERE escalated = 1 "
                           "AND route = 'local'")[0]["n"]
     word = "item" if misroutes == 1 else "items"
-    assert f"{misroutes} {word} routed local escalated to Claude" in " ".join(out.split())
+    shown = f"{misroutes} {word} routed local escalated to Claude" in " ".join(out.split())
+    assert shown == (misroutes > 0)
 
 
 def test_getting_started_shows_the_trailers_the_demo_writes(demo):
@@ -135,7 +137,13 @@ def test_plan_artifacts(demo):
     spec = json.loads((demo.plan_dir / "spec.json").read_text())
     routes = {item["id"]: item["route"] for item in spec["items"]}
     assert len(routes) >= 4
-    assert set(routes.values()) == {"local", "claude", "plan"}
+    # small items: no spec pays for itself, so the planner wrote every item (its sizing says
+    # why) and the plan is Claude's own change — still placed, tested, reviewed and gated
+    assert set(routes.values()) == {"plan"}
+    assert all(item["sizing"]["code_tokens"] > 0 for item in spec["items"])
+    routing = json.loads((demo.plan_dir / "routing.json").read_text())
+    assert routing["request"].startswith("nothing pays to delegate")
+    assert all("delegating" in d["reason"] for d in routing["decisions"])
     # plan.md shows each item's spec size beside its route
     plan_md = (demo.plan_dir / "plan.md").read_text()
     assert "| Route | Spec tokens |" in plan_md and "Code written in the plan" in plan_md
@@ -147,7 +155,7 @@ def test_commit_on_the_plan_branch_carries_valid_trailers(demo):
     trailers = parse_trailers(git(demo.root, "log", "-1", "--format=%B", sha))
     assert trailers["Hybrid-Plan"] == demo.plan_id
     assert {m.strip() for m in trailers["Hybrid-Implementer"].split(",")} == {
-        "ollama:qwen2.5-coder:32b", "anthropic:claude-sonnet-5-5", "plan:claude-sonnet-5-5"}
+        "plan:claude-sonnet-5-5"}
     review = parse_review_trailer(trailers["Hybrid-Review"])
     assert review is not None
     approved_sha, reviewer = review
@@ -166,25 +174,15 @@ def test_commit_on_the_plan_branch_carries_valid_trailers(demo):
 
 def test_ledger_rows_for_every_step_all_replayed(demo):
     steps = {row["step"] for row in demo.rows("SELECT DISTINCT step FROM calls")}
-    assert {"plan", "implement", "review"} <= steps
+    assert steps == {"plan", "review"}  # items written in the plan need no implementer call
     calls = demo.rows("SELECT extra, outcome FROM calls")
     assert calls and all(json.loads(row["extra"]).get("via") == "replay" for row in calls)
     assert all(row["outcome"] == "ok" for row in calls)
     runs = {(r["command"], r["status"]) for r in demo.rows("SELECT command, status FROM runs")}
     assert {("plan", "ok"), ("implement", "ok"), ("review", "ok")} <= runs
-    # one item failed its tests, then passed after feedback on the same rung
-    limiter = [(r["rung"], r["outcome"]) for r in demo.rows(
-        "SELECT rung, outcome FROM attempts WHERE item_id = 'ratelimit-limiter' ORDER BY ts")]
-    assert limiter == [(0, "test_failed"), (0, "passed")]
-    # one item climbed to the Claude rung after the local rung's attempts
-    throttled = [(r["rung"], r["outcome"]) for r in demo.rows(
-        "SELECT rung, outcome FROM attempts WHERE item_id = 'login-throttled-error' "
-        "ORDER BY ts")]
-    assert throttled == [(0, "test_failed"), (0, "test_failed"), (1, "passed")]
-    # the Claude rung answered with edits to the failing attempt, and they applied
-    edits = [r["edit"] for r in demo.rows(
-        "SELECT edit FROM attempts WHERE item_id = 'login-throttled-error' ORDER BY ts")]
-    assert edits == [None, None, "applied"]
+    # every item's code from the plan passed its acceptance tests first time
+    states = {r["item_id"]: r["state"] for r in demo.rows("SELECT item_id, state FROM items")}
+    assert set(states.values()) == {"passed"} and len(states) == 6
     decisions = [r["decision"] for r in demo.rows("SELECT decision FROM reviews")]
     assert decisions == ["approve"]
 
@@ -201,18 +199,17 @@ def test_stats_figures_are_present_and_consistent(demo):
     assert totals["input_tokens"] == sum(u["input_tokens"] for u in recorded)
     assert totals["output_tokens"] == sum(u["output_tokens"] for u in recorded)
     assert totals["cache_write_tokens"] == sum(u["cache_write_tokens"] for u in recorded)
-    assert totals["local_calls"] == 5
+    assert totals["local_calls"] == 0
     assert totals["cache_read_tokens"] == sum(u["cache_read_tokens"] for u in recorded)
     cf = stats["counterfactual"]
-    assert cf["saving_usd"] > 0
+    assert cf["saving_usd"] == 0  # nothing local: the same pipeline on Claude is the same
     assert cf["counterfactual_usd"] == pytest.approx(cf["actual_usd"] + cf["saving_usd"])
-    assert 0 < cf["saving_pct"] < 100
-    assert [m["item_id"] for m in stats["misroutes"]] == ["login-throttled-error"]
-    kinds = {k["kind"]: k for k in stats["kinds"]}
-    assert kinds["boilerplate/class"]["escalation_rate"] == 1.0
+    assert stats["misroutes"] == []
     assert stats["breaker_trips"] == []
-    # the reviewer reads from the cache the shared prefix the planner wrote (Claude rungs send
-    # a short single-shot prompt with no breakpoint), and both counterfactuals are there
+    # the shared prefix is read from the cache, and both counterfactuals are there
+    claude_input = stats["cache"]["input_tokens"]
+    assert stats["cache"]["cache_read_tokens"] >= 0.3 * claude_input
+    assert stats["direct"]["escalation_usd"] == 0
     [planner] = demo.rows("SELECT cache_write_tokens FROM calls WHERE tier = 'planner'")
     [reviewer] = demo.rows("SELECT cache_read_tokens FROM calls WHERE tier = 'reviewer'")
     assert reviewer[0] >= 0.9 * planner[0] > 0
@@ -222,9 +219,9 @@ def test_stats_figures_are_present_and_consistent(demo):
     direct = stats["direct"]
     assert direct["plans"] == 1 and direct["output_tokens"] > 0
     assert direct["direct_usd"] == pytest.approx(direct["writing_usd"] + direct["review_usd"])
-    # the planner writes a compact spec: examples are data, not test code
+    # the planner writes the code and a compact rest: examples are data, not test code
     by_tier = {g["key"]: g for g in stats["by_tier"]}
-    assert by_tier["planner"]["output_tokens"] < 3000
+    assert by_tier["planner"]["output_tokens"] < 3500
 
 
 def test_the_demo_commit_is_signed_and_verifies_in_a_fresh_clone(demo, tmp_path):
@@ -253,12 +250,11 @@ def test_json_figures_without_keep(tmp_path, closed_port):
     # checks read as the terminal shows them: lint is skipped (no lint command), not passed
     assert figures["review"]["checks"]["lint"] == "skipped"
     assert figures["review"]["checks"]["tests"] == "ok"
-    assert figures["escalated"] == ["login-throttled-error"]
-    assert figures["retried"] == ["ratelimit-limiter"]
+    assert figures["escalated"] == [] and figures["retried"] == []
     assert figures["review"]["decision"] == "approved"
     assert figures["review"]["findings"] >= 1
     assert figures["commit"]["trailers"]["Hybrid-Plan"] == figures["plan_id"]
-    assert figures["totals"]["saving_usd"] > 0
+    assert figures["totals"]["direct_usd"] > 0
     assert {item["state"] for item in figures["items"]} == {"passed"}
 
 
@@ -280,6 +276,41 @@ def test_recordings_are_generated_from_their_script():
     proc = subprocess.run([sys.executable, str(BUILD), "--check"], capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_stats_and_the_last_screen_agree_with_a_recomputation_from_the_ledger(demo):
+    """The direct floor and the spend, recomputed here from the ledger's rows and the price
+    table, are what `hybrid stats --json` says and what the demo's last screen printed."""
+    from hybridcode.config import DEFAULT_PRICES
+
+    proc = hybrid(["stats", "--json", "--plan", demo.plan_id], demo.root, demo.env)
+    stats = json.loads(proc.stdout)
+    spent = sum(r["cost_usd"] for r in demo.rows(
+        "SELECT cost_usd FROM calls WHERE outcome != 'budget'"))
+    planner = demo.rows("SELECT model, extra FROM calls WHERE tier = 'planner' ORDER BY id")[0]
+    reviews = demo.rows("SELECT extra, cost_usd FROM calls WHERE tier = 'reviewer'")
+    price = DEFAULT_PRICES[planner["model"]]
+    context = json.loads(planner["extra"])["context_tokens"]
+    diff = sum(json.loads(r["extra"])["diff_tokens"] for r in reviews)
+    floor = (context * price["input"] + diff * price["output"]) / 1e6 \
+        + sum(r["cost_usd"] for r in reviews)
+    direct = stats["direct"]
+    assert (direct["input_tokens"], direct["output_tokens"]) == (context, diff)
+    assert direct["direct_usd"] == pytest.approx(floor)
+    assert direct["actual_usd"] == pytest.approx(spent)
+    assert stats["totals"]["cost_usd"] == pytest.approx(spent)
+    shown = " ".join(demo.proc.stdout.split())
+    assert (f"against Claude implementing it directly ${floor:.4f}: spent ${spent:.4f}"
+            in shown)
+    assert f"hybrid spent ${spent:.4f} on Claude" in shown and f"at least ${floor:.4f}" in shown
+
+
+def test_recorded_usage_follows_the_texts():
+    """Usage in the recordings is derived from the texts: 2.8–4.5 characters a token."""
+    for line in RECORDINGS.read_text().splitlines():
+        entry = json.loads(line)
+        text, usage = entry["response"]["text"], entry["response"]["usage"]
+        assert 2.8 <= len(text) / usage["output_tokens"] <= 4.5, entry["match"]
 
 
 def test_at_100_by_30_the_live_table_keeps_names_and_notes_whole(tmp_path, closed_port,

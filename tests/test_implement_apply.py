@@ -228,3 +228,35 @@ def test_a_created_function_goes_beside_the_symbol_its_spec_context_names(wt: Pa
     text = (wt / "app" / "auth.py").read_text()
     assert '"""Wrong username or password."""\n\n\ndef logout(token: str) -> None:\n    pass' \
         "\n\n\ndef login(" in text
+
+
+def test_a_methods_module_constant_and_helper_go_ahead_of_its_class(wt: Path):
+    answer = ("```python\nimport time\n\nWINDOW_S = 60.0\n\n\ndef _now() -> float:\n"
+              "    return time.monotonic()\n\n\nclass RateLimiter:\n"
+              "    def __init__(self, limit: int) -> None:\n        self.limit = limit\n\n"
+              "    def check(self, key: str) -> bool:\n        return _now() > WINDOW_S\n```")
+    target = item("app/ratelimit.py", "RateLimiter.check", "method")
+    parsed = parse_code(answer, target)
+    assert parsed.module_code == "WINDOW_S = 60.0\n\n\ndef _now() -> float:\n" \
+        "    return time.monotonic()\n"
+    apply_item(wt, target, parsed, set())
+    assert (wt / "app" / "ratelimit.py").read_text() == (
+        "import time\n\nWINDOW_S = 60.0\n\n\ndef _now() -> float:\n    return time.monotonic()"
+        "\n\n\n" + LIMITER + "\n    def check(self, key: str) -> bool:\n"
+        "        return _now() > WINDOW_S\n")
+    # Again (a retry): what the file has now is not added twice.
+    apply_item(wt, target, parse_code(answer, target), set())
+    assert (wt / "app" / "ratelimit.py").read_text().count("WINDOW_S = 60.0") == 1
+
+
+def test_a_typescript_methods_module_constant_is_kept(wt: Path):
+    (wt / "src").mkdir()
+    (wt / "src" / "cart.ts").write_text("export class Cart {\n  items: number[] = [];\n}\n")
+    answer = ("```ts\nconst TAX = 0.2;\n\nexport class Cart {\n  items: number[] = [];\n\n"
+              "  total(): number {\n    return this.items.reduce((a, b) => a + b, 0) * (1 + TAX);"
+              "\n  }\n}\n```")
+    target = item("src/cart.ts", "Cart.total", "method")
+    apply_item(wt, target, parse_code(answer, target), set())
+    assert (wt / "src" / "cart.ts").read_text() == (
+        "const TAX = 0.2;\n\nexport class Cart {\n  items: number[] = [];\n\n  total(): number {\n"
+        "    return this.items.reduce((a, b) => a + b, 0) * (1 + TAX);\n  }\n}\n")

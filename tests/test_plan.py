@@ -227,3 +227,22 @@ def test_model_flag_refuses_what_is_not_claude(app_repo, claude):
     result = plan(app_repo, "--model", "qwen2.5-coder:32b")
     assert result.exit_code != 0 and "not a Claude model" in result.output
     assert messages(claude) == []
+
+
+def test_plan_shows_the_delegation_decision_per_item_and_for_the_request(app_repo, claude):
+    claude.enqueue_json(planner_answer())
+    result = plan(app_repo)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    # the request's one line: what is delegated and what it is expected to save
+    assert "delegation: 3 of 5 items delegated to the local model" in text
+    assert "expected to save ~$" in text
+    log = json.loads(next((app_repo / ".hybrid" / "plans").glob("*/routing.json")).read_text())
+    assert log["request"].startswith("3 of 5 items delegated")
+    decisions = {d["item"]: d for d in log["decisions"]}
+    store = decisions["ratelimit-store"]
+    sizing = store["evidence"]["sizing"]
+    assert sizing["acceptance"] == {"rate": 0.7, "accepted": 0, "uses": 0, "source": "prior"}
+    assert sizing["code_tokens"] == 900  # the planner's estimate; the spec is measured
+    assert sizing["pays"] == (sizing["saving_usd"] >= sizing["margin_usd"] > 0)
+    assert "~900 code tokens vs a ~" in store["reason"]

@@ -15,6 +15,7 @@ from hybridcode.errors import SpecError
 from hybridcode.plan import PlannerOutput, planner_output_schema, spec_from_planner
 from hybridcode.plan.render import render_plan_markdown
 from hybridcode.spec import (
+    ItemSizing,
     Spec,
     SpecIssue,
     load_spec,
@@ -398,7 +399,8 @@ def test_topological_order_reports_unknown_dependencies() -> None:
 def planner_spec(spec: Spec) -> Spec:
     """``spec`` as a planner writes it: runnable examples only, without notes."""
     items = [it.model_copy(update={"examples": [
-        e.model_copy(update={"note": None}) for e in it.examples if e.run]})
+        e.model_copy(update={"note": None}) for e in it.examples if e.run],
+        "sizing": ItemSizing(code_tokens=900, spec_tokens=150)})
         for it in spec.items]
     return spec.model_copy(update={"items": items})
 
@@ -407,7 +409,9 @@ def planner_output_for(spec: Spec) -> PlannerOutput:
     """What a planner would have returned for ``spec`` (empty strings for absent values)."""
     items = []
     for it in spec.items:
-        data = it.model_dump(mode="json", exclude={"route", "route_reason", "route_overridden"})
+        data = it.model_dump(mode="json", exclude={"route", "route_reason", "route_overridden",
+                                                   "sizing"})
+        data["code_tokens"], data["spec_tokens"] = 900, 150
         data["symbol"] = data["symbol"] or ""
         # The project's settings, and what a person grants (allow), not the planner's.
         for key in ("mutation_score", "doc_style", "allow"):
@@ -444,23 +448,37 @@ _ALLOWED_KEYWORDS = {"type", "description", "properties", "required", "additiona
                      "items", "enum"}
 
 
-def _walk_schema(node: dict[str, Any], where: str = "$") -> None:
+# Fields at their defaults are left out of the planner's answer (the tool fills them in); the
+# API limits optional properties per request (24), so they are few and named here.
+_OPTIONAL = {
+    "$.spec.summary", "$.spec.items[].symbol", "$.spec.items[].signature",
+    "$.spec.items[].requirements", "$.spec.items[].constraints", "$.spec.items[].examples",
+    "$.spec.items[].example_setup", "$.spec.items[].tests", "$.spec.items[].tests.path",
+    "$.spec.items[].code", "$.spec.items[].context", "$.spec.items[].depends_on",
+    "$.spec.items[].risk", "$.spec.items[].under_test", "$.spec.items[].document",
+    "$.spec.items[].like"}
+
+
+def _walk_schema(node: dict[str, Any], where: str = "$", optional: set | None = None) -> set:
+    optional = set() if optional is None else optional
     unsupported = set(node) - _ALLOWED_KEYWORDS
     assert not unsupported, f"{where}: {unsupported}"
     if node.get("type") == "object":
         assert node["additionalProperties"] is False, where
-        assert sorted(node["required"]) == sorted(node["properties"]), where
+        assert set(node["required"]) <= set(node["properties"]), where
+        optional |= {f"{where}.{name}" for name in set(node["properties"]) - set(node["required"])}
         for name, sub in node["properties"].items():
-            _walk_schema(sub, f"{where}.{name}")
+            _walk_schema(sub, f"{where}.{name}", optional)
     if node.get("type") == "array":
-        _walk_schema(node["items"], f"{where}[]")
+        _walk_schema(node["items"], f"{where}[]", optional)
+    return optional
 
 
 def test_planner_schema_fits_structured_output() -> None:
-    """additionalProperties false and everything required; no $ref, anyOf, null, defaults or
-    min/max/pattern constraints — what JSON-schema structured output accepts."""
+    """additionalProperties false and only the named fields optional; no $ref, anyOf, null,
+    defaults or min/max/pattern constraints — what JSON-schema structured output accepts."""
     schema = planner_output_schema()
-    _walk_schema(schema)
+    assert _walk_schema(schema) == _OPTIONAL and len(_OPTIONAL) <= 24
     assert list(schema["properties"]) == ["architecture_note", "spec"]  # design before items
     text = json.dumps(schema)
     assert "tests/hybrid/test_<id>.py" in text and "ratelimit-store" in text
@@ -523,7 +541,8 @@ def test_prompts_use_only_documented_placeholders(name, placeholders) -> None:
 
 def test_planner_schema_survives_the_sdk_transform_unchanged_in_meaning() -> None:
     """The Anthropic backend sends ``anthropic.transform_schema(PlannerOutput)``: nothing of
-    ours may be unsupported (the SDK would fold it into descriptions) or left optional."""
+    ours may be unsupported (the SDK would fold it into descriptions, defaults included), and
+    only the named fields are optional."""
     import anthropic
 
     sent = anthropic.transform_schema(PlannerOutput)
@@ -531,9 +550,10 @@ def test_planner_schema_survives_the_sdk_transform_unchanged_in_meaning() -> Non
     def check(node: Any) -> None:
         if isinstance(node, dict):
             assert "\n\n{" not in node.get("description", "")
+            assert "{default" not in node.get("description", "")
             if node.get("type") == "object":
                 assert node["additionalProperties"] is False
-                assert sorted(node["required"]) == sorted(node["properties"])
+                assert set(node["required"]) <= set(node["properties"])
             for value in node.values():
                 check(value)
         elif isinstance(node, list):

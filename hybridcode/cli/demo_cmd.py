@@ -142,6 +142,23 @@ def _print_stats(result: DemoResult) -> None:
                   "routine code is long beside its spec (docs/costs.md)")
 
 
+def plain_sentence(direct: dict[str, Any], local_calls: int = 0) -> str:
+    """The demo's last word for a newcomer: spent, the floor, saved (or not)."""
+    from hybridcode.cli.stats_cmd import usd
+
+    floor, spent = direct.get("direct_usd"), direct.get("actual_usd")
+    if floor is None or spent is None:
+        return ""
+    head = (f"In plain words: hybrid spent {usd(spent)} on Claude; Claude doing this change "
+            f"alone would have cost at least {usd(floor)}")
+    if spent <= floor:
+        return f"{head}, so hybrid saved {usd(floor - spent)} ({(floor - spent) / floor:.0%})."
+    why = ("nothing in this change paid to delegate, and hybrid's planning instructions are "
+           "the overhead" if not local_calls else "the spec and the planning instructions "
+           "cost more than the local model's work saved")
+    return f"{head}, so here hybrid cost {usd(spent - floor)} more: {why}."
+
+
 def _print_ending(result: DemoResult) -> None:
     from hybridcode.cli.ui import console
 
@@ -159,6 +176,9 @@ def _print_ending(result: DemoResult) -> None:
     for line in savings_lines(result.stats.as_dict()):  # spent and saved, both counterfactuals
         if not line.startswith("[dim]"):
             out.print(line)
+    sentence = plain_sentence(result.stats.direct, result.stats.totals.local_calls)
+    if sentence:
+        out.print(sentence)
     plan_id = result.plan.plan_id
     if result.kept:
         out.print(f"the repository is kept at {result.root}; look around:")

@@ -14,12 +14,15 @@ def plan_summary_json(result) -> dict[str, Any]:
         "base_commit": result.meta.base_commit,
         "planner_model": result.meta.planner_model,
         "plan_cost_usd": result.meta.cost_usd,
+        "delegation": result.delegation,
         "items": [
             {
                 "id": item.id, "kind": item.kind, "action": item.action,
                 "target": item.target, "route": item.route, "route_reason": item.route_reason,
                 "overridden": item.route_overridden, "depends_on": item.depends_on,
                 "spec_tokens": item.spec_size(), "code_tokens": item.code_size(),
+                "sizing": result.decisions[item.id].evidence.get("sizing")
+                if item.id in result.decisions else None,
                 "estimated_input_tokens": estimates[item.id].input_tokens,
                 "estimated_output_tokens": estimates[item.id].output_tokens,
                 "estimated_cost_usd": round(estimates[item.id].cost_usd, 6),
@@ -63,6 +66,8 @@ def print_plan_summary(result) -> None:
                       f"{route} · ~{item.spec_size():,} spec tokens\n[dim]{item.route_reason}[/]",
                       f"{est.input_tokens + est.output_tokens:,}", f"${est.cost_usd:.4f}")
     out.print(table)
+    if result.delegation:
+        out.print(f"delegation: {result.delegation}")
     cost = result.meta.cost_usd
     out.print(f"planning cost: ${cost:.4f}" if cost is not None else "planning cost: unknown")
     for warning in result.warnings:

@@ -88,7 +88,8 @@ def replace_symbol(text: str, language: str, qualified_name: str, new_code: str)
 
 
 def insert_symbol(text: str, language: str, new_code: str, into_class: str | None = None,
-                  after: str | None = None, near: Sequence[str] = ()) -> str:
+                  after: str | None = None, near: Sequence[str] = (),
+                  ahead_of: str | None = None) -> str:
     """``text`` with ``new_code`` added after ``after``, or beside the code it belongs with.
 
     Without ``after``, code for ``into_class`` goes after the last class member named in
@@ -96,7 +97,9 @@ def insert_symbol(text: str, language: str, new_code: str, into_class: str | Non
     Top-level code goes after its *related* definitions — those named in ``near`` and those
     the code uses (a function it calls, a type it takes; in Go also that type's methods) —
     else after the last top-level definition (so module code below may use it); and never
-    before a module-level constant or variable it uses. Python's ``if __name__ ==
+    before a module-level constant or variable it uses. ``ahead_of`` (a top-level symbol: the
+    class of the method these helpers serve) puts top-level code right before that symbol
+    instead, unless the code uses something defined after it. Python's ``if __name__ ==
     "__main__":`` block stays last. Top-level code keeps the file's own spacing: the blank
     lines the file puts between its definitions separate the new ones too.
 
@@ -137,6 +140,12 @@ def insert_symbol(text: str, language: str, new_code: str, into_class: str | Non
     if owner is not None:
         return _insert_into(data, language, tree, owner, snippet, style, blanks)
     at = _top_level_anchor(data, tree, language, siblings, snippet, near)
+    if ahead_of is not None:
+        target = find_symbols(symbols, ahead_of, PlacementError)[0]
+        start = data.rfind(b"\n", 0, target.start_byte) + 1
+        uses = _top_level_anchor(data, tree, language, siblings, snippet, near, fallback=False)
+        if target.parent is None and (uses is None or uses <= start):
+            return _insert_before(data, language, start, snippet, style, blanks)
     if at is not None:
         return _insert_after(data, language, at, "", snippet, style, blanks)
     return _insert_at_end(data, language, tree, snippet, style, blanks)
@@ -148,9 +157,10 @@ def _top_level(symbols: list[Symbol], language: str) -> list[Symbol]:
 
 
 def _top_level_anchor(data: bytes, tree, language: str, tops: list[Symbol], snippet: _Snippet,
-                      near: Sequence[str]) -> int | None:
+                      near: Sequence[str], fallback: bool = True) -> int | None:
     """Where top-level code goes (see ``insert_symbol``): the end of a top-level statement,
-    or None for the end of the file."""
+    or None for the end of the file (``fallback=False``: None when the code relates to
+    nothing in the file)."""
     limit = _main_guard(tree, data, language)
     tops = [s for s in tops if s.start_byte < limit]
     used = referenced_names(decode(snippet.data), language)
@@ -159,7 +169,7 @@ def _top_level_anchor(data: bytes, tree, language: str, tops: list[Symbol], snip
         types = {s.name for s in related if s.kind in CLASS_KINDS}
         related += [s for s in tops if s.parent in types]
     ends = [_statement_end(tree, s) for s in related]
-    if not ends and tops:
+    if not ends and tops and fallback:
         ends = [_statement_end(tree, tops[-1])]
     ends += [_statement_end(tree, v) for v in module_values(data, language, tree)
              if v.name in used and v.start_byte < limit]
@@ -482,6 +492,15 @@ def _insert_after(data: bytes, language: str, anchor_end: int, indent: str, snip
         formatted = _respace(formatted, language, blanks)
     at = _line_end(data, anchor_end)
     code = b"\n" * (blanks + 1) + encode(indent) + formatted
+    result = data[:at] + style.newlines(code) + data[at:]
+    _no_new_errors(data, result, language, at, at, "the new code")
+    return decode(result)
+
+
+def _insert_before(data: bytes, language: str, at: int, snippet: _Snippet, style: _Style,
+                   blanks: int) -> str:
+    formatted = _respace(snippet.format("", style.unit)[0], language, blanks)
+    code = formatted + b"\n" * (blanks + 1)
     result = data[:at] + style.newlines(code) + data[at:]
     _no_new_errors(data, result, language, at, at, "the new code")
     return decode(result)

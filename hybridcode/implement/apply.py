@@ -190,6 +190,10 @@ def _place(before: str | None, item: SpecItem, parsed: ParsedCode, real: Path) -
         head = f"package {_go_package(real)}\n\n" if language == "go" else ""
         text = head + create_file(_dedent(parsed.code), language)
     else:
+        if parsed.module_code and owner:  # the method's module-level helpers, ahead of its class
+            extra = _without_existing(parsed.module_code, before, language, None, "")
+            if extra.strip():
+                before = insert_symbol(before, language, extra, ahead_of=owner.split(".")[0])
         code = _without_existing(parsed.code, before, language, owner or None, item.symbol)
         names = {s.qualified_name for s in list_symbols(before, language)}
         if item.action == "modify" or item.symbol in names:
@@ -224,7 +228,7 @@ def _without_existing(code: str, file_text: str, language: str, owner: str | Non
     go = language == "go"  # a Go method is a top-level declaration: compare qualified names
     symbols = [s for s in list_symbols(flat, language) if go or s.parent is None]
     values = module_values(flat, language) if owner is None else []
-    if len(symbols) + len(values) <= 1:
+    if len(symbols) + len(values) <= (1 if target else 0):
         return code
     in_file = list_symbols(file_text, language)
     have = {s.qualified_name if go else s.name for s in in_file if go or s.parent == owner}

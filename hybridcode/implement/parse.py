@@ -16,6 +16,10 @@ dropped and ``from_whole_file`` says so. Helpers that already exist in the targe
 dropped later, by ``apply``, which knows the file. Items without a symbol (a new module, a doc,
 a config file) get the chosen block as it is.
 
+A method's helpers of module scope (a constant or a function outside its class that it uses)
+come apart in ``module_code``, which ``apply`` places at the module's top level, ahead of the
+class; Go methods need no such split (they are top-level declarations).
+
 Contract addition: ``ParsedCode.claimed_path`` (default ``None``) carries a path the answer
 names for its code (a ``# app/other.py`` header, a fence title); ``apply_item`` refuses the
 code when that path is not the item's file.
@@ -48,6 +52,7 @@ class ParsedCode:
     imports: list[str] = field(default_factory=list)
     from_whole_file: bool = False
     claimed_path: str | None = None
+    module_code: str = ""  # a member's module-level helpers and constants (see the docstring)
 
 
 _TAGS = {
@@ -256,12 +261,25 @@ def _extract(body: str, item: SpecItem, language: str, what: str, tag: str,
         siblings += module_values(data, language, tree)
     keep = _used_helpers(group, siblings, data, language)
     pieces = sorted(group + keep, key=lambda s: s.start_byte)
-    # Whatever is neither kept, inside a kept piece, nor the class around the target was cut.
     first, last = group[0], group[-1]
-    dropped = [s for s in symbols if not any(_within(s, p) for p in pieces)
-               and not (s.start_byte <= first.start_byte and last.end_byte <= s.end_byte)]
+    around = [s for s in symbols if s.qualified_name != target_name  # the classes it is in
+              and s.start_byte <= first.start_byte and last.end_byte <= s.end_byte]
+    module_code = ""
+    module: list[Symbol] = []
+    if not top_level:  # a member's module-level helpers and constants go to the module
+        outside = [s for s in symbols if s.parent is None and s not in around]
+        module = sorted(_used_helpers(group + keep, outside + module_values(data, language, tree),
+                                      data, language), key=lambda s: s.start_byte)
+        module_code = _join(data, module, "\n\n\n" if language == "python" else "\n\n")
+    # Whatever is neither kept, inside a kept piece, nor the class around the target was cut.
+    dropped = [s for s in symbols if not any(_within(s, p) for p in pieces + module)
+               and s not in around]
     whole = bool(dropped) or other_statements
     gap = "\n\n\n" if language == "python" and scope is None else "\n\n"
+    return ParsedCode(_join(data, pieces, gap), imports, whole, claimed, module_code)
+
+
+def _join(data: bytes, pieces: list[Symbol], gap: str) -> str:
     merged = _merge_overlaps(pieces)
     code = ""
     for before, piece in zip([None, *merged], merged):
@@ -270,7 +288,7 @@ def _extract(body: str, item: SpecItem, language: str, what: str, tag: str,
             code += between.rstrip(" \t") if before.kind in _VALUES and piece.kind in _VALUES \
                 and not between.strip() else gap
         code += _piece(data, piece)
-    return ParsedCode(code + "\n", imports, whole, claimed)
+    return code + "\n" if code else ""
 
 
 def _is_definition(node, symbols: list[Symbol], target: str, scope: str | None) -> bool:

@@ -3,10 +3,12 @@
 :class:`PlannerOutput` is the shape the planner fills through structured output. It is a looser
 twin of :class:`hybridcode.spec.Spec`, shaped by what JSON-schema structured output accepts:
 
-- every object lists all its properties as required and forbids others
-  (``additionalProperties: false`` is mandatory);
-- no ``null`` unions (``anyOf`` is limited per request) and no optional fields (their number
-  is limited too): "none" is an empty string or an empty list;
+- every object forbids properties it does not list (``additionalProperties: false`` is
+  mandatory);
+- fields at their defaults are left out of the answer — every output token costs — and the
+  tool fills them in: those fields are optional (:data:`OPTIONAL`, within the API's limit on
+  optional properties per request) and carry no ``default`` keyword, which the SDK would fold
+  into their descriptions; no ``null`` unions (``anyOf`` is limited per request);
 - no ``minLength``/``pattern``/``minimum`` and similar constraints (not supported; the SDK
   would move them into descriptions), so the rules live in the descriptions and are enforced
   afterwards by :func:`hybridcode.spec.spec_from_data` and :func:`hybridcode.spec.validate_spec`;
@@ -28,6 +30,7 @@ from hybridcode.spec import (
     Category,
     Example,
     ItemKind,
+    ItemSizing,
     RiskFlags,
     Spec,
     SpecIssue,
@@ -52,9 +55,8 @@ class PlannerExample(_Planner):
 
 
 class PlannerTests(_Planner):
-    path: str = Field(description=_doc(AcceptanceTests, "path"))
-    code: str = Field(description=_doc(AcceptanceTests, "code",
-                                       "Empty string when the examples say it all."))
+    path: str = Field(default_factory=str, description=_doc(AcceptanceTests, "path"))
+    code: str = Field(description=_doc(AcceptanceTests, "code"))
 
 
 class PlannerRisk(_Planner):
@@ -73,33 +75,42 @@ _RISK_HELP = "The risk flags that are true, by name (empty when none): " + " ".j
 
 
 class PlannerItem(_Planner):
+    """One item; the sizing comes before the rest: the planner estimates what the item costs
+    both ways, then writes either its spec (delegated) or its code (written in the plan)."""
+
     id: str = Field(description=_doc(SpecItem, "id"))
     title: str = Field(description=_doc(SpecItem, "title"))
     kind: ItemKind = Field(description=_doc(SpecItem, "kind"))
     category: Category = Field(description=_doc(SpecItem, "category"))
     file: str = Field(description=_doc(SpecItem, "file"))
-    symbol: str = Field(description=_doc(SpecItem, "symbol", "Empty string when there is none."))
+    symbol: str = Field(default_factory=str, description=_doc(SpecItem, "symbol"))
     action: Action = Field(description=_doc(SpecItem, "action"))
-    signature: str = Field(description=_doc(SpecItem, "signature"))
+    code_tokens: int = Field(description=_doc(ItemSizing, "code_tokens"))
+    spec_tokens: int = Field(description=_doc(ItemSizing, "spec_tokens"))
+    signature: str = Field(default_factory=str, description=_doc(SpecItem, "signature"))
     description: str = Field(description=_doc(SpecItem, "description"))
-    requirements: list[str] = Field(description=_doc(SpecItem, "requirements"))
-    constraints: list[str] = Field(description=_doc(SpecItem, "constraints"))
-    examples: list[PlannerExample] = Field(description=_doc(SpecItem, "examples"))
-    example_setup: str = Field(description=_doc(SpecItem, "example_setup"))
-    tests: PlannerTests = Field(description=_doc(SpecItem, "tests"))
-    code: str = Field(description=_doc(SpecItem, "code"))
-    context: list[str] = Field(description=_doc(SpecItem, "context"))
-    under_test: str = Field(description=_doc(SpecItem, "under_test", "Empty string unless "
-                                             "the item is a test item."))
-    document: list[str] = Field(description=_doc(SpecItem, "document"))
-    like: str = Field(description=_doc(SpecItem, "like", "Empty string when there is none."))
-    depends_on: list[str] = Field(description=_doc(SpecItem, "depends_on"))
-    risk: list[RiskName] = Field(description=_RISK_HELP)
+    requirements: list[str] = Field(default_factory=list,
+                                    description=_doc(SpecItem, "requirements"))
+    constraints: list[str] = Field(default_factory=list,
+                                   description=_doc(SpecItem, "constraints"))
+    examples: list[PlannerExample] = Field(default_factory=list,
+                                           description=_doc(SpecItem, "examples"))
+    example_setup: str = Field(default_factory=str, description=_doc(SpecItem, "example_setup"))
+    tests: PlannerTests = Field(default_factory=lambda: PlannerTests(code=""),
+                                description=_doc(SpecItem, "tests"))
+    code: str = Field(default_factory=str, description=_doc(SpecItem, "code"))
+    context: list[str] = Field(default_factory=list, description=_doc(SpecItem, "context"))
+    under_test: str = Field(default_factory=str, description=_doc(SpecItem, "under_test",
+                                                                  "Only for a test item."))
+    document: list[str] = Field(default_factory=list, description=_doc(SpecItem, "document"))
+    like: str = Field(default_factory=str, description=_doc(SpecItem, "like"))
+    depends_on: list[str] = Field(default_factory=list, description=_doc(SpecItem, "depends_on"))
+    risk: list[RiskName] = Field(default_factory=list, description=_RISK_HELP)
 
 
 class PlannerSpec(_Planner):
     title: str = Field(description=_doc(Spec, "title"))
-    summary: str = Field(description=_doc(Spec, "summary"))
+    summary: str = Field(default_factory=str, description=_doc(Spec, "summary"))
     items: list[PlannerItem] = Field(description=_doc(Spec, "items"))
 
 
@@ -118,7 +129,8 @@ class PlannerOutput(_Planner):
         items = []
         for item in self.spec.items:
             data = item.model_dump(exclude={"examples", "tests", "symbol", "code", "risk",
-                                            "under_test", "like"})
+                                            "under_test", "like", "code_tokens", "spec_tokens"})
+            data["sizing"] = {"code_tokens": item.code_tokens, "spec_tokens": item.spec_tokens}
             data["risk"] = {name: name in item.risk for name in get_args(RiskName)}
             data["symbol"] = item.symbol.strip() or None
             data["examples"] = [{"input": e.input, "expected": e.expected}

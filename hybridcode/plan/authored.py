@@ -20,8 +20,8 @@ from typing import Any
 
 from hybridcode.config import Settings, load_settings
 from hybridcode.errors import SpecError
-from hybridcode.plan.planner import (PlanResult, estimate_items, symbol_checker,
-                                     write_routed_plan)
+from hybridcode.plan.planner import (PlanResult, delegation_line, estimate_items,
+                                     symbol_checker, write_routed_plan)
 from hybridcode.plan.routing import route_decisions, route_spec
 from hybridcode.plan.store import ARCHITECTURE, REQUEST, PlanMeta, PlanStore, now_iso
 from hybridcode.spec import SpecIssue, spec_from_data, validate_spec
@@ -92,7 +92,8 @@ def plan_from_spec(root: Path, spec_data: Any, *, architecture: str, request: st
             ledger.finish_run(run_id, status)
     warnings = [i for i in issues if not i.is_error]
     return PlanResult(plan_id, store.dir(plan_id), routed, architecture, meta, decisions,
-                      estimate_items(routed, settings, root), warnings)
+                      estimate_items(routed, settings, root), warnings,
+                      delegation=delegation_line(routed, decisions))
 
 
 __all__ = ["plan_from_spec", "spec_issues"]

@@ -60,6 +60,7 @@ class PlanResult:
     estimates: list[ItemEstimate]
     warnings: list[SpecIssue] = field(default_factory=list)
     excluded: dict[str, str] = field(default_factory=dict)
+    delegation: str = ""  # the request's one-line delegation decision (plan.sizing)
 
 
 def symbol_checker(root: Path) -> Callable[[str, str], bool]:
@@ -118,17 +119,46 @@ def _focus_sources(root: Path, focus: list[str], index: RepoIndex) -> tuple[str,
     return "\n\n".join(parts), skipped
 
 
+def delegation_note(history=None, thresholds=None, price=None) -> str:
+    """The planner's delegation rule for this repository: the local acceptance rate per task
+    kind (the ledger's history with the prior) solved into "write a spec only when code_tokens
+    ≥ a × spec_tokens + b". In the planner's own message: it changes with the history, and the
+    shared prefix must not."""
+    from hybridcode.plan.sizing import acceptance, rule_of_thumb
+
+    t = thresholds or DEFAULT_THRESHOLDS
+
+    def rule(rate: float) -> str:
+        solved = rule_of_thumb(rate, t, price)
+        if solved is None:
+            return "never (write the code)"
+        return f"code_tokens ≥ {solved[0]:.1f} × spec_tokens + {solved[1]}"
+
+    lines = ["## Delegation", "",
+             f"Local acceptance: {t.local_prior_rate:.0%} (prior) for every task kind "
+             f"(`category/kind`) unless listed. Write an item's spec only when "
+             f"{rule(t.local_prior_rate)}; otherwise write its code."]
+    for kind, stats in sorted((history or {}).items()):
+        if stats.local_uses:
+            p = acceptance(stats, t)
+            lines.append(f"- `{kind}`: {p.rate:.0%} ({p.source}): {rule(p.rate)}")
+    return "\n".join(lines) + "\n"
+
+
 def build_request(request: str, repo_map: str, sources: str,
-                  runners: str = "") -> ModelRequest:
+                  runners: str = "", delegation: str = "") -> ModelRequest:
     """``runners``: the repository's test runners (:func:`hybridcode.judge.toolchains.
-    runner_notes`). They go in the planner's own message, not the shared prefix, so every
-    Claude call of the plan keeps reading the same cached bytes."""
+    runner_notes`); ``delegation``: :func:`delegation_note`. They go in the planner's own
+    message, not the shared prefix, so every Claude call of the plan keeps reading the same
+    cached bytes."""
     from hybridcode.plan.prefix import role_block, shared_prefix
 
     system = (*shared_prefix(repo_map), role_block("planner"))
     user = f"## Request\n\n{request.strip()}\n"
     if runners:
         user += f"\n{runners}\n"
+    if delegation:
+        user += f"\n{delegation}"
     if sources:
         user += f"\n## Sources of the files named for this request\n\n{sources}\n"
     return ModelRequest(messages=(Message("user", user),), system=system, schema=PlannerOutput)
@@ -143,12 +173,12 @@ def _repair_request(first: ModelRequest, answer: str, issues: list[SpecIssue]) -
 
 
 def _check(output: PlannerOutput, plan_id: str, root: Path, overrides: dict[str, str],
-           exists: Callable[[str, str], bool], history=None, thresholds=None
+           exists: Callable[[str, str], bool], history=None, thresholds=None, price=None
            ) -> tuple[Spec | None, list[SpecIssue]]:
     spec, issues = spec_from_planner(output, plan_id)
     if spec is None:
         return None, issues
-    spec = route_spec(spec, overrides, history, thresholds or DEFAULT_THRESHOLDS)
+    spec = route_spec(spec, overrides, history, thresholds or DEFAULT_THRESHOLDS, price)
     spec = record_runners(spec, root)
     return spec, validate_spec(spec, root, exists)
 
@@ -156,8 +186,22 @@ def _check(output: PlannerOutput, plan_id: str, root: Path, overrides: dict[str,
 ROUTING = "routing.json"
 
 
+def delegation_line(spec: Spec, decisions: dict[str, RouteDecision]) -> str:
+    """The request's one-line delegation decision, from the items' sizing figures."""
+    from hybridcode.plan.sizing import Acceptance, Sizing, request_line
+
+    sizings: dict[str, Sizing | None] = {}
+    for item in spec.items:
+        s = decisions[item.id].evidence.get("sizing") if item.id in decisions else None
+        sizings[item.id] = None if s is None else Sizing(
+            s["code_tokens"], s["spec_tokens"], Acceptance(s["acceptance"]["rate"], 0, 0),
+            s["code_usd"], s["spec_usd"], s["escalation_usd"], s["saving_usd"], s["margin_usd"])
+    return request_line(spec, sizings)
+
+
 def _routing_log(spec: Spec, decisions: dict[str, RouteDecision], history, thresholds) -> str:
-    """Every routing decision with its reason and the evidence behind it (for audits)."""
+    """Every routing decision with its reason and the evidence behind it (for audits), and
+    the request's delegation line."""
     rows = []
     for item in spec.items:
         d = decisions[item.id]
@@ -166,7 +210,9 @@ def _routing_log(spec: Spec, decisions: dict[str, RouteDecision], history, thres
         rows.append({"item": item.id, "kind": kind, "route": d.route, "rule": d.rule,
                      "reason": d.reason, "overridden": d.overridden, "evidence": d.evidence,
                      "history": stats.as_dict() if stats else None})
-    return json.dumps({"thresholds": thresholds.model_dump(), "decisions": rows}, indent=2) + "\n"
+    return json.dumps({"thresholds": thresholds.model_dump(),
+                       "request": delegation_line(spec, decisions), "decisions": rows},
+                      indent=2) + "\n"
 
 
 def write_routed_plan(store: PlanStore, meta: PlanMeta, spec: Spec, architecture: str,
@@ -244,7 +290,7 @@ def make_plan(
 
     store = PlanStore(root)
     plan_id = store.new_plan_id(request)
-    model_request = build_request(request, map_text, sources, runner_notes(root))
+    price = settings.price_for(settings.tiers.planner.model)
 
     with Ledger.open(root) as ledger:
         run_id = ledger.start_run("plan", plan_id=plan_id, settings=settings)
@@ -252,6 +298,8 @@ def make_plan(
         # Review grades and escalations of earlier plans move the routing line per task kind.
         history = kind_history(ledger)
         thresholds = settings.routing
+        model_request = build_request(request, map_text, sources, runner_notes(root),
+                                      delegation_note(history, thresholds, price))
         status = "failed"
         draft = _Draft(store, plan_id, request, base, settings.tiers.planner.model)
         try:
@@ -265,7 +313,7 @@ def make_plan(
                 status = "invalid"
                 raise draft.keep_unusable(exc, ledger.spend(run_id)) from exc
             spec, issues = _check(result.parsed, plan_id, root, routes, exists, history,
-                                  thresholds)
+                                  thresholds, price)
             if any(i.is_error for i in issues):
                 stage(f"repairing the spec ({sum(i.is_error for i in issues)} problems)")
                 repair = _repair_request(model_request, result.text, issues)
@@ -278,7 +326,7 @@ def make_plan(
                     raise draft.keep_repair_failure(result, spec, issues, exc,
                                                     ledger.spend(run_id)) from exc
                 spec, issues = _check(result.parsed, plan_id, root, routes, exists, history,
-                                      thresholds)
+                                      thresholds, price)
             output: PlannerOutput = result.parsed
             errors = [i for i in issues if i.is_error]
             meta = draft.meta(spec, result.model)
@@ -294,7 +342,7 @@ def make_plan(
                     f"the planner's spec is still invalid after one repair: {first}{more}",
                     f"edit .hybrid/plans/{plan_id}/{edit}, then run: "
                     f"hybrid spec check {plan_id}")
-            decisions = route_decisions(spec, routes, history, thresholds)
+            decisions = route_decisions(spec, routes, history, thresholds, price)
             write_routed_plan(store, meta, spec, output.architecture_note, decisions, history,
                               thresholds)
             meta.cost_usd = ledger.spend(run_id)
@@ -308,7 +356,8 @@ def make_plan(
     for entry in skipped:
         excluded.setdefault(entry.split(" (", 1)[0], entry.split(" (", 1)[-1].rstrip(")"))
     return PlanResult(plan_id, store.dir(plan_id), spec, output.architecture_note, meta,
-                      decisions, estimate_items(spec, settings, root), warnings, excluded)
+                      decisions, estimate_items(spec, settings, root), warnings, excluded,
+                      delegation_line(spec, decisions))
 
 
 def context_tokens(request: str, repo_map: str, sources: str) -> int:

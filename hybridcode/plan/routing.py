@@ -6,8 +6,8 @@ counts behind it), so the ledger can log it and ``hybrid stats --routing`` can e
 
     1. user override (--route ITEM=…, or route_overridden in the spec)  → as chosen
     1b. the planner wrote the item's code in the spec                   → plan (no model call;
-        the code is placed, tested and reviewed like any other; the reason records code size
-        against spec size, the trade the planner weighed)
+        the code is placed, tested and reviewed like any other; the reason gives the sizing
+        the planner weighed: hybridcode.plan.sizing)
     2. security-sensitive flag or security category                     → claude (always)
     3. Claude signals: multi-step reasoning, broad knowledge, cross-file,
        more than N constraints, algorithm/integration/architecture      → claude
@@ -20,6 +20,11 @@ counts behind it), so the ledger can log it and ``hybrid stats --routing`` can e
 History then moves the line: a task kind whose local attempts keep escalating goes to Claude;
 a task kind with enough well-graded reviews goes local even where steps 3 or 7 said Claude —
 never past step 2.
+
+The planner decides, before it writes an item, whether delegating it pays (its sizing); the
+evidence records the figures (:mod:`hybridcode.plan.sizing`), and a delegated item whose
+figures say it did not pay keeps its route — its spec is already paid for, so the local model
+is still the cheapest way on — with the reason saying so.
 """
 
 from __future__ import annotations
@@ -28,10 +33,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hybridcode.config import RoutingThresholds
+from hybridcode.config import Price, RoutingThresholds
 from hybridcode.errors import UsageError
 from hybridcode.spec import Route, Spec, SpecItem
 from hybridcode.ledger.history import KindStats  # what the ledger knows per task kind
+from hybridcode.plan.sizing import Sizing, size_item
 
 LOCAL_CATEGORIES = frozenset({
     "extraction", "classification", "boilerplate", "crud", "data_transformation", "validation",
@@ -90,10 +96,14 @@ def _tree(item: SpecItem, t: RoutingThresholds) -> tuple[Route, str, str]:
     return "claude", "default", "no local signal; Claude is the safe default"
 
 
-def written_in_plan(item: SpecItem) -> tuple[str, str] | None:
-    """(rule, reason) when the planner wrote the item's code: code size against spec size."""
+def written_in_plan(item: SpecItem, sizing: Sizing | None = None) -> tuple[str, str] | None:
+    """(rule, reason) when the planner wrote the item's code, with the sizing it weighed."""
     if not (item.code or "").strip():
         return None
+    if sizing is not None:
+        why = ("delegating would not pay" if not sizing.pays
+               else "the planner wrote it although delegating would pay")
+        return "written-in-plan", f"written in the plan ({why}): {sizing.figures()}"
     code, spec = item.code_size(), item.spec_size()
     if code <= spec:
         return "written-in-plan", (f"written in the plan: ~{code} tokens of code, cheaper than "
@@ -102,9 +112,32 @@ def written_in_plan(item: SpecItem) -> tuple[str, str] | None:
                                f"~{spec}-token spec (a spec alone would have been cheaper)")
 
 
+def _with_sizing(decision: RouteDecision, sizing: Sizing | None) -> RouteDecision:
+    """A local decision carries whether delegating paid; the route stays (the spec is paid)."""
+    if sizing is None or decision.route != "local" or decision.overridden:
+        return decision
+    reason = (f"{decision.reason}; {sizing.figures()}" if sizing.pays else
+              f"{decision.reason}; delegated though it does not pay ({sizing.figures()}, under "
+              f"the ${sizing.margin_usd:.4f} margin) — the spec is written, so the local model "
+              "is still the cheapest way on")
+    return RouteDecision(decision.route, reason, decision.rule, decision.evidence,
+                         decision.overridden)
+
+
 def route_item(item: SpecItem, history: KindStats | None = None, override: str | None = None,
-               thresholds: RoutingThresholds = DEFAULT_THRESHOLDS) -> RouteDecision:
-    """Decide one item's route. ``history`` is the item's task kind's record, if any."""
+               thresholds: RoutingThresholds = DEFAULT_THRESHOLDS,
+               price: Price | None = None) -> RouteDecision:
+    """Decide one item's route. ``history`` is the item's task kind's record, if any;
+    ``price`` the planner's model's (it prices the sizing; default Sonnet's)."""
+    sizing = size_item(item, history, thresholds, price)
+    decision = _route_item(item, history, override, thresholds, sizing)
+    if sizing is not None:
+        decision.evidence["sizing"] = sizing.as_dict()
+    return _with_sizing(decision, sizing)
+
+
+def _route_item(item: SpecItem, history: KindStats | None, override: str | None,
+                thresholds: RoutingThresholds, sizing: Sizing | None) -> RouteDecision:
     t = thresholds
     route, rule, reason = _tree(item, t)
     evidence: dict[str, Any] = {
@@ -128,7 +161,7 @@ def route_item(item: SpecItem, history: KindStats | None = None, override: str |
         chosen: Route = "local" if override == "local" else "claude"
         return RouteDecision(chosen, f"override by user (routing said {route}: {reason})",
                              "override", evidence, overridden=True)
-    planned = written_in_plan(item)
+    planned = written_in_plan(item, sizing)
     if planned is not None:
         return RouteDecision("plan", planned[1], planned[0], evidence)
     if history is None:
@@ -171,7 +204,8 @@ def parse_route_overrides(values: Iterable[str]) -> dict[str, Route]:
 
 def route_decisions(spec: Spec, overrides: Mapping[str, str] | None = None,
                     history: Mapping[str, KindStats] | None = None,
-                    thresholds: RoutingThresholds = DEFAULT_THRESHOLDS) -> dict[str, RouteDecision]:
+                    thresholds: RoutingThresholds = DEFAULT_THRESHOLDS,
+                    price: Price | None = None) -> dict[str, RouteDecision]:
     """One decision per item id. A route a person pinned in the spec is kept unless overridden
     again; ``history`` maps :func:`task_kind` keys to their records."""
     overrides = dict(overrides or {})
@@ -185,22 +219,23 @@ def route_decisions(spec: Spec, overrides: Mapping[str, str] | None = None,
         override = overrides.get(item.id)
         if override is None and item.route_overridden and item.route is not None:
             decision = route_item(item, (history or {}).get(task_kind(item)), item.route,
-                                  thresholds)
+                                  thresholds, price)
             if item.route_reason:
                 decision = RouteDecision(decision.route, item.route_reason, decision.rule,
                                          decision.evidence, overridden=True)
         else:
             decision = route_item(item, (history or {}).get(task_kind(item)), override,
-                                  thresholds)
+                                  thresholds, price)
         decisions[item.id] = decision
     return decisions
 
 
 def route_spec(spec: Spec, overrides: Mapping[str, str] | None = None,
                history: Mapping[str, KindStats] | None = None,
-               thresholds: RoutingThresholds = DEFAULT_THRESHOLDS) -> Spec:
+               thresholds: RoutingThresholds = DEFAULT_THRESHOLDS,
+               price: Price | None = None) -> Spec:
     """A copy of ``spec`` with ``route``, ``route_reason`` and ``route_overridden`` set."""
-    decisions = route_decisions(spec, overrides, history, thresholds)
+    decisions = route_decisions(spec, overrides, history, thresholds, price)
     items = []
     for item in spec.items:
         decision = decisions[item.id]

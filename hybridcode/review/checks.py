@@ -14,10 +14,11 @@
   modules wherever the project keeps them — named after them (``test_<module>.py`` /
   ``<module>_test.py``, ``<module>.test.ts`` / ``<module>.spec.js``), in a folder kept for them
   (``tests/test_<module>/``, ``tests/<module>/``, ``__tests__/<module>/``; jest's
-  ``__tests__/<module>.ts``) or, for Go, every ``_test.go`` of a changed package — through the judge
-  (:mod:`hybridcode.judge`): in the sandbox, with the project's interpreter (``[checks]``, or
-  the repository's ``.venv``), within ``settings.test_timeout_s`` as a hard bound. Every test of
-  the acceptance files must run and pass; in the other files failures and errors count.
+  ``__tests__/<module>.ts``) or, for Go, every ``_test.go`` of a changed package — through the
+  judge (:mod:`hybridcode.judge`): in the sandbox, with the project's interpreter
+  (``[checks]``, or the repository's ``.venv``), within ``settings.test_timeout_s`` as a hard
+  bound. Every test of the acceptance files must run and pass; in the other files failures and
+  errors count.
   "could not run: <cause> — <fix>" (no pytest, a module the environment lacks, a collection
   error, a Go module cache without the module's dependencies, a JavaScript runner that is not
   installed) is a result of its own: still blocking, never reported as failing tests, and the

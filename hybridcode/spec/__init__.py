@@ -41,6 +41,7 @@ from hybridcode.spec.model import (
     DocStyle,
     Example,
     ItemKind,
+    ItemSizing,
     RiskFlags,
     Route,
     Severity,
@@ -58,7 +59,7 @@ from hybridcode.spec.validation import validate_spec
 __all__ = [
     "CODE_KINDS", "ID_PATTERN", "MAX_ITEMS", "READABLE_VERSIONS", "RESERVED_DIRS", "SPEC_VERSION",
     "SYMBOL_KINDS", "TEST_DIR", "AcceptanceTests", "Action", "Category", "DocStyle", "Example",
-    "ItemKind",
+    "ItemKind", "ItemSizing",
     "RiskFlags", "Route", "Severity", "Spec", "SpecIssue", "SpecItem", "SymbolExists",
     "TestRunner", "default_test_path", "load_spec", "raise_for_issues", "render_issues",
     "save_spec", "spec_from_data", "spec_json_schema", "spec_to_json", "topological_order",

@@ -100,6 +100,18 @@ class AcceptanceTests(_Model):
     )
 
 
+class ItemSizing(_Model):
+    """The planner's estimate of an item, made before it writes the item: what routing weighs
+    to decide whether delegating it pays (docs/routing.md)."""
+
+    code_tokens: int = Field(
+        ge=0, description="Tokens of the code and tests the implementer would write for the "
+        "item (the item's code when it is written in the plan).")
+    spec_tokens: int = Field(
+        ge=0, description="Tokens of the spec the item needs for someone else to write it "
+        "(what the planner writes when it delegates the item).")
+
+
 class RiskFlags(_Model):
     """Facts about the item that decide whether a local model may implement it."""
 
@@ -266,6 +278,7 @@ class SpecItem(_Model):
         "Usually empty: routine code needs none.",
     )
     risk: RiskFlags = Field(default_factory=RiskFlags, description=RiskFlags.__doc__)
+    sizing: ItemSizing | None = Field(default=None, description=ItemSizing.__doc__)
     route: Route | None = Field(
         default=None,
         description="Who implements the item: `local`, `claude`, or `plan` (the planner wrote "
@@ -317,11 +330,11 @@ class SpecItem(_Model):
     def spec_size(self) -> int:
         """Estimated tokens the planner wrote to specify the item, its own code excluded
         (routing fields are the tool's and not counted)."""
-        data = self.model_dump(mode="json", exclude={"code", "route", "route_reason",
-                                                     "route_overridden"})
-        for name in _KIND_FIELDS:  # only on the items that use them
-            if data.get(name) in (None, []):
-                data.pop(name, None)
+        # Fields at their defaults are not written (the tool fills them in), nor is the
+        # sizing, which is routing's; the kind fields count only on the items that use them.
+        data = self.model_dump(mode="json", exclude_defaults=True,
+                               exclude={"code", "route", "route_reason", "route_overridden",
+                                        "sizing"})
         return tokens(json.dumps(data, ensure_ascii=False))
 
     def code_size(self) -> int:

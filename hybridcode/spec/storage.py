@@ -86,8 +86,13 @@ def load_spec(path: Path) -> Spec:
 
 
 def spec_to_json(spec: Spec) -> str:
-    """Stable, pretty JSON: fields in model order, every field present, so a person sees all."""
-    return json.dumps(spec.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+    """Stable, pretty JSON: fields in model order, every field present, so a person sees all
+    — except an item's ``sizing`` when the plan has none (a spec written by hand)."""
+    data = spec.model_dump(mode="json")
+    for item in data["items"]:
+        if item.get("sizing") is None:
+            item.pop("sizing", None)
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def save_spec(spec: Spec, path: Path) -> None:

@@ -18,8 +18,10 @@ runner = CliRunner()
 def planner_answer(item) -> dict:
     data = item.model_dump(exclude={"route", "route_reason", "route_overridden", "tests"})
     data["symbol"] = data["symbol"] or ""
-    for key in ("mutation_score", "doc_style", "allow"):  # not the planner's to set
+    for key in ("mutation_score", "doc_style", "allow", "sizing"):  # not the planner's to set
         data.pop(key, None)
+    # The planner sizes each item first: long code behind a short spec (delegating pays).
+    data["code_tokens"], data["spec_tokens"] = 900, 150
     data["under_test"], data["like"] = data["under_test"] or "", data["like"] or ""
     data["tests"] = {"code": item.tests.code, "path": ""}
     # The planner answers in spec version 2: risk names, no examples to run, no code.

@@ -150,8 +150,10 @@ def _planner_answer() -> dict:
                    file="calc/keys.py")
     data = item.model_dump(mode="json", exclude={"route", "route_reason", "route_overridden"})
     data["symbol"] = data.get("symbol") or ""
-    for key in ("mutation_score", "doc_style", "allow"):  # not the planner's to set
+    for key in ("mutation_score", "doc_style", "allow", "sizing"):  # not the planner's to set
         data.pop(key, None)
+    # The planner sizes each item first: long code behind a short spec (delegating pays).
+    data["code_tokens"], data["spec_tokens"] = 900, 150
     data["under_test"], data["like"] = data["under_test"] or "", data["like"] or ""
     data["examples"] = [{"input": e["input"], "expected": e["expected"]}
                         for e in data.get("examples", [])]

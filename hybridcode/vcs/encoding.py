@@ -11,7 +11,9 @@ characters that belong to one language's alphabet (:data:`ALPHABETS`), and the b
 between equally plausible readings cp1252 (the most common by far) wins if it is one of them,
 else charset-normalizer's own ranking decides; among code pages that read the text the same,
 the more common (:data:`COMMON`) names it, so Western text stays cp1252.
-A multi-byte answer (Shift-JIS, GBK …) is charset-normalizer's alone.
+A multi-byte answer (Shift-JIS, GBK …) is charset-normalizer's, unless a code page reads the
+text plainly as one language while the answer reads it less plainly as CJK (versions differ:
+3.4 reads Thai in TIS-620 as half-width katakana in cp932, 3.5 as Thai).
 
 Only encodings that keep ASCII as ASCII qualify: a diff's headers and ``+``/``-`` markers
 must read the same.
@@ -68,7 +70,9 @@ _SETS = {language: frozenset(letters) | ({"i̇"} if language == "Turkish" else s
 COMMON = ("cp1252", "iso8859_2", "cp1250", "iso8859_9", "cp1254", "iso8859_15", "iso8859_13",
           "cp1257", "iso8859_4", "iso8859_10", "iso8859_16", "iso8859_3", "mac_roman",
           "cp1251", "koi8_r", "koi8_u", "iso8859_5", "cp866", "iso8859_7", "cp1253", "cp850",
-          "cp437")
+          "cp437",
+          # Scripts with a code page of their own, for when charset-normalizer proposes none.
+          "cp1255", "iso8859_8", "cp1256", "iso8859_6", "cp874")
 
 
 _NON_ASCII = re.compile("[^\x00-\x7f]")
@@ -81,6 +85,9 @@ _SAMPLE = 2000
 _TIE = 1e-6  # equal but for float rounding
 # Where charset-normalizer sees no text, a reading must be this plainly one language's letters.
 _CLEAR = 0.95
+# The scripts a multi-byte (CJK) reading is plausible in. Half-width katakana ("HALFWIDTH")
+# is not among them: it is what single-byte text looks like misread as Shift-JIS.
+_CJK = frozenset({"CJK", "HIRAGANA", "KATAKANA", "HANGUL", "FULLWIDTH", "BOPOMOFO"})
 
 
 def _sample(data: bytes) -> bytes:
@@ -107,8 +114,23 @@ def detect_encoding(data: bytes) -> str:
     results = from_bytes(data)
     proposed = [match.encoding for match in results]
     best = results.best()
-    if best is not None and not _single_byte(best.encoding):
+    multi_byte = best is not None and not _single_byte(best.encoding)
+    single = _best_single_byte(data, proposed, recognised=best is not None)
+    if multi_byte:
+        # Its guess stands unless a code page reads the text plainly as one language's
+        # letters and the guess reads it less plainly as CJK (Thai in TIS-620 is, to some
+        # versions of charset-normalizer, half-width katakana in cp932).
+        if single and single[1] >= _CLEAR and single[1] > _cjk_share(data, best.encoding):
+            return _name(single[0])
         return _name(best.encoding) if _keeps_ascii(best.encoding) else ""
+    return _name(single[0]) if single else ""
+
+
+def _best_single_byte(data: bytes, proposed: list[str],
+                      recognised: bool) -> tuple[str, float] | None:
+    """The single-byte code page that reads ``data`` most plausibly, with its plausibility;
+    None when none reads it (or, where charset-normalizer saw no text, none reads it
+    clearly)."""
     candidates = [name for name in dict.fromkeys([*COMMON, *proposed])
                   if _single_byte(name) and _keeps_ascii(name)]
     sample = _sample(data)
@@ -119,11 +141,11 @@ def detect_encoding(data: bytes) -> str:
         except UnicodeDecodeError:
             continue
     if not readings:
-        return ""
+        return None
     scores = {text: _plausibility(text) for text in readings}
     top = max(scores.values())
-    if best is None and top < _CLEAR:
-        return ""  # neither charset-normalizer nor the letters recognise it
+    if not recognised and top < _CLEAR:
+        return None  # neither charset-normalizer nor the letters recognise it
     # Equally plausible readings (Hebrew read as cp1251 is all Cyrillic letters too):
     # charset-normalizer's language models rank them. Among the code pages that give the
     # same reading, the most common names it.
@@ -132,7 +154,20 @@ def detect_encoding(data: bytes) -> str:
     best_reading = min((text for text, score in scores.items() if score >= top - _TIE),
                        key=lambda text: ("cp1252" not in readings[text],
                                          min(order.get(n, len(order)) for n in readings[text])))
-    return _name(readings[best_reading][0])
+    return readings[best_reading][0], top
+
+
+def _cjk_share(data: bytes, encoding: str) -> float:
+    """The share of ``data``'s non-ASCII characters, read in ``encoding``, that are CJK
+    ideographs, full-width kana or Hangul (punctuation is neutral)."""
+    try:
+        text = _sample(data).decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return 0.0
+    letters = [ch for ch in _NON_ASCII.findall(text) if ch.isalpha()]
+    if not letters:
+        return 1.0
+    return sum(_script(ch) in _CJK for ch in letters) / len(letters)
 
 
 def _plausibility(text: str) -> float:

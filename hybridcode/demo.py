@@ -1,15 +1,16 @@
 """``hybrid demo``: the whole flow — plan, implement, review, commit, stats — offline, on a
 bundled sample repository, with model responses written in advance.
 
-    result = run_demo(keep=None, on_stage=print)      # → DemoResult; result.figures() is JSON
+    result = run_demo(keep=None, on_stage=print, scenario="ratelimit")  # → DemoResult
 
 The sample (``fixtures/demo/sample_repo``, a small login service with its own tests) is copied
-into a temporary directory (or ``keep``), made a git repository, and changed by the request in
-``fixtures/demo/request.md``. Every model tier is served by the replay backend from
-``fixtures/demo/recordings.jsonl`` (see ``fixtures/demo/README.md`` for the story those
-responses tell), so no key, network or GPU is needed — and no real backend is ever built:
-with ``replay.path`` set, :func:`hybridcode.models.registry.create_backend` returns a replay
-backend for every tier.
+into a temporary directory (or ``keep``), made a git repository, and changed by the request of
+a *scenario*: a folder ``fixtures/demo/scenarios/<name>/`` with ``request.md`` (its first line
+is the scenario's title and the demo's commit message) and ``recordings.jsonl``. Every model
+tier is served by the replay backend from that scenario's recordings (see
+``fixtures/demo/README.md`` for the stories they tell and how to add one), so no key, network
+or GPU is needed — and no real backend is ever built: with ``replay.path`` set,
+:func:`hybridcode.models.registry.create_backend` returns a replay backend for every tier.
 
 Everything else is the real thing: the repository map, the spec validation and routing, the
 worktree, placement, the acceptance tests, the feedback and the ladder, the deterministic
@@ -45,8 +46,9 @@ if TYPE_CHECKING:
 
 FIXTURES = fixtures_dir() / "demo"
 SAMPLE_REPO = FIXTURES / "sample_repo"
-RECORDINGS = FIXTURES / "recordings.jsonl"
-REQUEST = FIXTURES / "request.md"
+SCENARIOS = FIXTURES / "scenarios"
+# The scenario `hybrid demo` runs without --scenario.
+DEFAULT_SCENARIO = "ratelimit"
 LABEL = "sample responses recorded in advance — no model runs"
 
 # The models the recordings were written for; the replay backend matches on them. One Claude
@@ -66,7 +68,6 @@ TIERS = {
 ATTEMPTS = 2
 PARALLEL = 1
 TEST_TIMEOUT_S = 60.0
-COMMIT_MESSAGE = "Add per-IP rate limiting to login"
 _COPY_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".benchmarks")
 
 
@@ -74,8 +75,59 @@ class DemoError(HybridError):
     """A stage of the demo did not end the way the sample responses were written for."""
 
 
-def demo_settings() -> Settings:
-    """Settings for the demo: the bundled recordings for every tier, fixed attempts and order."""
+@dataclass(frozen=True)
+class Scenario:
+    """One story the demo tells: a request to the sample repository and the sample responses
+    recorded for it, in ``fixtures/demo/scenarios/<name>/``."""
+
+    name: str
+    folder: Path
+
+    @classmethod
+    def at(cls, folder: Path) -> Scenario:
+        return cls(folder.name, folder)
+
+    @property
+    def request_path(self) -> Path:
+        return self.folder / "request.md"
+
+    @property
+    def recordings(self) -> Path:
+        return self.folder / "recordings.jsonl"
+
+    def request(self) -> str:
+        return self.request_path.read_text(encoding="utf-8")
+
+    @property
+    def title(self) -> str:
+        """The request's first line: what the scenario shows, and the demo's commit message."""
+        return next(iter(self.request().splitlines()), "").strip()
+
+
+def scenarios() -> list[Scenario]:
+    """The bundled scenarios: the default first, then by name."""
+    return sorted((Scenario.at(p.parent) for p in SCENARIOS.glob("*/request.md")),
+                  key=lambda s: (s.name != DEFAULT_SCENARIO, s.name))
+
+
+def find_scenario(name: str) -> Scenario:
+    """The bundled scenario called ``name``; a usage error naming the choices otherwise."""
+    known = scenarios()
+    for scenario in known:
+        if scenario.name == name:
+            return scenario
+    if not known:
+        raise DemoError(f"the demo's bundled scenarios are missing ({SCENARIOS})",
+                        "run hybrid from a complete checkout: pip install -e . in the "
+                        "repository (fixtures/ ships with the source)")
+    names = ", ".join(s.name for s in known)
+    raise UsageError(f"no demo scenario {name!r}; the scenarios are: {names}",
+                     f"e.g. hybrid demo --scenario {known[0].name}")
+
+
+def demo_settings(scenario: Scenario | str = DEFAULT_SCENARIO) -> Settings:
+    """Settings for the demo: the scenario's recordings for every tier, fixed attempts and
+    order."""
     from hybridcode.config import DEFAULT_PRICES, Settings
     # the sandbox probe, by its module: the package attribute `detect` is rebound to the
     # submodule judge.detect (runner detection) once that is imported, e.g. by a review
@@ -91,7 +143,7 @@ def demo_settings() -> Settings:
         "attempts": ATTEMPTS,
         "parallel": PARALLEL,
         "test_timeout_s": TEST_TIMEOUT_S,
-        "replay": {"path": RECORDINGS},
+        "replay": {"path": _scenario(scenario).recordings},
     })
 
 
@@ -120,12 +172,17 @@ def config_toml(settings: Settings) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _scenario(scenario: Scenario | str) -> Scenario:
+    return scenario if isinstance(scenario, Scenario) else find_scenario(scenario)
+
+
 def _toml_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 @dataclass
 class DemoResult:
+    scenario: Scenario
     root: Path
     kept: bool
     plan: PlanResult
@@ -159,6 +216,8 @@ class DemoResult:
         verdict = review["verdict"] or {}
         return {
             "sample_responses": LABEL,
+            "scenario": self.scenario.name,
+            "request": self.scenario.title,
             # A temporary repository is gone by the time this is printed: name none.
             "repository": str(self.root) if self.kept else None,
             "kept": self.kept,
@@ -216,15 +275,19 @@ def _shown(path: Path) -> str:
 
 class Demo:
     """One demo run, stage by stage. Use as a context manager: a temporary repository is
-    removed on exit; a kept one (``keep``) stays with its ``.hybrid/`` folder."""
+    removed on exit; a kept one (``keep``) stays with its ``.hybrid/`` folder. ``scenario`` is
+    a bundled scenario's name (an unknown one is a usage error, raised here) or a
+    :class:`Scenario` folder."""
 
     def __init__(self, keep: Path | None = None,
-                 on_stage: Callable[[str], None] | None = None) -> None:
+                 on_stage: Callable[[str], None] | None = None,
+                 scenario: Scenario | str = DEFAULT_SCENARIO) -> None:
+        self.scenario = _scenario(scenario)  # before anything is shown
         self.keep = Path(keep).expanduser().resolve() if keep is not None else None
         self._keep_as_given = Path(keep) if keep is not None else None  # for advice
         self._check_keep()  # before anything is shown
         self.on_stage = on_stage or (lambda _msg: None)
-        self.settings = demo_settings()
+        self.settings = demo_settings(self.scenario)
         self.root: Path | None = None
         self._tmp: Path | None = None
         self._started = time.monotonic()
@@ -271,8 +334,9 @@ class Demo:
         """Copy the sample into a fresh repository with one commit and the demo's config."""
         from hybridcode.vcs.commits import git
 
-        for path in (SAMPLE_REPO, RECORDINGS, REQUEST):
-            if not path.exists():
+        # the replay path as set, not the scenario's: build_recordings.py replays a draft
+        for path in (SAMPLE_REPO, self.scenario.request_path, self.settings.replay.path):
+            if path is None or not path.exists():
                 raise DemoError(f"the demo's bundled files are missing ({path})",
                                 "run hybrid from a complete checkout: pip install -e . in the "
                                 "repository (fixtures/ ships with the source)")
@@ -308,7 +372,7 @@ class Demo:
 
         root = self._need(self.root, "prepare")
         with self._timed("plan"):
-            self.plan_result = make_plan(root, REQUEST.read_text(encoding="utf-8"),
+            self.plan_result = make_plan(root, self.scenario.request(),
                                          settings=self.settings, on_stage=self.on_stage,
                                          on_progress=on_progress)
         return self.plan_result
@@ -352,7 +416,7 @@ class Demo:
         self._need(self.review_outcome, "review")
         with self._timed("commit"):
             self.on_stage(f"committing on hybrid/{plan.plan_id}")
-            self.commit_result = commit_plan(root, plan.plan_id, message=COMMIT_MESSAGE,
+            self.commit_result = commit_plan(root, plan.plan_id, message=self.scenario.title,
                                              settings=self.settings)
         return self.commit_result
 
@@ -368,7 +432,7 @@ class Demo:
     def result(self, stats: Stats) -> DemoResult:
         plan = self._need(self.plan_result, "plan")
         return DemoResult(
-            root=self._need(self.root, "prepare"), kept=self.keep is not None, plan=plan,
+            scenario=self.scenario, root=self._need(self.root, "prepare"), kept=self.keep is not None, plan=plan,
             implement=self._need(self.implement_result, "implement"),
             review=self._need(self.review_outcome, "review"),
             commit=self._need(self.commit_result, "commit"), stats=stats,
@@ -434,10 +498,10 @@ def commit_message(root: Path, sha: str) -> str:
     return git(root, "log", "-1", "--format=%B", sha).strip()
 
 
-def run_demo(keep: Path | None = None,
-             on_stage: Callable[[str], None] | None = None) -> DemoResult:
+def run_demo(keep: Path | None = None, on_stage: Callable[[str], None] | None = None,
+             scenario: Scenario | str = DEFAULT_SCENARIO) -> DemoResult:
     """Every stage in order; the temporary repository is removed afterwards unless ``keep``."""
-    with Demo(keep, on_stage) as demo:
+    with Demo(keep, on_stage, scenario) as demo:
         demo.prepare()
         demo.plan()
         demo.implement()

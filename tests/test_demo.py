@@ -1,5 +1,8 @@
 """`hybrid demo` end to end: a subprocess with no key and no network, then the evidence it left.
 
+The kept run is the ratelimit scenario, named explicitly (its story's figures are checked
+here whichever scenario is the default); the run without --keep is the default scenario.
+
 The model hosts point at a port that is bound but never listens, so any real call would be
 refused and fail the run; the ledger then shows that every call was served by the replay
 backend. The kept repository is checked the way a sceptical user would: plan folder, branch,
@@ -20,12 +23,15 @@ from pathlib import Path
 
 import pytest
 
-from hybridcode.demo import LABEL, RECORDINGS, SAMPLE_REPO
+from hybridcode.demo import DEFAULT_SCENARIO, LABEL, SAMPLE_REPO, find_scenario, scenarios
 from hybridcode.vcs.commits import parse_review_trailer, parse_trailers
 from hybridcode.vcs.diff import commit_diff
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "fixtures" / "demo" / "build_recordings.py"
+RATELIMIT = find_scenario("ratelimit")
+RECORDINGS = RATELIMIT.recordings
+SCENARIOS = [s.name for s in scenarios()]
 # Demo runs take a dozen pytest runs; generous, so a loaded CI machine does not flake.
 TIMEOUT_S = 300
 
@@ -91,7 +97,7 @@ def demo(tmp_path_factory, closed_port) -> Demo:
     tmp = tmp_path_factory.mktemp("demo")
     root = tmp / "kept"
     env = offline_env(tmp, closed_port)
-    proc = hybrid(["demo", "--keep", str(root)], tmp, env)
+    proc = hybrid(["demo", "--scenario", "ratelimit", "--keep", str(root)], tmp, env)
     assert proc.returncode == 0, f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
     return Demo(root, proc, env)
 
@@ -99,6 +105,10 @@ def demo(tmp_path_factory, closed_port) -> Demo:
 def test_display_labels_the_samples_and_shows_every_stage(demo):
     out = demo.proc.stdout
     assert LABEL in out
+    # the first screen names the scenario and its request, before the first stage
+    named = out.index(f"scenario ratelimit: {RATELIMIT.title}")
+    assert named < out.index("1/6 sample repository")
+    assert RATELIMIT.request().splitlines()[2].strip() in out[named:out.index("1/6")]
     for stage in ("hybrid plan", "hybrid implement", "hybrid review", "hybrid commit",
                   "hybrid stats"):
         assert stage in out
@@ -154,6 +164,8 @@ def test_commit_on_the_plan_branch_carries_valid_trailers(demo):
     sha = git(demo.root, "rev-parse", "--verify", f"refs/heads/{demo.branch}").strip()
     trailers = parse_trailers(git(demo.root, "log", "-1", "--format=%B", sha))
     assert trailers["Hybrid-Plan"] == demo.plan_id
+    # the scenario's request names the commit
+    assert git(demo.root, "log", "-1", "--format=%s", sha).strip() == RATELIMIT.title
     assert {m.strip() for m in trailers["Hybrid-Implementer"].split(",")} == {
         "plan:claude-sonnet-5-5"}
     review = parse_review_trailer(trailers["Hybrid-Review"])
@@ -241,18 +253,23 @@ def test_the_demo_commit_is_signed_and_verifies_in_a_fresh_clone(demo, tmp_path)
 
 
 def test_json_figures_without_keep(tmp_path, closed_port):
+    """The default scenario, as a user first runs it."""
     proc = hybrid(["demo", "--json"], tmp_path, offline_env(tmp_path, closed_port))
     assert proc.returncode == 0, proc.stderr[-3000:]
     figures = json.loads(proc.stdout)
     assert figures["sample_responses"] == LABEL
+    scenario = find_scenario(DEFAULT_SCENARIO)
+    assert (figures["scenario"], figures["request"]) == (scenario.name, scenario.title)
     assert figures["kept"] is False
     assert figures["repository"] is None, "the temporary repository is removed: name none"
     # checks read as the terminal shows them: lint is skipped (no lint command), not passed
     assert figures["review"]["checks"]["lint"] == "skipped"
     assert figures["review"]["checks"]["tests"] == "ok"
-    assert figures["escalated"] == [] and figures["retried"] == []
     assert figures["review"]["decision"] == "approved"
-    assert figures["review"]["findings"] >= 1
+    verdict = [json.loads(line) for line in scenario.recordings.read_text().splitlines()
+               if '"schema": "Verdict"' in line][-1]
+    assert figures["review"]["findings"] == len(
+        json.loads(verdict["response"]["text"])["findings"])
     assert figures["commit"]["trailers"]["Hybrid-Plan"] == figures["plan_id"]
     assert figures["totals"]["direct_usd"] > 0
     assert {item["state"] for item in figures["items"]} == {"passed"}
@@ -272,7 +289,32 @@ def test_keep_refuses_a_directory_with_files(tmp_path, closed_port):
     assert (tmp_path / "taken" / "notes.txt").read_text() == "mine\n"
 
 
+def test_unknown_scenario_is_a_one_line_error_naming_the_choices(tmp_path, closed_port):
+    for extra in ([], ["--json"], ["--keep", str(tmp_path / "kept")]):
+        proc = hybrid(["demo", "--scenario", "nosuch", *extra], tmp_path,
+                      offline_env(tmp_path, closed_port))
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stdout == ""  # refused before anything is shown
+        [line] = proc.stderr.splitlines()
+        assert line.startswith("Error: no demo scenario 'nosuch'")
+        assert all(name in line for name in SCENARIOS)
+        assert not (tmp_path / "kept").exists()
+
+
+def test_help_lists_every_scenario_with_what_it_asks_for(tmp_path, closed_port):
+    proc = hybrid(["demo", "--help"], tmp_path, offline_env(tmp_path, closed_port))
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert "--scenario NAME" in text
+    for scenario in scenarios():
+        assert f"{scenario.name} {scenario.title}" in text
+    assert f"{DEFAULT_SCENARIO} {find_scenario(DEFAULT_SCENARIO).title} (the default)" in text
+
+
 def test_recordings_are_generated_from_their_script():
+    """Every scenario: its recordings are what build_recordings.py makes of its answers."""
+    folders = sorted(p.parent.name for p in (BUILD.parent / "scenarios").glob("*/answers.py"))
+    assert folders == sorted(SCENARIOS)  # each has a request, and each request its answers
     proc = subprocess.run([sys.executable, str(BUILD), "--check"], capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stderr
@@ -305,9 +347,10 @@ def test_stats_and_the_last_screen_agree_with_a_recomputation_from_the_ledger(de
     assert f"hybrid spent ${spent:.4f} on Claude" in shown and f"at least ${floor:.4f}" in shown
 
 
-def test_recorded_usage_follows_the_texts():
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_recorded_usage_follows_the_texts(name):
     """Usage in the recordings is derived from the texts: 2.8–4.5 characters a token."""
-    for line in RECORDINGS.read_text().splitlines():
+    for line in find_scenario(name).recordings.read_text().splitlines():
         entry = json.loads(line)
         text, usage = entry["response"]["text"], entry["response"]["usage"]
         assert 2.8 <= len(text) / usage["output_tokens"] <= 4.5, entry["match"]

@@ -1,13 +1,16 @@
-"""The specs still pin behaviour: mutants of the demo's accepted code — a flipped comparison, a
-constant off by one, a swapped operator, ``return None`` — are caught by the plan's acceptance
-tests (issue 21: at least 80%).
+"""The specs still pin behaviour: mutants of each demo scenario's accepted code — a flipped
+comparison, a constant off by one, a swapped operator, ``return None`` — are caught by the
+plan's acceptance tests (issue 21: at least 80%, on every scenario).
 
-The demo runs to the implement stage (sample responses, no model), then every Python item's
-code in the worktree is mutated by the judge's mutation module (:mod:`hybridcode.judge.
-mutation`, the four operators above; its fifth, a removed branch, is left out) and the item's
-own acceptance tests run against each mutant through the one runner. The rate-limiting demo
-delegates nothing (every item is written in the plan), so the accepted code judged here is the
-plan's own; it is judged by the same tests a local model's code would be.
+The demo runs to the implement stage (sample responses, no model), then every Python code
+item's code in the worktree is mutated by the judge's mutation module (:mod:`hybridcode.judge.
+mutation`, the four operators above; its fifth, a removed branch, is left out) and the tests
+the plan accepted for that code run against each mutant through the one runner: the item's own
+acceptance tests, plus the test files of the plan's ``test`` items whose ``under_test`` names
+the item's code (those files are part of the accepted change). Items that are tests or
+docstrings themselves are not mutated. Where the planner wrote an item in the plan, the
+accepted code judged is the plan's own, judged by the same tests a local model's code would
+be. Each scenario costs one demo run to the implement stage.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import dataclasses
 
 import pytest
 
-from hybridcode.demo import Demo
+from hybridcode.demo import Demo, scenarios
 from hybridcode.judge.config import JudgeConfig
 from hybridcode.judge.mutation import generate_mutants, run_mutation
+from hybridcode.spec import SpecItem
 from hybridcode.vcs.worktree import worktree_path
 
 OPERATORS = {"comparison", "constant", "operator", "return"}
@@ -28,9 +32,38 @@ def _without_branch(source: str, symbol: str):
     return [m for m in generate_mutants(source, symbol) if m.operator in OPERATORS]
 
 
-@pytest.fixture(scope="module")
-def implemented():
-    with Demo() as demo:
+def accepted_tests(item: SpecItem, items: list[SpecItem]) -> list[str]:
+    """The test files the plan accepted for a code item: its own acceptance tests and those of
+    the test items whose ``under_test`` names its file and symbol (or a class holding it, or
+    the whole file)."""
+    def covers(under_test: str) -> bool:
+        file, _, symbol = under_test.partition("::")
+        return file == item.file and (not symbol or item.symbol == symbol
+                                      or (item.symbol or "").startswith(symbol + "."))
+
+    own = [item.test_path] if item.test_path else []
+    return own + [t.file for t in items
+                  if t.kind == "test" and t.under_test and covers(t.under_test)]
+
+
+def test_test_items_naming_the_code_count_as_its_tests():
+    def spec(**fields) -> SpecItem:
+        return SpecItem(title="t", action="create", description="d", **fields)
+
+    code = spec(id="parse", kind="method", file="app/p.py", symbol="Parser.parse",
+                examples=[{"input": "1", "expected": "1"}])
+    mine = spec(id="parse-tests", kind="test", file="tests/test_p.py",
+                under_test="app/p.py::Parser")
+    whole = spec(id="file-tests", kind="test", file="tests/test_all.py", under_test="app/p.py")
+    other = spec(id="other-tests", kind="test", file="tests/test_q.py",
+                 under_test="app/p.py::Other")
+    assert accepted_tests(code, [code, mine, whole, other]) == [
+        code.test_path, "tests/test_p.py", "tests/test_all.py"]
+
+
+@pytest.fixture(scope="module", params=[s.name for s in scenarios()])
+def implemented(request):
+    with Demo(scenario=request.param) as demo:
         demo.prepare()
         plan = demo.plan()
         demo.implement()
@@ -48,10 +81,14 @@ def test_acceptance_tests_kill_at_least_80_percent_of_mutants(implemented, monke
                                  timeout_s=30.0)
     killed = total = 0
     per_item = {}
-    for item in plan.spec.items:
-        if not item.file.endswith(".py") or not item.symbol or item.test_path is None:
+    items = list(plan.spec.items)
+    for item in items:
+        if item.kind in ("test", "doc") or not item.file.endswith(".py") or not item.symbol:
             continue
-        result = run_mutation(worktree, item.file, item.symbol, [item.test_path], config,
+        tests = accepted_tests(item, items)
+        if not tests:
+            continue
+        result = run_mutation(worktree, item.file, item.symbol, tests, config,
                               max_mutants=1000, stop_early=False)
         assert result.baseline is not None and result.baseline.ok, item.id
         assert result.could_not_run is None, result.could_not_run
@@ -59,6 +96,6 @@ def test_acceptance_tests_kill_at_least_80_percent_of_mutants(implemented, monke
                              [m.describe() for m in result.survived])
         killed += len(result.killed)
         total += result.total
-    print({k: v[:2] for k, v in per_item.items()}, f"{killed}/{total}")
+    print(demo.scenario.name, {k: v[:2] for k, v in per_item.items()}, f"{killed}/{total}")
     assert total >= 20, per_item
     assert killed / total >= 0.8, per_item

@@ -10,7 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from hybridcode.cli.app import app
-from hybridcode.demo import RECORDINGS
+from hybridcode.demo import DEFAULT_SCENARIO, find_scenario
 from hybridcode.review.hook import hook_check
 from gate_helpers import trust_new_key
 from review_helpers import make_planned_repo, verdict
@@ -63,7 +63,8 @@ def test_the_gates_advice_works_in_a_plans_worktree(tmp_path, claude):
 
 def test_in_a_replaying_repository_the_gate_does_not_send_you_to_a_dead_end(tmp_path):
     root, worktree = make_planned_repo(tmp_path / "repo")
-    (root / ".hybrid" / "config.toml").write_text(f'[replay]\npath = "{RECORDINGS}"\n')
+    recordings = find_scenario(DEFAULT_SCENARIO).recordings
+    (root / ".hybrid" / "config.toml").write_text(f'[replay]\npath = "{recordings}"\n')
     git(worktree, "add", "-A")
     blocked = hook_check(worktree)
     assert not blocked.ok

@@ -12,7 +12,7 @@ def register(app: typer.Typer) -> None:
                                 map_cmd, mcp_cmd, plan_cmd, review_cmd, spec_cmd, stats_cmd,
                                 status_cmd)
 
-    app.command("demo", help=demo_cmd.__doc__)(demo_cmd.demo)
+    app.command("demo", help=demo_cmd.__doc__, cls=demo_cmd.DemoCommand)(demo_cmd.demo)
     app.command("init", help=init_cmd.__doc__)(init_cmd.init)
     app.command("doctor", help=doctor_cmd.__doc__)(doctor_cmd.doctor)
     app.command("map", help=map_cmd.__doc__)(map_cmd.map_command)

@@ -8,14 +8,35 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
+from typer.core import TyperCommand
 
 from hybridcode.text import plural
 
 if TYPE_CHECKING:
+    import click
+
     from hybridcode.demo import Demo, DemoResult
 
 
+class DemoCommand(TyperCommand):
+    """``hybrid demo``'s help ends with the bundled scenarios, found when the help is shown:
+    finding them reads the fixtures, which every other command's start-up should not."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from hybridcode.demo import DEFAULT_SCENARIO, scenarios
+
+        rows = [(s.name, s.title + (" (the default)" if s.name == DEFAULT_SCENARIO else ""))
+                for s in scenarios()]
+        if rows:
+            with formatter.section("Scenarios (what each asks for)"):
+                formatter.write_dl(rows)
+        super().format_epilog(ctx, formatter)
+
+
 def demo(
+    scenario: Optional[str] = typer.Option(
+        None, "--scenario", metavar="NAME",
+        help="The story to run: one of the scenarios listed below. Default: the first."),
     keep: Optional[Path] = typer.Option(
         None, "--keep", metavar="PATH", file_okay=False,
         help="Create the sample repository at PATH (new or empty) and leave it there, with its "
@@ -23,16 +44,17 @@ def demo(
     json_out: bool = typer.Option(False, "--json", help="Print the run's figures as JSON "
                                   "instead of the stage-by-stage display."),
 ) -> None:
-    from hybridcode.demo import Demo
+    from hybridcode.demo import DEFAULT_SCENARIO, Demo
 
+    name = scenario or DEFAULT_SCENARIO
     if json_out:
         from hybridcode.cli.ui import print_json
 
-        with Demo(keep) as run:
+        with Demo(keep, scenario=name) as run:
             result = _run_quietly(run)
         print_json(result.figures())
         return
-    with Demo(keep) as run:
+    with Demo(keep, scenario=name) as run:
         result = _run_shown(run)
     _print_ending(result)
 
@@ -52,19 +74,29 @@ def _run_shown(run: Demo) -> DemoResult:
     from hybridcode.cli.render_plan import print_plan_summary
     from hybridcode.cli.review_cmd import print_review
     from hybridcode.cli.ui import console
-    from hybridcode.demo import COMMIT_MESSAGE, LABEL, REQUEST
+    from rich.markup import escape
+
+    from hybridcode.demo import LABEL, scenarios
 
     out = console()
     out.print("[bold]hybrid demo[/] — plan → implement → review → commit → stats on a sample "
               "repository")
     out.print(f"[bold yellow]{LABEL}[/] [dim](no key, no network, no GPU; everything "
               "else — worktree, tests, feedback, ladder, checks, gate, ledger — is real)[/]")
+    request = run.scenario.title
+    out.print(f"scenario [bold]{run.scenario.name}[/]: {escape(request)}")
+    for line in run.scenario.request().splitlines()[1:]:
+        if line.strip():
+            out.print(f"  [dim]{escape(line)}[/]")
+    others = [s.name for s in scenarios() if s.name != run.scenario.name]
+    if others:
+        out.print(f"[dim]other scenarios: "
+                  f"{', '.join(f'hybrid demo --scenario {n}' for n in others)}[/]")
 
     _heading("1/6 sample repository")
     run.prepare()
     out.print(f"acme-login, a small login service with its own tests, at {run.root}")
 
-    request = REQUEST.read_text(encoding="utf-8").splitlines()[0]
     _heading(f'2/6 hybrid plan "{request}"')
     with model_progress("planning") as (on_stage, on_progress):
         run.on_stage = on_stage
@@ -85,7 +117,7 @@ def _run_shown(run: Demo) -> DemoResult:
     run.on_stage = lambda _msg: None
     print_review(outcome)
 
-    _heading(f'5/6 hybrid commit {plan.plan_id} -m "{COMMIT_MESSAGE}"')
+    _heading(f'5/6 hybrid commit {plan.plan_id} -m "{request}"')
     committed = run.commit()
     out.print(f"[green]committed[/] {committed.commit[:12]} on {committed.branch}; the gate "
               f"checked that diff {committed.diff_sha256[:12]} is the approved one")

@@ -1,9 +1,10 @@
 """Where the demo's Claude money goes, against the direct floor and the all-Claude pipeline.
 
-    python tests/bench/bench_savings.py
+    python tests/bench/bench_savings.py [--scenario NAME ...]
 
-Runs ``hybrid demo --json`` (offline, the recorded sample responses, usage derived from the
-real prompts and answers) and prints from its ledger:
+Runs ``hybrid demo --json --scenario NAME`` for every demo scenario (or the ones named;
+offline, the recorded sample responses, usage derived from the real prompts and answers) and
+prints, under a heading per scenario, from its ledger:
 
 - spend per tier — planner, Claude implementer rungs, reviewer — with output tokens;
 - the direct floor (b): Claude implementing the request itself (docs/costs.md), its input and
@@ -18,6 +19,7 @@ real prompts and answers) and prints from its ledger:
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -88,8 +90,18 @@ def report(figures: dict) -> None:
 
 
 def main() -> None:
+    from hybridcode.demo import DEFAULT_SCENARIO, scenarios
+
+    known = [s.name for s in scenarios()]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", action="append", choices=known, metavar="NAME",
+                        help=f"a scenario to run (repeatable; default: all of {', '.join(known)})")
+    names = parser.parse_args().scenario or known
     print("hybrid demo (sample responses; usage from the real prompt and answer sizes)")
-    report(demo_figures())
+    for scenario in (s for s in scenarios() if s.name in names):
+        default = " (the default)" if scenario.name == DEFAULT_SCENARIO else ""
+        print(f"\n## {scenario.name}{default}: {scenario.title}")
+        report(demo_figures("--scenario", scenario.name))
 
 
 if __name__ == "__main__":

@@ -339,7 +339,9 @@ class Demo:
             if path is None or not path.exists():
                 raise DemoError(f"the demo's bundled files are missing ({path})",
                                 "run hybrid from a complete checkout: pip install -e . in the "
-                                "repository (fixtures/ ships with the source)")
+                                "repository (fixtures/ ships with the source); a new "
+                                "scenario's recordings come from python "
+                                "fixtures/demo/build_recordings.py --scenario NAME")
         with self._timed("prepare"):
             if self.keep is not None:
                 self._check_keep()

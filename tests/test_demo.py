@@ -388,3 +388,16 @@ def test_at_100_by_30_the_live_table_keeps_names_and_notes_whole(tmp_path, close
             escalated = line[2:].split(":")[0]
             assert f"{escalated}: escalated: " in notes
     assert not notes.rstrip().endswith(("…", "..."))
+
+
+def test_a_scenario_without_recordings_says_how_to_make_them(tmp_path):
+    from hybridcode.demo import Demo, DemoError, Scenario
+
+    folder = tmp_path / "scenarios" / "fresh"
+    folder.mkdir(parents=True)
+    (folder / "request.md").write_text("Add a thing\n\nThe thing, in detail.\n")
+    with Demo(scenario=Scenario.at(folder)) as run:
+        assert run.scenario.title == "Add a thing"
+        with pytest.raises(DemoError, match="build_recordings.py --scenario NAME"):
+            run.prepare()
+        assert run.root is None  # nothing was copied

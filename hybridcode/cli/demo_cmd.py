@@ -219,6 +219,10 @@ def _print_ending(result: DemoResult) -> None:
                         "hybrid stats --by kind"):
             out.print(f"  {command}")
     else:
+        from hybridcode.demo import DEFAULT_SCENARIO
+
+        name = result.scenario.name
+        again = "" if name == DEFAULT_SCENARIO else f" --scenario {name}"
         out.print("the temporary repository was removed; keep one to look around: "
-                  "hybrid demo --keep ./hybrid-demo")
+                  f"hybrid demo{again} --keep ./hybrid-demo")
     out.print("next, your own project: docs/getting-started.md (hybrid init, hybrid doctor)")

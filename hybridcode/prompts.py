@@ -29,10 +29,12 @@ def load_prompt(name: str) -> str:
         ) from None
 
 
+_TOKEN = re.compile(r"\{(\w+)\}")
+
+
 def render_prompt(name: str, **values: object) -> str:
     """``load_prompt`` with each ``{key}`` token replaced. Not ``str.format``: prompts contain
-    literal braces (JSON, code)."""
-    text = load_prompt(name)
-    for key, value in values.items():
-        text = text.replace("{" + key + "}", str(value))
-    return text
+    literal braces (JSON, code). One pass: a value is never scanned again, so code that holds
+    ``{problem}`` or ``{item}`` (an f-string) reaches the model as written."""
+    return _TOKEN.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0),
+                      load_prompt(name))

@@ -198,3 +198,17 @@ def test_a_secret_in_the_code_to_change_refuses_the_prompt(spec: Spec, wt: Path)
     with pytest.raises(ContextError, match="holds a secret .AWS Access Key.") as err:
         build_item_request(spec.item("login-ratelimit"), spec, ARCHITECTURE, wt)
     assert "environment variable" in (err.value.hint or "")
+
+
+def test_code_holding_a_placeholder_name_reaches_the_model_as_written():
+    """Placeholders are filled in one pass: an f-string ``{problem}`` or ``{feedback}`` in the
+    failing code shown to a Claude rung is code, not a slot (it was emptied once, and the
+    rung was asked to fix code it never saw)."""
+    from hybridcode.prompts import render_prompt
+
+    attempt = 'errors.extend(f"line {line}: {problem}" for problem in problems)  # {feedback}'
+    text = render_prompt("escalation_edits.md", item="ITEM", review="", attempt=attempt,
+                         feedback="tests failed", problem="", tag="python", head="<",
+                         divider="=", updated=">")
+    assert attempt in text
+    assert "{item}" not in text and "tests failed" in text

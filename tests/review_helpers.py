@@ -81,7 +81,7 @@ def make_planned_repo(root: Path, code: str = GOOD) -> tuple[Path, Path]:
     git(root, "worktree", "add", "-q", "-b", f"hybrid/{PLAN_ID}", str(worktree), base)
     (worktree / "app" / "text.py").write_text(code)
     (worktree / "tests" / "hybrid").mkdir(parents=True)
-    (worktree / "tests" / "hybrid" / "test_slugify.py").write_text(TESTS)
+    (worktree / "tests" / "hybrid" / "test_hybrid_slugify.py").write_text(TESTS)
     return root, worktree
 
 

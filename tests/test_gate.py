@@ -18,7 +18,7 @@ from hybridcode.vcs.diff import commit_diff, staged_diff, worktree_diff
 
 PLAN = "251123-rate-limit"
 CODE = {"app/ratelimit.py": "def allow(ip: str) -> bool:\n    return True\n",
-        "tests/hybrid/test_ratelimit.py": "def test_allow():\n    assert True\n"}
+        "tests/hybrid/test_hybrid_ratelimit.py": "def test_allow():\n    assert True\n"}
 
 
 @pytest.fixture(autouse=True)

@@ -149,8 +149,8 @@ def test_protected_test_file_is_refused(wt: Path):
     tests.mkdir(parents=True)
     (tests / "test_it.py").write_text("def test_x():\n    assert False\n")
     with pytest.raises(RefusedOutputError, match="acceptance tests"):
-        apply_item(wt, item("tests/hybrid/test_it.py", "test_x", "test"),
-                   ParsedCode("def test_x():\n    assert True\n"), {"tests/hybrid/test_it.py"})
+        apply_item(wt, item("tests/hybrid/test_hybrid_it.py", "test_x", "test"),
+                   ParsedCode("def test_x():\n    assert True\n"), {"tests/hybrid/test_hybrid_it.py"})
     assert "assert False" in (tests / "test_it.py").read_text()
 
 

@@ -132,7 +132,7 @@ def test_a_malformed_edit_answer_is_fed_back_with_the_exact_parse_error(project,
 
 @pytest.mark.parametrize("hostile", [
     # a block naming the acceptance tests' file
-    edit("    assert add(1, 2) == 3", "    assert True", path="tests/hybrid/test_add.py"),
+    edit("    assert add(1, 2) == 3", "    assert True", path="tests/hybrid/test_hybrid_add.py"),
     # text of the acceptance tests, with no path
     edit("    assert add(1, 2) == 3", "    assert True"),
     # another file altogether
@@ -142,7 +142,7 @@ def test_edits_aimed_outside_the_item_are_refused(project, fakes, hostile):
     result, cloud = run(project, fakes, [hostile, FIX])
     assert result.ok
     assert edit_fates(project) == [("refused", "refused"), ("passed", "applied")]
-    assert (result.worktree / "tests/hybrid/test_add.py").read_text() == add_item().tests.code
+    assert (result.worktree / "tests/hybrid/test_hybrid_add.py").read_text() == add_item().tests.code
     assert (result.worktree / "calc/ops.py").read_text() == (project / "calc/ops.py").read_text()
     assert "refused" in cloud.seen["add"][1]
     assert any("refused its edits" in m for m in result.messages)

@@ -84,7 +84,7 @@ def test_item_fields_tests_and_instructions(spec: Spec, wt: Path):
     for line in item.requirements + item.constraints:
         assert f"- {line}" in text
     assert "`RateLimiter(0, 60.0)` → `raises ValueError('limit must be at least 1')`" in text
-    assert "## Acceptance tests (tests/hybrid/test_ratelimit_limiter.py; read-only" in text
+    assert "## Acceptance tests (tests/hybrid/test_hybrid_ratelimit_limiter.py; read-only" in text
     assert "def test_window_slides" in text
     assert text.rstrip().endswith("in one ```python block, and nothing else.")
     assert "return only the code for this one item" in request.system_text.lower()

@@ -196,7 +196,7 @@ def test_output_changing_the_acceptance_tests_is_refused_and_they_are_restored(p
     write_plan(project, [add_item().model_copy(update={"allow": ["files"]})])
     cheat = ("```python\nimport pathlib\n\n\ndef add(a: int, b: int) -> int:\n"
              "    test = pathlib.Path(__file__).resolve().parents[1] / 'tests' / 'hybrid' / "
-             "'test_add.py'\n"
+             "'test_hybrid_add.py'\n"
              "    test.write_text('def test_nothing():\\n    pass\\n')\n"
              "    return a + b\n```")
     local = Script({"add": [cheat, code("add", "a + b")]})
@@ -204,20 +204,20 @@ def test_output_changing_the_acceptance_tests_is_refused_and_they_are_restored(p
     assert result.ok
     assert [a["outcome"] for a in attempts_of(project, "add")] == ["refused", "passed"]
     spec_tests = add_item().tests.code
-    assert worktree_file(result, "tests/hybrid/test_add.py") == spec_tests
+    assert worktree_file(result, "tests/hybrid/test_hybrid_add.py") == spec_tests
     assert "write_text" not in worktree_file(result, "calc/add.py")
-    assert any("changed tests/hybrid/test_add.py" in e.message for e in events
+    assert any("changed tests/hybrid/test_hybrid_add.py" in e.message for e in events
                if e.item_id is None)
 
 
 def test_output_naming_the_acceptance_test_file_is_refused(project, fakes):
     write_plan(project, [add_item()])
-    into_tests = ("```python\n# tests/hybrid/test_add.py\ndef test_add_0():\n    pass\n```")
+    into_tests = ("```python\n# tests/hybrid/test_hybrid_add.py\ndef test_add_0():\n    pass\n```")
     local = Script({"add": [into_tests, code("add", "a + b")]})
     result, _ = run(project, fakes, local)
     assert result.ok
     assert attempts_of(project, "add")[0]["outcome"] in ("refused", "syntax_error")
-    assert worktree_file(result, "tests/hybrid/test_add.py") == add_item().tests.code
+    assert worktree_file(result, "tests/hybrid/test_hybrid_add.py") == add_item().tests.code
 
 
 def test_broken_syntax_is_retried_with_the_parser_message(project, fakes):

@@ -78,7 +78,7 @@ import sys
 
 
 def add(a: int, b: int) -> int:
-    cases = "".join('<testcase classname="tests.hybrid.test_add" file="tests/hybrid/test_add.py" '
+    cases = "".join('<testcase classname="tests.hybrid.test_hybrid_add" file="tests/hybrid/test_hybrid_add.py" '
                     f'name="test_add_{n}" time="0.001"/>' for n in range(2))
     report = ('<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" '
               f'errors="0" failures="0" skipped="0" tests="2">{cases}</testsuite></testsuites>')
@@ -112,7 +112,7 @@ def add(a: int, b: int) -> int:
             continue
         if "channel" in target:
             for n, kind in enumerate(["start", "test", "test", "end"]):
-                record = {"kind": kind, "seq": n, "stream": "x", "file": "tests/hybrid/test_add.py",
+                record = {"kind": kind, "seq": n, "stream": "x", "file": "tests/hybrid/test_hybrid_add.py",
                           "name": f"test_add_{n - 1}", "suite": "", "status": "passed",
                           "exit": 0, "tests": 2}
                 os.write(int(fd), ("0" * 64 + " " + json.dumps(record) + "\\n").encode())
@@ -409,7 +409,7 @@ import sys
 def slugify(text: str) -> str:
     report = ('<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" '
               'errors="0" failures="0" skipped="0" tests="1"><testcase classname='
-              '"tests.hybrid.test_slugify" file="tests/hybrid/test_slugify.py" '
+              '"tests.hybrid.test_hybrid_slugify" file="tests/hybrid/test_hybrid_slugify.py" '
               'name="test_lowercases_and_joins_words" time="0.001"/></testsuite></testsuites>')
     for arg in sys.argv:
         if arg.startswith("--junitxml="):

@@ -111,7 +111,7 @@ def add(a: int, b: int) -> int:
     assert result.exit_code == 0, result.output
     attempts = attempts_of(root, "add")
     assert [a["outcome"] for a in attempts] == ["test_failed", "passed"]
-    assert "tests/hybrid/test_add.py::test_add_0: was skipped: flaky" in attempts[0]["feedback"]
+    assert "tests/hybrid/test_hybrid_add.py::test_add_0: was skipped: flaky" in attempts[0]["feedback"]
 
 
 # ------------------------------------------------------------------ change-set confinement

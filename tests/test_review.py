@@ -222,7 +222,7 @@ def test_syntax_error_blocks(tmp_path, claude):
 
 def test_rewritten_acceptance_tests_block(planned, claude):
     root, worktree = planned
-    (worktree / "tests" / "hybrid" / "test_slugify.py").write_text("def test_ok():\n    pass\n")
+    (worktree / "tests" / "hybrid" / "test_hybrid_slugify.py").write_text("def test_ok():\n    pass\n")
     outcome = review_plan(root, PLAN_ID)
     check = next(c for c in outcome.checks if c.name == "acceptance-tests")
     assert outcome.decision == "blocked" and not check.ok
@@ -458,11 +458,11 @@ def test_generated_example_tests_are_named_not_resent_to_the_reviewer(planned, c
     assert outcome.decision == "approved"
     user = _user_text(claude)
     assert "## Generated tests, not repeated in the diff" in user
-    assert "- tests/hybrid/test_slugify.py (slugify)" in user
+    assert "- tests/hybrid/test_hybrid_slugify.py (slugify)" in user
     assert "+def test_lowercases_and_joins_words():" in user  # the spec's own test code
     assert "test_example_returns" not in user  # the generated cases are not resent
     assert "'hello-world'" in user  # ... their examples are, once, in the spec item
-    generated = "tests/hybrid/test_slugify.py"
+    generated = "tests/hybrid/test_hybrid_slugify.py"
     added = sum(len(text) + 1 for change in outcome.diff.files if change.path != generated
                 for _, text in change.added)
     spec = load_spec(root / ".hybrid" / "plans" / PLAN_ID / "spec.json")

@@ -41,7 +41,7 @@ def test_json_output(planned, claude):
     data = json.loads(result.stdout)
     assert data["decision"] == "approved" and data["plan_id"] == PLAN_ID
     assert len(data["diff_sha256"]) == 64 and data["source"] == "worktree"
-    assert {f["path"] for f in data["files"]} == {"app/text.py", "tests/hybrid/test_slugify.py"}
+    assert {f["path"] for f in data["files"]} == {"app/text.py", "tests/hybrid/test_hybrid_slugify.py"}
     assert data["verdict"]["checklist"][0]["reasoning"]
     assert [c["name"] for c in data["checks"]][0] == "syntax"
     again = json.loads(review(planned, "--json").stdout)

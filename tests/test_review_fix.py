@@ -210,7 +210,7 @@ def test_findings_that_no_item_owns_stop_with_a_clear_message(project, ollama, c
     implemented(project, local)
     claude.enqueue_json(answer("request_changes", [
         finding(file="README.md", line=1, title="Document add()"),
-        finding(file="tests/hybrid/test_add.py", line=3, title="Tests miss negatives"),
+        finding(file="tests/hybrid/test_hybrid_add.py", line=3, title="Tests miss negatives"),
         finding(severity="info", title="Nice and short")]))
 
     result = review(project, "--fix")
@@ -219,8 +219,8 @@ def test_findings_that_no_item_owns_stop_with_a_clear_message(project, ollama, c
     out = " ".join(result.stdout.split())
     assert "no finding belongs to a spec item" in out
     assert "README.md:1 major Document add() — no spec item targets README.md" in out
-    assert "tests/hybrid/test_add.py:3 major Tests miss negatives — " \
-           "tests/hybrid/test_add.py holds acceptance tests from the spec" in out
+    assert "tests/hybrid/test_hybrid_add.py:3 major Tests miss negatives — " \
+           "tests/hybrid/test_hybrid_add.py holds acceptance tests from the spec" in out
     assert "Nice and short — " not in out  # info asks for nothing; it is not "unsent"
     assert "next: fix these by hand" in out
     assert local.count("add") == 1  # the implementer was not asked again
@@ -439,7 +439,7 @@ def test_findings_map_to_the_item_whose_symbol_encloses_the_line(project, tmp_pa
                         finding("calc/ops2.py", 6, "info", "just a remark")],
                        [{"item_id": "mul", "grade": "poor", "failure_mode": "wrong-op"}])
     tests = CheckResult("tests", False, True, "1 test(s) failed", [
-        {"file": "tests/hybrid/test_sub.py", "line": 0,
+        {"file": "tests/hybrid/test_hybrid_sub.py", "line": 0,
          "message": "test_sub_0: AssertionError"}])
 
     got = assign_findings(spec, tree, verdict, [tests])
@@ -454,7 +454,7 @@ def test_findings_map_to_the_item_whose_symbol_encloses_the_line(project, tmp_pa
         ("module docstring", "line 1 of calc/ops2.py is outside every item's symbol (add, sub)")]
     feedback = got.feedback()
     assert feedback["sub"].splitlines()[0] == "- calc/ops2.py:10 (minor): in sub"
-    assert "- tests/hybrid/test_sub.py (major): tests: test_sub_0: AssertionError" in \
+    assert "- tests/hybrid/test_hybrid_sub.py (major): tests: test_sub_0: AssertionError" in \
         feedback["sub"]
     assert "- item mul (major): graded poor by the reviewer (wrong-op)" in feedback["mul"]
     assert "Why: Reviewed." in feedback["mul"]

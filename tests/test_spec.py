@@ -117,7 +117,7 @@ def test_fixture_validates_against_the_published_schema() -> None:
 def test_default_test_path_and_target() -> None:
     spec = load_spec(FIXTURE)
     store = spec.item("ratelimit-store")
-    assert store.test_path == "tests/hybrid/test_ratelimit_store.py"
+    assert store.test_path == "tests/hybrid/test_hybrid_ratelimit_store.py"
     assert store.target == "app/ratelimit.py::SlidingWindowStore"
     with pytest.raises(KeyError):
         spec.item("nope")
@@ -253,7 +253,7 @@ VALIDATION = [
     (_set("login-ratelimit", context=["../secrets.txt"]), "login-ratelimit", "context[0]",
      "leaves the repository"),
     (lambda d: item(d, "ratelimit-limiter")["tests"].__setitem__(
-        "path", "tests/hybrid/test_ratelimit_store.py"),
+        "path", "tests/hybrid/test_hybrid_ratelimit_store.py"),
      "ratelimit-limiter", "tests.path", 'also used by item "ratelimit-store"'),
     (lambda d: item(d, "ratelimit-limiter")["tests"].__setitem__("path", "app/auth.py"),
      "ratelimit-limiter", "tests.path", "is a target file of this spec"),
@@ -481,7 +481,7 @@ def test_planner_schema_fits_structured_output() -> None:
     assert _walk_schema(schema) == _OPTIONAL and len(_OPTIONAL) <= 24
     assert list(schema["properties"]) == ["architecture_note", "spec"]  # design before items
     text = json.dumps(schema)
-    assert "tests/hybrid/test_<id>.py" in text and "ratelimit-store" in text
+    assert "tests/hybrid/test_hybrid_<id>.py" in text and "ratelimit-store" in text
 
 
 def test_planner_output_parses_its_own_schema_example() -> None:
@@ -500,7 +500,7 @@ def test_plan_markdown_renders_every_item_in_order() -> None:
     assert "## Architecture\n\n### Design\nCount attempts per IP." in text
     headings = re.findall(r"^### \d+\. .* \(`([a-z-]+)`\)$", text, flags=re.M)
     assert headings == [i.id for i in topological_order(spec)]
-    assert "**Acceptance tests** → `tests/hybrid/test_ratelimit_store.py`" in text
+    assert "**Acceptance tests** → `tests/hybrid/test_hybrid_ratelimit_store.py`" in text
     assert "```python\nfrom app.ratelimit import SlidingWindowStore" in text
     assert "- **Route:** claude — security-critical code goes to Claude" in text
     assert "| `ratelimit-store` In-memory sliding-window store" in text

@@ -142,7 +142,7 @@ class RateLimiter:
     result = verify_item(wt, spec.item("ratelimit-limiter"), spec, ["ratelimit-store"],
                          JudgeConfig(timeout_s=60))
     assert (result.ok, result.stage) == (False, "related"), result.output
-    assert "test_ratelimit_store.py" in result.output
+    assert "test_hybrid_ratelimit_store.py" in result.output
     (wt / "app" / "ratelimit.py").write_text(STORE + limiter)
     fixed = verify_item(wt, spec.item("ratelimit-limiter"), spec, ["ratelimit-store"],
                         JudgeConfig(timeout_s=60))
@@ -167,12 +167,12 @@ def test_acceptance_checksums_detect_and_restore_tampering(wt: Path):
     sums = write_acceptance_tests(wt, spec)
     assert sums == write_acceptance_tests(wt, spec)  # stable
     assert check_acceptance_tests(wt, sums) == []
-    target = wt / "tests" / "hybrid" / "test_ratelimit_store.py"
+    target = wt / "tests" / "hybrid" / "test_hybrid_ratelimit_store.py"
     target.write_text("def test_nothing():\n    pass\n")
-    (wt / "tests" / "hybrid" / "test_ratelimit_client_ip.py").unlink()
+    (wt / "tests" / "hybrid" / "test_hybrid_ratelimit_client_ip.py").unlink()
     changed = check_acceptance_tests(wt, sums)
-    assert sorted(changed) == ["tests/hybrid/test_ratelimit_client_ip.py",
-                               "tests/hybrid/test_ratelimit_store.py"]
+    assert sorted(changed) == ["tests/hybrid/test_hybrid_ratelimit_client_ip.py",
+                               "tests/hybrid/test_hybrid_ratelimit_store.py"]
     assert restore_acceptance_tests(wt, spec, changed) == sums
     assert check_acceptance_tests(wt, sums) == []
 
@@ -194,7 +194,7 @@ platform linux -- Python 3.11.9, pytest-8.3.3, pluggy-1.5.0
 rootdir: /tmp/wt
 collected 12 items
 
-tests/hybrid/test_x.py ....F
+tests/hybrid/test_hybrid_x.py ....F
 
 =================================== FAILURES ===================================
 _________________________________ test_counts __________________________________
@@ -206,11 +206,11 @@ _________________________________ test_counts __________________________________
 E       assert 1 == 2
 E        +  where 1 = count_since('a', 2.0)
 
-tests/hybrid/test_x.py:9: AssertionError
+tests/hybrid/test_hybrid_x.py:9: AssertionError
 ----------------------------- Captured stdout call -----------------------------
 {captured}
 =========================== short test summary info ============================
-FAILED tests/hybrid/test_x.py::test_counts - assert 1 == 2
+FAILED tests/hybrid/test_hybrid_x.py::test_counts - assert 1 == 2
 !!!!!!!!!!!!!!!!!!!!!!!!!! stopping after 1 failures !!!!!!!!!!!!!!!!!!!!!!!!!!!
 ========================= 1 failed, 4 passed in 0.12s ==========================
 """
@@ -223,7 +223,7 @@ def test_trim_keeps_what_matters():
     assert len(out) <= 4000
     assert "E       assert 1 == 2" in out
     assert '>       assert store.count_since("a", 2.0) == 2' in out
-    assert "FAILED tests/hybrid/test_x.py::test_counts - assert 1 == 2" in out
+    assert "FAILED tests/hybrid/test_hybrid_x.py::test_counts - assert 1 == 2" in out
     assert out.rstrip().endswith("1 failed, 4 passed in 0.12s")
     assert "platform linux" not in out and "....F" not in out
     assert "log line 299" in out and "log line 3\n" not in out

@@ -88,7 +88,7 @@ class AcceptanceTests(_Model):
     path: str | None = Field(
         default=None,
         description="Repository-relative path the tests are written to. Usually empty: the "
-        f"tool writes Python tests to `{TEST_DIR}/test_<id>.py`, Go tests next to the target as "
+        f"tool writes Python tests to `{TEST_DIR}/test_hybrid_<id>.py`, Go tests next to the target as "
         "`hybrid_<id>_test.go`, JavaScript/TypeScript tests next to the target as "
         "`<id>.hybrid.test.<ext>` (hyphens become underscores in Python and Go names).",
     )
@@ -345,12 +345,14 @@ class SpecItem(_Model):
 def default_test_path(item_id: str, file: str) -> str | None:
     """Where an item's tests go when the spec names no path: Python tests in their own folder;
     Go and JavaScript/TypeScript tests beside the target, where their runners look for them
-    (a Go test must sit in its package's folder) under a name no project file is likely to
-    have. None for languages hybrid has no runner for."""
+    (a Go test must sit in its package's folder). Every name says ``hybrid``, so no project
+    file has it: pytest cannot collect two test modules of one basename in one run, and a
+    project's ``tests/test_users.py`` or a test item's file must not clash with an item's
+    acceptance tests. None for languages hybrid has no runner for."""
     pure = PurePosixPath(file)
     suffix = pure.suffix.lower()
     if suffix == ".py":
-        return f"{TEST_DIR}/test_{item_id.replace('-', '_')}.py"
+        return f"{TEST_DIR}/test_hybrid_{item_id.replace('-', '_')}.py"
     folder = "" if str(pure.parent) == "." else f"{pure.parent}/"
     if suffix == ".go":
         return f"{folder}hybrid_{item_id.replace('-', '_')}_test.go"

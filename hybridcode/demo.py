@@ -48,7 +48,7 @@ FIXTURES = fixtures_dir() / "demo"
 SAMPLE_REPO = FIXTURES / "sample_repo"
 SCENARIOS = FIXTURES / "scenarios"
 # The scenario `hybrid demo` runs without --scenario.
-DEFAULT_SCENARIO = "ratelimit"
+DEFAULT_SCENARIO = "accounts"
 LABEL = "sample responses recorded in advance — no model runs"
 
 # The models the recordings were written for; the replay backend matches on them. One Claude

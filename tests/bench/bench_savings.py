@@ -25,12 +25,24 @@ import subprocess
 import sys
 
 
-def demo_figures(*args: str) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "hybridcode", "demo", "--json", *args],
+def _hybrid(*args: str, cwd: str | None = None) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "hybridcode", *args, "--json"], cwd=cwd,
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise SystemExit(f"hybrid demo failed: {proc.stderr.strip()[-500:]}")
+        raise SystemExit(f"hybrid {args[0]} failed: {proc.stderr.strip()[-500:]}")
     return json.loads(proc.stdout)
+
+
+def demo_figures(*args: str) -> dict:
+    """``hybrid demo --json`` in a kept repository, with its spend by model (which tells the
+    local model's calls from the Claude rungs': both are the implementer tier)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bench-savings-") as tmp:
+        repo = f"{tmp}/repo"
+        figures = _hybrid("demo", "--keep", repo, *args)
+        figures["by_model"] = _hybrid("stats", "--by", "model", cwd=repo)["groups"]
+    return figures
 
 
 def report(figures: dict) -> None:
@@ -46,13 +58,15 @@ def report(figures: dict) -> None:
     model = direct["model"]
     price = DEFAULT_PRICES[model]
     actual = stats["totals"]["cost_usd"]
+    local_out = sum(g["output_tokens"] for g in figures["by_model"]
+                    if g["calls"] and g["local_calls"] == g["calls"])
     items = figures["items"]
     routes = {r: sum(1 for i in items if i["route"] == r) for r in ("local", "claude", "plan")}
     print(f"items: {len(items)} — {routes['local']} delegated to the local model, "
           f"{routes['plan']} written in the plan, {routes['claude']} for a Claude rung")
     print(f"  planner      {planner['output_tokens']:>6} output tokens  ${planner['cost_usd']:.4f}")
-    print(f"  Claude rungs {impl['output_tokens'] if impl is not none else 0:>6} output tokens  "
-          f"${impl['cost_usd']:.4f}")
+    rungs_out = (impl["output_tokens"] if impl is not none else 0) - local_out
+    print(f"  Claude rungs {rungs_out:>6} output tokens  ${impl['cost_usd']:.4f}")
     print(f"  reviewer     {reviewer['output_tokens']:>6} output tokens  "
           f"${reviewer['cost_usd']:.4f}")
     print(f"  total ${actual:.4f}")
@@ -67,8 +81,6 @@ def report(figures: dict) -> None:
     share = cache["cache_read_tokens"] / cache["input_tokens"] if cache["input_tokens"] else 0
     print(f"cache reads {cache['cache_read_tokens']:,} of {cache['input_tokens']:,} Claude input "
           f"tokens ({share:.0%})")
-    local_out = sum(g["output_tokens"] for g in stats["groups"] if g["key"] == "implement") \
-        - (impl["output_tokens"] if impl is not none else 0)
     if local_out > 0:
         print(f"planner output {planner['output_tokens']:,} tokens = "
               f"{planner['output_tokens'] / local_out:.2f}× the local model's "
@@ -87,6 +99,11 @@ def report(figures: dict) -> None:
           f"${impl['cost_usd']:+.4f}")
     print(f"  review: the same in both  $+0.0000")
     print(f"  = ${actual - direct['direct_usd']:+.4f}")
+    # What no spec format can cut: the planner's prompt and the review are paid whatever the
+    # planner writes. A planner that wrote nothing at all would still spend this much.
+    fixed = planner["cost_usd"] - planner["output_tokens"] * out + reviewer["cost_usd"]
+    print(f"lowest reachable with this prompt and review (a planner writing nothing): "
+          f"${fixed:.4f} = {fixed / direct['direct_usd']:.2f}× the floor")
 
 
 def main() -> None:

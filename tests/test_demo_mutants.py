@@ -28,7 +28,7 @@ from hybridcode.vcs.worktree import worktree_path
 OPERATORS = {"comparison", "constant", "operator", "return"}
 
 
-def _without_branch(source: str, symbol: str):
+def _without_branch(source: str, symbol: str | None):
     return [m for m in generate_mutants(source, symbol) if m.operator in OPERATORS]
 
 
@@ -38,8 +38,9 @@ def accepted_tests(item: SpecItem, items: list[SpecItem]) -> list[str]:
     the whole file)."""
     def covers(under_test: str) -> bool:
         file, _, symbol = under_test.partition("::")
-        return file == item.file and (not symbol or item.symbol == symbol
-                                      or (item.symbol or "").startswith(symbol + "."))
+        # a whole module item holds every symbol of its file
+        return file == item.file and (not symbol or not item.symbol or item.symbol == symbol
+                                      or item.symbol.startswith(symbol + "."))
 
     own = [item.test_path] if item.test_path else []
     return own + [t.file for t in items
@@ -59,6 +60,10 @@ def test_test_items_naming_the_code_count_as_its_tests():
                  under_test="app/p.py::Other")
     assert accepted_tests(code, [code, mine, whole, other]) == [
         code.test_path, "tests/test_p.py", "tests/test_all.py"]
+    module = spec(id="p", kind="module", file="app/p.py", examples=[{"input": "1",
+                                                                     "expected": "1"}])
+    assert accepted_tests(module, [module, mine, whole, other]) == [
+        module.test_path, "tests/test_p.py", "tests/test_all.py", "tests/test_q.py"]
 
 
 @pytest.fixture(scope="module", params=[s.name for s in scenarios()])
@@ -83,7 +88,9 @@ def test_acceptance_tests_kill_at_least_80_percent_of_mutants(implemented, monke
     per_item = {}
     items = list(plan.spec.items)
     for item in items:
-        if item.kind in ("test", "doc") or not item.file.endswith(".py") or not item.symbol:
+        if item.kind in ("test", "doc") or not item.file.endswith(".py"):
+            continue
+        if not item.symbol and item.kind != "module":  # a module item: its whole file
             continue
         tests = accepted_tests(item, items)
         if not tests:

@@ -1,7 +1,7 @@
 """``hybrid demo``: the whole flow — plan, implement, review, commit, stats — offline, on a
 bundled sample repository, with model responses written in advance.
 
-    result = run_demo(keep=None, on_stage=print, scenario="ratelimit")  # → DemoResult
+    result = run_demo(keep=None, on_stage=print, scenario="accounts")  # → DemoResult
 
 The sample (``fixtures/demo/sample_repo``, a small login service with its own tests) is copied
 into a temporary directory (or ``keep``), made a git repository, and changed by the request of
@@ -434,7 +434,8 @@ class Demo:
     def result(self, stats: Stats) -> DemoResult:
         plan = self._need(self.plan_result, "plan")
         return DemoResult(
-            scenario=self.scenario, root=self._need(self.root, "prepare"), kept=self.keep is not None, plan=plan,
+            scenario=self.scenario, root=self._need(self.root, "prepare"),
+            kept=self.keep is not None, plan=plan,
             implement=self._need(self.implement_result, "implement"),
             review=self._need(self.review_outcome, "review"),
             commit=self._need(self.commit_result, "commit"), stats=stats,

@@ -2,7 +2,8 @@
 (any command, in the same sandbox, environment and time bound).
 
     from hybridcode.judge import JudgeConfig, run_tests
-    run = run_tests(worktree, ["tests/hybrid/test_hybrid_add.py"], JudgeConfig.from_settings(s, root))
+    config = JudgeConfig.from_settings(s, root)
+    run = run_tests(worktree, ["tests/hybrid/test_hybrid_add.py"], config)
     run.status        # passed / failed / could_not_run
     run.problems      # per test: which one and why
 

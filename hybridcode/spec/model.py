@@ -88,8 +88,8 @@ class AcceptanceTests(_Model):
     path: str | None = Field(
         default=None,
         description="Repository-relative path the tests are written to. Usually empty: the "
-        f"tool writes Python tests to `{TEST_DIR}/test_hybrid_<id>.py`, Go tests next to the target as "
-        "`hybrid_<id>_test.go`, JavaScript/TypeScript tests next to the target as "
+        f"tool writes Python tests to `{TEST_DIR}/test_hybrid_<id>.py`, Go tests next to the "
+        "target as `hybrid_<id>_test.go`, JavaScript/TypeScript tests next to the target as "
         "`<id>.hybrid.test.<ext>` (hyphens become underscores in Python and Go names).",
     )
     runner: TestRunner | None = Field(
